@@ -1,0 +1,164 @@
+"""The database: one declarative base, shared column types, the engine and a session per request.
+
+Nothing here connects at import time. ``Database`` is attached to the app by ``init_app`` and
+creates its engine lazily; tests re-bind it to a connection that wraps each test in a savepoint.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, String, create_engine, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always returned timezone-aware, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: give a timezone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSON documents keep their exact structure; PostgreSQL stores them as JSONB.
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+IntPK = Annotated[int, mapped_column(Integer, primary_key=True)]
+BigIntPK = Annotated[int, mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)]
+UUIDStr = Annotated[str, mapped_column(String(36))]
+IRI = Annotated[str, mapped_column(String(2048))]
+Timestamp = Annotated[datetime, mapped_column(UTCDateTime())]
+Json = Annotated[Any, mapped_column(JSONDocument)]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and real transactions."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # pysqlite opens transactions lazily and cannot do SAVEPOINTs reliably; take over BEGIN
+    # ourselves (SQLAlchemy's documented recipe). IMMEDIATE takes the write lock at the start, so
+    # two workers never deadlock upgrading a read lock; readers are not blocked in WAL mode.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """The app's database: a lazily created engine and a session per app context."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine | None = None
+        self._factory: sessionmaker[Session] | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.url)
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.url.startswith("sqlite") else "postgresql"
+
+    def session_factory(self) -> sessionmaker[Session]:
+        if self._factory is None:
+            self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        return self._factory
+
+    def bind_to(self, connection: Connection) -> None:
+        """Use ``connection`` for every session; ``commit()`` then only releases a savepoint."""
+        self._factory = sessionmaker(bind=connection, expire_on_commit=False,
+                                     join_transaction_mode="create_savepoint")
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+            self._factory = None
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["cairn.db"] = Database(app.config["DATABASE_URL"])
+
+    @app.after_request
+    def _commit(response: Any) -> Any:
+        # The request commits once; an error response leaves nothing half-written.
+        session: Session | None = g.pop("_cairn_session_pending", None)
+        if session is not None:
+            if response.status_code < 400:
+                session.commit()
+            else:
+                session.rollback()
+        return response
+
+    @app.teardown_appcontext
+    def _close(_exc: BaseException | None) -> None:
+        session: Session | None = g.pop("_cairn_session", None)
+        if session is not None:
+            session.close()
+
+
+def get_db() -> Database:
+    return current_app.extensions["cairn.db"]
+
+
+def get_session() -> Session:
+    """The session of the current request or CLI command (created on first use)."""
+    if "_cairn_session" not in g:
+        g._cairn_session = get_db().session_factory()()
+        g._cairn_session_pending = g._cairn_session
+    return g._cairn_session

@@ -1,0 +1,8 @@
+"""The xAPI Learning Record Store. Knows nothing of pathways or LTI."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Attach the LRS's blueprints, CLI commands and error handling to ``app``."""

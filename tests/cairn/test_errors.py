@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from flask import Blueprint
+
+from cairn.errors import NotFound
+
+
+def _add_failing_routes(app) -> None:
+    bp = Blueprint("boom", __name__)
+
+    @bp.get("/api/boom")
+    def api_boom():
+        raise RuntimeError("secret internals")
+
+    @bp.get("/page/boom")
+    def page_boom():
+        raise RuntimeError("secret internals")
+
+    @bp.get("/api/missing")
+    def api_missing():
+        raise NotFound("pathway 7 does not exist")
+
+    app.register_blueprint(bp)
+
+
+def test_api_errors_are_json_with_error_and_message(app) -> None:
+    _add_failing_routes(app)
+    response = app.test_client().get("/api/missing")
+    assert response.status_code == 404
+    assert response.json == {"error": "not_found", "message": "pathway 7 does not exist"}
+
+
+def test_unexpected_api_errors_are_500_json_without_a_stack_trace(app) -> None:
+    _add_failing_routes(app)
+    response = app.test_client().get("/api/boom")
+    assert response.status_code == 500
+    assert response.json["error"] == "internal_error"
+    assert "secret internals" not in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_page_errors_are_html_without_a_stack_trace(app) -> None:
+    _add_failing_routes(app)
+    response = app.test_client().get("/page/boom")
+    assert response.status_code == 500
+    assert response.mimetype == "text/html"
+    assert "secret internals" not in response.get_data(as_text=True)
+
+
+def test_unknown_page_is_an_html_404_and_unknown_api_path_a_json_404(client) -> None:
+    assert client.get("/nowhere").mimetype == "text/html"
+    response = client.get("/api/nowhere")
+    assert response.status_code == 404 and response.json["error"] == "not_found"
+
+
+def test_wrong_method_is_405_with_allow(client) -> None:
+    response = client.delete("/signin")
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"]

@@ -1,0 +1,20 @@
+"""The dependency direction cairn <- lrs <- pathways <- lti, checked by import-linter."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_import_contracts_hold() -> None:
+    lint = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
+    result = subprocess.run([lint, str(ROOT / "setup.cfg")], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_wsgi_is_two_lines() -> None:
+    lines = [line for line in (ROOT / "wsgi.py").read_text().splitlines() if line.strip()]
+    assert lines == ["from cairn import create_app", "app = create_app()"]

@@ -1,0 +1,2 @@
+from cairn import create_app
+app = create_app()
