@@ -1,3 +1,4 @@
 """Models of `lrs`."""
 
 from lrs.document_models import Document  # noqa: E402,F401  (documents live in their own module)
+from lrs.forwarding.models import ForwardingRejection, ForwardingTarget  # noqa: E402,F401
