@@ -43,7 +43,7 @@ def export(fmt: str, learners: tuple[str, ...], agents: tuple[str, ...], activit
     count = 0
     stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
     try:
-        for chunk in export_lines(session, selection, fmt):
+        for chunk in export_lines(session, selection, fmt, between_chunks=session.commit):
             stream.write(chunk)
             count += 1
     finally:

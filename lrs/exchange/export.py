@@ -1,15 +1,16 @@
 """Export statements as xAPI JSON-lines or CSV, streaming in constant memory.
 
-Statements are read in sequence order, a chunk at a time, each chunk in its own short transaction
-(on SQLite every transaction holds the write lock), so exporting a million statements neither
-holds them in memory nor blocks the LRS.
+Statements are read in sequence order, a chunk at a time; the caller may end its transaction
+between chunks (``between_chunks``: the CLI and the download do, because on SQLite every
+transaction holds the write lock), so exporting a million statements neither holds them in memory
+nor blocks the LRS.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 
 from sqlalchemy.orm import Session
@@ -27,13 +28,14 @@ CSV_COLUMNS = (
 
 
 def iter_export(session: Session, statement_filter: StatementFilter, *, after_sequence: int = 0,
-                chunk: int = CHUNK) -> Iterator[StoredStatement]:
+                chunk: int = CHUNK, between_chunks: Callable[[], None] | None = None) -> Iterator[StoredStatement]:
     """Every stored statement that passes the filter (voiding ones with their targets), in order."""
     cursor = after_sequence
     while True:
         batch = list(islice(iter_statements(session, after_sequence=cursor, batch_size=chunk), chunk))
         selected = [s for s in batch if wants(session, statement_filter, s.statement)]
-        session.rollback()  # end the read transaction between chunks
+        if between_chunks is not None:
+            between_chunks()
         yield from selected
         if len(batch) < chunk:
             return
@@ -108,7 +110,8 @@ def csv_lines(statements: Iterable[StoredStatement]) -> Iterator[str]:
         yield take()
 
 
-def export_lines(session: Session, statement_filter: StatementFilter, fmt: str) -> Iterator[str]:
+def export_lines(session: Session, statement_filter: StatementFilter, fmt: str,
+                 between_chunks: Callable[[], None] | None = None) -> Iterator[str]:
     """The export in ``fmt`` (jsonl or csv), as an iterator of text chunks."""
-    statements = iter_export(session, statement_filter)
+    statements = iter_export(session, statement_filter, between_chunks=between_chunks)
     return jsonl_lines(statements) if fmt == "jsonl" else csv_lines(statements)

@@ -131,6 +131,7 @@ def import_statements(session: Session, items: Iterable[_Item], *, authority: di
         _store_batch(session, batch, authority, keep_authority, summary)
         if after_batch:
             after_batch()
+    summary.rejected.sort(key=lambda rejection: rejection.position)
     return summary
 
 
