@@ -58,3 +58,9 @@ def test_console_script_lists_the_commands(tmp_path) -> None:
 def test_serve_dev_flag_and_workers_option_exist(app) -> None:
     result = app.test_cli_runner().invoke(args=["serve", "--help"])
     assert "--workers" in result.output and "--dev" in result.output
+
+
+def test_cairn_bench_is_the_benchmark_runner(app) -> None:
+    result = app.test_cli_runner().invoke(args=["bench", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--quick" in result.output and "--databases" in result.output
