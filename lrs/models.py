@@ -104,3 +104,5 @@ class Credential(Base):
     launch_agent: Mapped[Json | None] = mapped_column(nullable=True)
     launch_activity_id: Mapped[str | None] = mapped_column(String(2048))
     launch_registration: Mapped[str | None] = mapped_column(String(36))
+
+from lrs.document_models import Document  # noqa: E402,F401  (documents live in their own module)
