@@ -58,3 +58,38 @@ def test_console_script_lists_the_commands(tmp_path) -> None:
 def test_serve_dev_flag_and_workers_option_exist(app) -> None:
     result = app.test_cli_runner().invoke(args=["serve", "--help"])
     assert "--workers" in result.output and "--dev" in result.output
+
+
+def test_cairn_bench_is_the_benchmark_runner(app) -> None:
+    result = app.test_cli_runner().invoke(args=["bench", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--quick" in result.output and "--databases" in result.output
+
+
+def test_serve_runs_gunicorn_with_the_requested_workers(tmp_path) -> None:
+    import os
+    import time
+
+    import requests
+
+    from tests.live import free_port
+    port = free_port()
+    env = dict(os.environ, CAIRN_DATABASE_URL=f"sqlite:///{tmp_path}/serve.db", CAIRN_SECRET_KEY="k",
+               CAIRN_AUTO_UPGRADE="1", CAIRN_LOG_LEVEL="WARNING")
+    process = subprocess.Popen([sys.executable, "-c", "from cairn.cli import main; main()", "serve",
+                                "--port", str(port), "--workers", "2"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("cairn serve did not answer within 30 s")
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=15)[0].decode()
+    assert "gunicorn" in output.lower() and output.lower().count("booting worker") == 2
