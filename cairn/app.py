@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, redirect, render_template, url_for
 
-from cairn import db, errors, security
+from cairn import db, errors, nav, security
 from cairn.accounts.sessions import DatabaseSessionInterface
 from cairn.settings import load_settings
 
@@ -29,14 +29,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     errors.init_app(app)
     security.init_app(app)
+    nav.init_app(app)
     app.session_interface = DatabaseSessionInterface()
     app.extensions["cairn.demo_loaders"] = []
     from cairn.auth import current_user
     app.context_processor(lambda: {"current_user": current_user})
 
     from cairn import cli
+    from cairn.accounts import admin as accounts_admin
     from cairn.accounts.views import bp as accounts_bp
     app.register_blueprint(accounts_bp)
+    accounts_admin.init_app(app)
     cli.init_app(app)
 
     # Composition: lrs <- pathways <- lti, each attaching its blueprints, CLI and subscribers.

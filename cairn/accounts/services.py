@@ -132,3 +132,25 @@ def users_by_ids(session: Session, ids: Iterable[int]) -> dict[int, User]:
 
 def get_user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
+
+
+def list_users(session: Session, *, search: str = "", role: str | None = None, limit: int = 200) -> list[User]:
+    """Users whose name or email contains ``search`` (case-insensitive), by name."""
+    query = select(User)
+    if search.strip():
+        pattern = f"%{search.strip().lower()}%"
+        from sqlalchemy import func, or_
+        query = query.where(or_(func.lower(User.name).like(pattern), func.lower(User.email).like(pattern)))
+    if role:
+        query = query.where(User.role == role)
+    return list(session.scalars(query.order_by(User.name, User.id).limit(limit)))
+
+
+def update_user(session: Session, user: User, *, name: str, role: str, active: bool,
+                attributes: dict) -> User:
+    """Change a user's name, role, active flag and learner attributes (used by audience rules)."""
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    user.name, user.role, user.active, user.attributes = name, role, active, dict(attributes)
+    session.flush()
+    return user

@@ -1,0 +1,54 @@
+"""The people pages: administrators only, search, create with attributes, edit, errors beside fields."""
+from __future__ import annotations
+
+from cairn.accounts.services import list_users
+from tests import factories
+from tests.pagetools import assert_clean_page, post_form, sign_in
+
+
+def test_people_pages_are_for_administrators_only(client, db_session) -> None:
+    factories.user(db_session, email="ann@example.org")
+    db_session.commit()
+    assert client.get("/admin/people/").status_code == 302  # to the sign-in page
+    sign_in(client, "ann@example.org")
+    assert client.get("/admin/people/").status_code == 403
+
+
+def test_an_administrator_adds_a_learner_with_attributes_and_finds_them(client, db_session) -> None:
+    factories.admin(db_session, email="root@example.org")
+    db_session.commit()
+    sign_in(client, "root@example.org")
+    response = post_form(client, "/admin/people/", "/admin/people/", {
+        "name": "Sam Sales", "email": "sam@example.org", "password": "long enough", "role": "learner",
+        "active": "true", "attributes": "department = Sales\nlocation = Lyon"})
+    assert response.status_code == 302
+    [sam] = list_users(db_session, search="SAM@")
+    assert sam.attributes == {"department": "Sales", "location": "Lyon"}
+    page = client.get("/admin/people/?q=sales").get_data(as_text=True)
+    assert "Sam Sales" in page and "department: Sales" in page
+    assert_clean_page(page)
+
+
+def test_a_bad_person_form_is_shown_again_with_the_field_named(client, db_session) -> None:
+    factories.admin(db_session, email="root2@example.org")
+    db_session.commit()
+    sign_in(client, "root2@example.org")
+    response = post_form(client, "/admin/people/", "/admin/people/",
+                         {"name": "Xeno Bad", "email": "not-an-email", "attributes": "no equals sign"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'id="email-error"' in html and 'id="attributes-error"' in html and 'aria-invalid="true"' in html
+    assert list_users(db_session, search="Xeno") == []
+
+
+def test_editing_a_person_changes_role_attributes_and_deactivates(client, db_session) -> None:
+    factories.admin(db_session, email="root3@example.org")
+    learner = factories.user(db_session, email="pat@example.org", name="Pat")
+    db_session.commit()
+    sign_in(client, "root3@example.org")
+    url = f"/admin/people/{learner.id}"
+    assert_clean_page(client.get(url).get_data(as_text=True))
+    response = post_form(client, url, url, {"name": "Pat Prime", "role": "learner", "attributes": "role = nurse"})
+    assert response.status_code == 302
+    db_session.refresh(learner)
+    assert (learner.name, learner.attributes, learner.active) == ("Pat Prime", {"role": "nurse"}, False)

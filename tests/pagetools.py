@@ -1,0 +1,69 @@
+"""Helpers for page tests with Flask's test client: CSRF tokens, signing in, checking markup."""
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+from flask.testing import FlaskClient
+
+from tests.factories import PASSWORD
+
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    match = _TOKEN.search(html)
+    assert match, "the page has no form with a csrf_token"
+    return match.group(1)
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> None:
+    token = csrf_token(client.get("/signin").get_data(as_text=True))
+    response = client.post("/signin", data={"email": email, "password": password, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def post_form(client: FlaskClient, page_url: str, action: str, data: dict, **kwargs):  # type: ignore[no-untyped-def]
+    """Post ``data`` to ``action`` with the csrf token of the form on ``page_url``."""
+    token = csrf_token(client.get(page_url).get_data(as_text=True))
+    return client.post(action, data={**data, "csrf_token": token}, **kwargs)
+
+
+class _InlineFinder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+        self.forms_without_token = 0
+        self._in_post_form = False
+        self._form_has_token = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = dict(attrs)
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.problems.append(f"<{tag} {name}>")
+            if name == "style":
+                self.problems.append(f"<{tag} style>")
+            if name == "href" and (value or "").lower().startswith("javascript:"):
+                self.problems.append(f"<{tag} href=javascript:>")
+        if tag == "script" and not names.get("src"):
+            self.problems.append("inline <script>")
+        if tag == "form" and (names.get("method") or "get").lower() == "post":
+            self._in_post_form, self._form_has_token = True, False
+        if tag == "input" and names.get("name") == "csrf_token":
+            self._form_has_token = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form" and self._in_post_form:
+            if not self._form_has_token:
+                self.forms_without_token += 1
+            self._in_post_form = False
+
+
+def assert_clean_page(html: str) -> None:
+    """No inline script, handler or style (the CSP forbids them); every POST form carries a CSRF token."""
+    finder = _InlineFinder()
+    finder.feed(html)
+    assert finder.problems == []
+    assert finder.forms_without_token == 0
+    assert 'id="main"' in html and "<nav" in html
