@@ -12,6 +12,9 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
+from lrs.errors import StatementInvalid
+from lrs.validation import Validator
+
 IRI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S*$")
 
 
@@ -38,6 +41,18 @@ class JSONObjectField(fields.Field):
         if not isinstance(parsed, dict):
             raise ValidationError("must be a JSON object")
         return parsed
+
+
+class AgentField(JSONObjectField):
+    """An Agent (or identified Group) as a JSON parameter, checked by the statement rules for actors."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict:
+        agent = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            Validator(self.parent.context.get("version", "1.0.3")).actor(agent, "agent")
+        except StatementInvalid as exc:
+            raise ValidationError(exc.message) from None
+        return agent
 
 
 class TimestampField(fields.Field):
@@ -67,7 +82,7 @@ class _Params(Schema):
 
 class StateParams(_Params):
     activity_id = IRIField(required=True, data_key="activityId")
-    agent = JSONObjectField(required=True)
+    agent = AgentField(required=True)
     registration = fields.UUID(load_default=None)
     state_id = DocumentIdField(load_default=None, data_key="stateId")
     since = TimestampField(load_default=None)
@@ -80,7 +95,7 @@ class ActivityProfileParams(_Params):
 
 
 class AgentProfileParams(_Params):
-    agent = JSONObjectField(required=True)
+    agent = AgentField(required=True)
     profile_id = DocumentIdField(load_default=None, data_key="profileId")
     since = TimestampField(load_default=None)
 
@@ -90,7 +105,7 @@ class ActivityParams(_Params):
 
 
 class AgentParams(_Params):
-    agent = JSONObjectField(required=True)
+    agent = AgentField(required=True)
 
 
 class PersonSchema(Schema):

@@ -1,8 +1,8 @@
 """HTTP resources: State, Activity Profile, Agent Profile, Activities and Agents (xAPI Communication 2.3-2.7).
 
 Each view parses its parameters with a schema, calls one service function and builds the response.
-Credentials, scopes, the version header and the alternate request syntax belong to the LRS's shared
-xAPI plumbing; ``_authorize`` and ``_request_params`` are the only places that reach it.
+Credentials, scopes, the version header, CORS and the alternate request syntax are the LRS's shared
+xAPI plumbing (``lrs.http``): by the time a view runs, an alternate-syntax request looks ordinary.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from werkzeug.http import http_date
 
 from cairn.db import get_session
 from lrs import documents
+from lrs.activities import canonical_activity
 from lrs.document_schemas import (
     ActivityParams,
     ActivityProfileParams,
@@ -23,14 +24,16 @@ from lrs.document_schemas import (
     StateParams,
 )
 from lrs.documents import DocumentError, DocumentKey, DocumentScope, Preconditions
+from lrs.http import authenticate, check_launch_document, is_v2, xapi_version
 from lrs.persons import person_of
 
 bp = Blueprint("xapi_documents", __name__)
 
-# Scopes (xAPI 1.0.3 Communication 4.2): "all" allows everything, "all/read" every GET.
-READ_SCOPES = {"state": ("state", "all", "all/read"), "profile": ("profile", "all", "all/read"),
-               "define": ("define", "all", "all/read", "statements/read")}
-WRITE_SCOPES = {"state": ("state", "all"), "profile": ("profile", "all")}
+# Scopes (xAPI 1.0.3 Communication 4.2): "all" allows everything, "all/read" every GET; "define" and
+# the statement readers may read what statements defined (Activities and Agents).
+READ_SCOPES = {"state": ("state", "all/read"), "profile": ("profile", "all/read"),
+               "define": ("define", "all/read", "statements/read")}
+WRITE_SCOPES = {"state": ("state",), "profile": ("profile",)}
 
 
 # -- State -----------------------------------------------------------------------------------------
@@ -39,17 +42,20 @@ WRITE_SCOPES = {"state": ("state", "all"), "profile": ("profile", "all")}
 def state() -> Response:
     _authorize("state")
     params = _load(StateParams)
+    registration = _text(params["registration"])
+    # A launch credential may only touch its own learner's state for its activity and registration.
+    check_launch_document(agent=params["agent"], activity_id=params["activity_id"], registration=registration)
     scope = documents.state_scope(activity_id=params["activity_id"], agent=params["agent"],
-                                  registration=_text(params["registration"]))
+                                  registration=registration)
     if params["state_id"] is None:
-        if request.method == "GET":
+        if _is_read():
             return _ids_response(scope, params["since"])
         if request.method == "DELETE":
             documents.delete_documents(get_session(), scope)
             return _no_content()
         raise DocumentError("stateId is required")
     # xAPI 2.0 (4.1.4) extends the "no blind overwrite" rule of profiles to State; 1.0.3 exempts it.
-    return _document(DocumentKey(scope, params["state_id"]), precondition_required=_is_xapi_2())
+    return _document(DocumentKey(scope, params["state_id"]), precondition_required=is_v2())
 
 
 # -- Activity Profile -------------------------------------------------------------------------------
@@ -74,7 +80,7 @@ def agent_profile() -> Response:
 
 def _profile(scope: DocumentScope, params: dict[str, Any]) -> Response:
     if params["profile_id"] is None:
-        if request.method == "GET":
+        if _is_read():
             return _ids_response(scope, params["since"])
         raise DocumentError("profileId is required")
     return _document(DocumentKey(scope, params["profile_id"]), precondition_required=True)
@@ -86,7 +92,6 @@ def _profile(scope: DocumentScope, params: dict[str, Any]) -> Response:
 def activity() -> Response:
     _authorize("define")
     params = _load(ActivityParams)
-    from lrs.activities import canonical_activity
     return jsonify(canonical_activity(get_session(), params["activity_id"]))
 
 
@@ -101,7 +106,7 @@ def person() -> Response:
 
 def _document(key: DocumentKey, *, precondition_required: bool) -> Response:
     session = get_session()
-    if request.method == "GET":
+    if _is_read():
         stored = documents.get_document(session, key)
         if stored is None:
             raise documents.DocumentNotFound(f"no document with id {key.document_id!r} here")
@@ -137,19 +142,17 @@ def _no_content() -> Response:
 
 
 def _load(schema: type[Schema]) -> dict[str, Any]:
-    return schema().load(_request_params())
+    loader = schema()
+    loader.context["version"] = xapi_version()
+    return loader.load(request.args.to_dict())
+
+
+def _is_read() -> bool:
+    return request.method in {"GET", "HEAD"}
 
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _is_xapi_2() -> bool:
-    return request.headers.get("X-Experience-API-Version", "").startswith("2.")
-
-
-def _request_params() -> dict[str, Any]:
-    return request.args.to_dict()
 
 
 def _request_content() -> tuple[bytes, str | None]:
@@ -163,6 +166,5 @@ def _request_content() -> tuple[bytes, str | None]:
 
 
 def _authorize(resource: str) -> None:
-    """Check the request's credential allows this resource and method."""
-    scopes = READ_SCOPES[resource] if request.method in {"GET", "HEAD"} else WRITE_SCOPES[resource]
-    del scopes  # wired to the LRS's credentials once its plumbing is on main
+    """401 without a valid credential; 403 unless its scopes allow this resource and method."""
+    authenticate(*(READ_SCOPES[resource] if _is_read() else WRITE_SCOPES[resource]))

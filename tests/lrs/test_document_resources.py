@@ -11,19 +11,20 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.conftest import make_test_app
+from tests.lrs.conftest import basic, make_credential
 
 ACTIVITY = "http://example.com/activities/course-1"
 AGENT = {"objectType": "Agent", "account": {"homePage": "http://example.com/people", "name": "rick"}}
 REGISTRATION = "8f0b4a52-6f4a-4c53-9b1e-3b5f7c5d2a10"
 
 
-class XAPIClient:
-    """Sends xAPI requests with the version header (and, when the LRS wants one, a credential)."""
+class DocumentsClient:
+    """Sends xAPI requests with query parameters, the version header and a credential."""
 
-    def __init__(self, client, version: str = "1.0.3") -> None:
+    def __init__(self, client, key: str, secret: str, version: str = "1.0.3") -> None:
         self.client = client
         self.version = version
-        self.headers: dict[str, str] = {}
+        self.headers: dict[str, str] = {"Authorization": basic(key, secret)}
 
     def __call__(self, method: str, path: str, params: dict | None = None, body: object = None,
                  content_type: str | None = None, **headers: str):
@@ -37,8 +38,9 @@ class XAPIClient:
 
 
 @pytest.fixture()
-def xapi(client) -> XAPIClient:
-    return XAPIClient(client)
+def xapi(client, db_session) -> DocumentsClient:
+    info, secret = make_credential(db_session, ("all",))
+    return DocumentsClient(client, info.key, secret)
 
 
 def state(state_id: str | None = "bookmark", **extra: object) -> dict:
@@ -216,7 +218,10 @@ def test_malformed_state_parameters_are_400_comm_2_3(xapi, bad) -> None:
 def test_document_above_the_configured_limit_is_413_and_nothing_is_stored(database_url, connection) -> None:
     app = make_test_app(database_url, DOCUMENT_MAX_BYTES=100)
     app.extensions["cairn.db"].bind_to(connection)
-    xapi = XAPIClient(app.test_client())
+    session = app.extensions["cairn.db"].session_factory()()
+    info, secret = make_credential(session, ("state",))
+    session.close()
+    xapi = DocumentsClient(app.test_client(), info.key, secret)
     assert xapi("PUT", "/activities/state", state(), b"x" * 100, "text/plain").status_code == 204
     response = xapi("PUT", "/activities/state", state(), b"y" * 101, "text/plain")
     assert response.status_code == 413
@@ -252,3 +257,94 @@ def test_agents_resource_combines_the_identities_of_a_known_user_comm_2_4(xapi, 
 @pytest.mark.parametrize("params", [{}, {"agent": {"name": "no identifier"}}])
 def test_agents_resource_without_a_valid_agent_is_400_comm_2_4(xapi, params) -> None:
     assert xapi("GET", "/agents", params).status_code == 400
+
+
+def client_with(client, db_session, *scopes: str, version: str = "1.0.3") -> DocumentsClient:
+    info, secret = make_credential(db_session, scopes)
+    return DocumentsClient(client, info.key, secret, version)
+
+
+def test_document_resources_need_credentials_comm_4_0(client) -> None:
+    response = client.get("/xapi/activities/state?" + urlencode({"activityId": ACTIVITY,
+                                                                 "agent": json.dumps(AGENT)}),
+                          headers={"X-Experience-API-Version": "1.0.3"})
+    assert response.status_code == 401
+    assert "WWW-Authenticate" in response.headers
+
+
+@pytest.mark.parametrize("scopes, method, path, params, expected", [
+    (("state",), "PUT", "/activities/state", state, 204),
+    (("state",), "PUT", "/activities/profile", activity_profile, 403),
+    (("profile",), "PUT", "/agents/profile", agent_profile, 204),
+    (("profile",), "PUT", "/activities/profile", activity_profile, 204),
+    (("profile",), "GET", "/activities/state", state, 403),
+    (("all/read",), "GET", "/activities/profile", activity_profile, 404),
+    (("all/read",), "PUT", "/activities/profile", activity_profile, 403),
+    (("all/read",), "DELETE", "/activities/state", state, 403),
+    (("statements/write",), "GET", "/agents/profile", agent_profile, 403),
+    (("define",), "POST", "/activities/state", state, 403),
+])
+def test_scopes_state_profile_and_all_read_are_enforced_comm_4_2(
+        client, db_session, scopes, method, path, params, expected) -> None:
+    api = client_with(client, db_session, *scopes)
+    assert api(method, path, params(), {"a": 1}).status_code == expected
+
+
+@pytest.mark.parametrize("scopes, expected", [(("define",), 200), (("all/read",), 200),
+                                              (("statements/write",), 403)])
+def test_activities_and_agents_resources_need_a_reading_or_define_scope_comm_4_2(
+        client, db_session, scopes, expected) -> None:
+    api = client_with(client, db_session, *scopes)
+    assert api("GET", "/activities", {"activityId": ACTIVITY}).status_code == expected
+    assert api("GET", "/agents", {"agent": AGENT}).status_code == expected
+
+
+def test_launch_credential_may_only_use_its_own_learners_state(client, db_session) -> None:
+    from lrs.services import issue_launch_credential
+    key, secret = issue_launch_credential(db_session, agent=AGENT, registration=REGISTRATION,
+                                          activity_id=ACTIVITY)
+    db_session.commit()
+    api = DocumentsClient(client, key, secret)
+    own = state(registration=REGISTRATION)
+    assert api("PUT", "/activities/state", own, {"bookmark": 3}).status_code == 204
+    assert api("GET", "/activities/state", own).get_json() == {"bookmark": 3}
+    someone_else = {**own, "agent": {"mbox": "mailto:other@example.com"}}
+    assert api("GET", "/activities/state", someone_else).status_code == 403
+    assert api("GET", "/activities/state", state()).status_code == 403  # no registration
+
+
+@pytest.mark.parametrize("path, params", RESOURCES)
+def test_head_answers_the_headers_of_get_without_a_body_comm_1_1(xapi, path, params) -> None:
+    xapi("PUT", path, params(), {"a": 1}, If_None_Match="*")
+    get = xapi("GET", path, params())
+    head = xapi("HEAD", path, params())
+    assert head.status_code == 200
+    assert head.data == b""
+    assert head.headers["ETag"] == get.headers["ETag"]
+    assert xapi("GET", path, params()).get_json() == {"a": 1}  # HEAD changed nothing
+
+
+def test_alternate_request_syntax_puts_a_state_document_comm_1_3(xapi) -> None:
+    form = {"activityId": ACTIVITY, "agent": json.dumps(AGENT), "stateId": "alt",
+            "Authorization": xapi.headers["Authorization"], "X-Experience-API-Version": "1.0.3",
+            "Content-Type": "application/json", "content": json.dumps({"via": "form"})}
+    response = xapi.client.post("/xapi/activities/state?method=PUT", data=form,
+                                content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 204
+    assert xapi("GET", "/activities/state", state("alt")).get_json() == {"via": "form"}
+
+
+def test_activities_resource_answers_the_canonical_definition_comm_2_5(xapi, db_session) -> None:
+    from lrs.services import store_statements
+    from tests.lrs.conftest import AUTHORITY, statement
+    activity = {"objectType": "Activity", "id": ACTIVITY, "definition": {"name": {"en-US": "Course"}}}
+    store_statements(db_session, [statement(object=activity)], authority=AUTHORITY)
+    db_session.commit()
+    response = xapi("GET", "/activities", {"activityId": ACTIVITY})
+    assert response.status_code == 200
+    assert response.get_json() == activity
+
+
+@pytest.mark.parametrize("params", [{}, {"activityId": "not an iri"}])
+def test_activities_resource_without_a_valid_activity_id_is_400_comm_2_5(xapi, params) -> None:
+    assert xapi("GET", "/activities", params).status_code == 400
