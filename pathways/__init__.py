@@ -13,3 +13,5 @@ def init_app(app: Flask) -> None:
         subscribe = None
     if subscribe is not None:
         subscribe(app, projection.on_statements)
+    from pathways import launch_views  # xAPI content and cmi5 launches (records)
+    launch_views.init_app(app)
