@@ -35,6 +35,7 @@ from cairn.accounts.models import User
 from cairn.accounts.services import Identity, add_identity, identities_of
 from cairn.db import utcnow
 from lrs import services as lrs
+from pathways.actions import record_step_launch
 from pathways.catalogue import StepInfo, get_step
 from pathways.errors import InvalidInput, NotFound
 from pathways.launch_models import Cmi5Session
@@ -126,10 +127,7 @@ def _registration(session: Session, user_id: int, step_id: int, *, new: bool = F
         existing = _latest_registration(session, user_id, step_id)
         if existing is not None:
             return existing
-    registration = str(uuid.uuid4())
-    session.add(StepLaunch(registration=registration, step_id=step_id, user_id=user_id))
-    session.flush()
-    return registration
+    return record_step_launch(session, step_id, user_id)
 
 
 def basic_auth(key: str, secret: str) -> str:
@@ -168,15 +166,8 @@ def launch_xapi_content(session: Session, user_id: int, step_id: int, *, base_ur
     url = _with_params(step.launch_url or "", {
         "endpoint": endpoint, "auth": f"Basic {basic_auth(key, secret)}", "actor": json.dumps(actor),
         "registration": registration, "activity_id": step.activity_iri})
-    _refresh_progress(session, user.id)
     return LaunchInfo(url=url, endpoint=endpoint, actor=actor, registration=registration,
                       activity_id=step.activity_iri, expires_at=utcnow() + ttl)
-
-
-def _refresh_progress(session: Session, user_id: int) -> None:
-    # A new launch row can make earlier statements in its registration count for the step.
-    from pathways import projection
-    projection.refresh_user(session, user_id)
 
 
 # -- cmi5 ----------------------------------------------------------------------------------------
@@ -297,7 +288,6 @@ def launch_cmi5(session: Session, user_id: int, step_id: int, *, base_url: str |
     url = _with_params(step.launch_url or "", {
         "endpoint": endpoint, "fetch": fetch_url, "actor": json.dumps(actor), "registration": registration,
         "activityId": au_activity_id(step)})
-    _refresh_progress(session, user.id)
     return LaunchInfo(url=url, endpoint=endpoint, actor=actor, registration=registration,
                       activity_id=au_activity_id(step), expires_at=now + CMI5_TOKEN_TTL, session_id=session_id,
                       fetch_url=fetch_url)
@@ -398,7 +388,6 @@ def waive_cmi5(session: Session, user_id: int, step_id: int, reason: str = "Admi
                             result={"success": True, "completion": True, "extensions": {REASON: reason}})
     _store(session, [waived])
     _satisfy(session, registration, session_id, step, actor, base_url)
-    _refresh_progress(session, user.id)
     return waived["id"]
 
 
