@@ -39,9 +39,12 @@ def _close_stale_sessions(app: Flask) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """The fetch route, the subscriber that applies moveOn, and the stale-session sweep of ``cairn worker``."""
-    from lrs.services import subscribe
+    """The fetch route, the subscriber that applies moveOn, the stale-session sweep of ``cairn worker``,
+    and what a pathway covers for forwarding filters."""
+    from lrs.services import register_pathway_activities, subscribe
+    from pathways.forwarding import pathway_activities
     csrf.exempt(bp)
     app.register_blueprint(bp)
     subscribe(app, launch.on_statements)
     app.extensions.setdefault("cairn.worker_tasks", []).append(_close_stale_sessions)
+    register_pathway_activities(app, pathway_activities)
