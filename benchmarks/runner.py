@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -82,6 +84,13 @@ class Run:
     next_index: int = 0               # the next statement index of the generator's stream
     generator: generator.StatementGenerator = field(default_factory=generator.StatementGenerator)
     sequence_ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
+    profile: bool = False
+
+    def profiler(self, name: str) -> Any:
+        """py-spy on the workers when ``--profile`` was given (figures measured so are flagged)."""
+        if not self.profile or self.server is None:
+            return contextlib.nullcontext()
+        return servers.Profiler(self.server, RESULTS_DIR / f"profile-{self.kind}-{name}")
 
     def add(self, phase: str, metric: str, value: float | str | None, unit: str = "", target: str = "",
             note: str = "") -> None:
@@ -100,7 +109,9 @@ def detect_features(database_url: str) -> dict[str, bool]:
     from cairn import create_app
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "probe", "AUTO_UPGRADE": False,
                       "SKIP_SCHEMA_CHECK": True, "LOG_LEVEL": "WARNING"})
-    rules = {rule.rule: rule.methods or set() for rule in app.url_map.iter_rules()}
+    rules: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        rules.setdefault(rule.rule, set()).update(rule.methods or ())
     commands = app.cli.commands
     progress = commands.get("progress")
     xapi = app.config["XAPI_PATH"]
@@ -165,8 +176,9 @@ def phase_ingest(run: Run) -> None:
             start = run.take(count)
             first = max_sequence(run) + 1
             server.reset_peak_rss()
-            result = run_clients(server.url, run.headers, clients,
-                                 statement_posts(run.generator, start, count, batch, clients, "/xapi"))
+            with run.profiler(f"ingest-{batch}x{clients}") if clients == 1 else contextlib.nullcontext():
+                result = run_clients(server.url, run.headers, clients,
+                                     statement_posts(run.generator, start, count, batch, clients, "/xapi"))
             run.sequence_ranges[f"{batch}x{clients}"] = (first, max_sequence(run))
             label = f"batch {batch}, {clients} client{'s' if clients > 1 else ''}"
             summary = result.summary()
@@ -198,7 +210,8 @@ def phase_limit(run: Run) -> None:
                 limit = measure_limit(target, data, batch, connections)
                 label = f"batch {batch}, {clients} client{'s' if clients > 1 else ''}"
                 rate = ingest.get(f"{label}: statements/s")
-                run.add("limit", f"{label}: driver statements/s ({connections} conn)", limit["per_second"], "/s")
+                run.add("limit", f"{label}: driver statements/s", limit["per_second"], "/s",
+                        note=f"{connections} connection{'s' if connections > 1 else ''}")
                 if isinstance(rate, float | int) and limit["per_second"]:
                     run.add("limit", f"{label}: ingest / limit", round(rate / limit["per_second"], 3), "",
                             ">= 0.5" if batch == 100 else "")
@@ -229,9 +242,10 @@ def top_up(run: Run, level: int) -> None:
             return
         loaded += result.items
     seconds = time.perf_counter() - started
-    run.add("load", f"to {level:,}: statements/s (batches of 500, {clients} clients)",
-            round(loaded / seconds, 1), "/s",
-            note="" if loaded >= missing else f"stopped at the {run.sizes.load_seconds_cap:.0f} s cap")
+    note = f"batches of 500, {clients} client{'s' if clients > 1 else ''}"
+    if loaded < missing:
+        note += f"; stopped at the {run.sizes.load_seconds_cap:.0f} s cap"
+    run.add("load", f"to {level:,}: statements/s", round(loaded / seconds, 1), "/s", note=note)
 
 
 def _query_string(params: dict[str, str]) -> str:
@@ -247,8 +261,44 @@ def phase_queries(run: Run) -> None:
         top_up(run, level)
         stored = count_statements(run)
         filters = run.generator.sample_filters(min(stored, run.next_index))
+        filters["since/until"] = stored_windows(run, len(filters["since/until"]))
         server.reset_peak_rss()
-        for name, values in filters.items():
+        with run.profiler(f"queries-{level}"):
+            query_filters(run, client, stored, filters)
+        follow_more(run, client, stored)
+        run.add("memory", f"queries at {stored:,}: worker peak RSS", server.peak_rss_mb(), "MB", "< 200 MB")
+
+
+def stored_windows(run: Run, how_many: int) -> list[dict[str, str]]:
+    """since/until filter ``stored``: one-minute windows ending at stored times of sampled statements."""
+    import random
+    from datetime import timedelta
+
+    from sqlalchemy import text
+    engine = servers.engine_for(run.server.database_url)  # type: ignore[union-attr]
+    top = max_sequence(run)
+    picks = random.Random(top).sample(range(1, top + 1), min(how_many, top))
+    try:
+        with engine.connect() as connection:
+            stored = [connection.execute(text("SELECT stored FROM lrs_statements WHERE sequence = :s"),
+                                         {"s": s}).scalar() for s in picks]
+    finally:
+        engine.dispose()
+    windows = []
+    for moment in stored:
+        if isinstance(moment, str):  # SQLite through the raw column
+            moment = datetime.fromisoformat(moment)
+        if moment is None:
+            continue
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        windows.append({"since": (moment - timedelta(minutes=1)).isoformat(), "until": moment.isoformat()})
+    return windows
+
+
+def query_filters(run: Run, client: Client, stored: int, filters: dict[str, list[dict[str, str]]]) -> None:
+    from benchmarks.load import percentile
+    for name, values in filters.items():
             latencies, empty = [], 0
             for i in range(run.sizes.query_repeats):
                 params = values[i % len(values)]
@@ -259,29 +309,31 @@ def phase_queries(run: Run) -> None:
                 if not json.loads(response.body)["statements"]:
                     empty += 1
                 latencies.append(response.ms)
-            from benchmarks.load import percentile
             run.add("queries", f"at {stored:,}: {name} p50 / p95",
                     f"{percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f}", "ms", "p95 < 20 ms",
                     note=f"{empty} of {len(latencies)} empty" if empty else "")
-        # Follow ``more`` links through the newest N statements.
-        latencies, seen = [], 0
-        path = "/xapi/statements?limit=100"
-        started = time.perf_counter()
-        while path and seen < run.sizes.more_results:
-            response = client.request("GET", path)
-            if response.status != 200:
-                run.failures.append(f"more links: {response.status} {response.body[:200]!r}")
-                break
-            page = json.loads(response.body)
-            seen += len(page["statements"])
-            latencies.append(response.ms)
-            path = page.get("more") or ""
-        from benchmarks.load import percentile
-        run.add("queries", f"at {stored:,}: {seen:,} results by more links, total",
-                round((time.perf_counter() - started) * 1000), "ms")
-        run.add("queries", f"at {stored:,}: more-link page p50 / p95",
-                f"{percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f}", "ms", "p95 < 20 ms")
-        run.add("memory", f"queries at {stored:,}: worker peak RSS", server.peak_rss_mb(), "MB", "< 200 MB")
+
+
+def follow_more(run: Run, client: Client, stored: int) -> None:
+    """Follow ``more`` links through the newest N statements."""
+    from benchmarks.load import percentile
+    latencies, seen = [], 0
+    path = "/xapi/statements?limit=100"
+    started = time.perf_counter()
+    while path and seen < run.sizes.more_results:
+        response = client.request("GET", path)
+        if response.status != 200:
+            run.failures.append(f"more links: {response.status} {response.body[:200]!r}")
+            break
+        page = json.loads(response.body)
+        seen += len(page["statements"])
+        latencies.append(response.ms)
+        more = page.get("more") or ""
+        path = "/" + more.split("://", 1)[1].split("/", 1)[1] if "://" in more else more
+    run.add("queries", f"at {stored:,}: {seen:,} results by more links, total",
+            round((time.perf_counter() - started) * 1000), "ms")
+    run.add("queries", f"at {stored:,}: more-link page p50 / p95",
+            f"{percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f}", "ms", "p95 < 20 ms")
 
 
 def phase_scaleout(run: Run) -> None:
@@ -342,8 +394,10 @@ def phase_scaleout(run: Run) -> None:
 
 
 # -- the run ---------------------------------------------------------------------------------------
-def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_url: str) -> Run:
-    run = Run(kind=kind, sizes=sizes, workers=workers, workdir=workdir, postgres_url=postgres_url)
+def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_url: str,
+                 profile: bool = False) -> Run:
+    run = Run(kind=kind, sizes=sizes, workers=workers, workdir=workdir, postgres_url=postgres_url,
+              profile=profile)
     url = servers.fresh_database(kind, "main", workdir, postgres_url)
     run.features = detect_features(url)
     server = servers.Server(url, workers=workers, log_path=workdir / f"{kind}.log")
@@ -356,10 +410,10 @@ def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_
             for phase in ("ingest", "limit", "queries", "scale-out"):
                 run.skip(phase, "POST /xapi/statements or `cairn credentials` is not on main yet")
         else:
-            credential = servers.create_credentials(server)
-            run.headers = {**XAPI_HEADERS, "Authorization": basic_auth(credential or {})}
-            for name, phase in (("ingest", phase_ingest), ("limit", phase_limit), ("queries", phase_queries)):
-                _guarded(run, name, phase)
+            _guarded(run, "credentials", _authorise)
+            if run.headers:
+                for name, phase in (("ingest", phase_ingest), ("limit", phase_limit), ("queries", phase_queries)):
+                    _guarded(run, name, phase)
         for feature, phase, why in (
                 ("progress_rebuild", "progress", "`cairn progress rebuild` is not on main yet"),
                 ("lti_launch", "lti", "LTI launch endpoints are not on main yet"),
@@ -373,6 +427,13 @@ def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_
         _guarded(run, "scale-out", phase_scaleout)
     servers.drop_database(url)
     return run
+
+
+def _authorise(run: Run) -> None:
+    credential = servers.create_credentials(run.server)  # type: ignore[arg-type]
+    if credential is None:
+        raise RuntimeError("`cairn credentials create` is missing although POST /xapi/statements exists")
+    run.headers = {**XAPI_HEADERS, "Authorization": basic_auth(credential)}
 
 
 def _guarded(run: Run, name: str, phase: Callable[[Run], None]) -> None:
@@ -402,7 +463,6 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    import os
     return f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
@@ -436,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-url", default=servers.DEFAULT_POSTGRES,
                         help="PostgreSQL URL whose database name prefixes the benchmark's databases")
     parser.add_argument("--output", type=Path, default=None, help="JSON file to write")
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy the workers during ingest (1 client) and queries; see benchmarks.profiles")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every size (e.g. 0.1 for a smoke test)")
     args = parser.parse_args(argv)
     sizes = scaled(QUICK if args.quick else FULL, args.scale)
@@ -450,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
                 failures.append(f"PostgreSQL is not reachable at {args.postgres_url}")
                 continue
             print(f"== {kind} ({mode})", file=sys.stderr)
-            run = run_database(kind, sizes, args.workers, workdir, args.postgres_url)
+            run = run_database(kind, sizes, args.workers, workdir, args.postgres_url, args.profile)
             runs.append(run)
             failures.extend(f"{kind}: {f}" for f in run.failures)
             if run.failures:
@@ -459,15 +521,15 @@ def main(argv: list[str] | None = None) -> int:
                     if tail.strip():
                         print(f"--- {log.name} (tail)\n{tail}", file=sys.stderr)
     seconds = time.perf_counter() - started
-    report = {"mode": mode, "date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit(),
+    report = {"load_average_1_5_15": list(os.getloadavg()), "mode": mode, "date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit(),
               "machine": machine(), "workers": args.workers, "seconds": round(seconds, 1),
-              "sizes": asdict(sizes), "failures": failures,
+              "sizes": asdict(sizes), "profiled": args.profile, "failures": failures,
               "results": {run.kind: [asdict(m) for m in run.metrics] for run in runs}}
     output = args.output or RESULTS_DIR / f"{mode}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2))
     print(f"Cairn benchmark ({mode}), {report['date']}, commit {report['commit']}, {report['machine']}, "
-          f"{args.workers} workers, {seconds:.0f} s")
+          f"{args.workers} workers, {seconds:.0f} s, load average {os.getloadavg()[1]:.2f} (5 min)")
     print(table(runs))
     print(f"results written to {output}")
     for failure in failures:

@@ -185,9 +185,45 @@ class Server:
 
 def create_credentials(server: Server) -> dict[str, str] | None:
     """An all-scopes xAPI credential from ``cairn credentials create``, or None if absent."""
-    done = server.cli("credentials", "create", "--scopes", "all", "--json", check=False)
+    done = server.cli("credentials", "create", "--name", "benchmark", "--scopes", "all", "--json", check=False)
+    if done.returncode != 0 and "No such option" in done.stderr:
+        done = server.cli("credentials", "create", "--scopes", "all", "--json", check=False)
     if done.returncode != 0:
         if "No such command" in done.stderr:
             return None
         raise RuntimeError(f"cairn credentials create failed: {done.stderr.strip()[-500:]}")
     return json.loads(done.stdout)
+
+
+class Profiler:
+    """``py-spy record`` on every worker of ``server`` while the block runs (collapsed stacks)."""
+
+    def __init__(self, server: Server, out_prefix: Path) -> None:
+        self.server, self.out_prefix = server, out_prefix
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.outputs: list[Path] = []
+
+    def __enter__(self) -> Profiler:
+        import shutil
+        py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        if not Path(py_spy).exists():
+            print("profiling skipped: py-spy is not installed (pip install py-spy)", file=sys.stderr)
+            return self
+        for pid in self.server.worker_pids():
+            out = Path(f"{self.out_prefix}-{pid}.txt")
+            self.outputs.append(out)
+            self.processes.append(subprocess.Popen(
+                [py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "250", "--nonblocking",
+                 "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(1)  # let py-spy attach before the load starts
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+        for process in self.processes:
+            process.send_signal(signal.SIGINT)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
