@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import generator, servers
+from benchmarks import generator, servers, world
 from benchmarks.load import Client, run_clients
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -39,13 +39,18 @@ class Sizes:
     query_repeats: int
     more_results: int                 # results to page through by ``more`` links
     scaleout_statements: int
+    learners: int
+    pathways: int
+    progress_statements: int              # per side of the with/without-projection comparison
     load_seconds_cap: float           # stop topping up the store after this long (reported)
 
 
-QUICK = Sizes(ingest={1: 100, 10: 500, 100: 1000}, clients=(1, 4), query_levels=(5_000,), query_repeats=10,
-              more_results=2_000, scaleout_statements=2_000, load_seconds_cap=60)
+QUICK = Sizes(ingest={1: 20, 10: 100, 100: 300}, clients=(1, 4), query_levels=(1_000,), query_repeats=10,
+              more_results=500, scaleout_statements=400, learners=200, pathways=6, progress_statements=300,
+              load_seconds_cap=30)
 FULL = Sizes(ingest={1: 1_000, 10: 5_000, 100: 20_000}, clients=(1, 4), query_levels=(100_000, 1_000_000),
-             query_repeats=100, more_results=10_000, scaleout_statements=40_000, load_seconds_cap=900)
+             query_repeats=100, more_results=10_000, scaleout_statements=40_000, learners=10_000, pathways=60,
+             progress_statements=20_000, load_seconds_cap=900)
 
 
 def scaled(sizes: Sizes, factor: float) -> Sizes:
@@ -56,7 +61,9 @@ def scaled(sizes: Sizes, factor: float) -> Sizes:
     return Sizes(ingest={b: n(c, b) for b, c in sizes.ingest.items()}, clients=sizes.clients,
                  query_levels=tuple(n(level, 600) for level in sizes.query_levels),
                  query_repeats=n(sizes.query_repeats, 3), more_results=n(sizes.more_results, 200),
-                 scaleout_statements=n(sizes.scaleout_statements, 200), load_seconds_cap=sizes.load_seconds_cap)
+                 scaleout_statements=n(sizes.scaleout_statements, 200), learners=n(sizes.learners, 100),
+                 pathways=n(sizes.pathways, 3), progress_statements=n(sizes.progress_statements, 200),
+                 load_seconds_cap=sizes.load_seconds_cap)
 
 
 @dataclass
@@ -104,11 +111,16 @@ class Run:
         return start
 
 
+def service_app(database_url: str) -> Any:
+    """A Cairn app in this process on ``database_url``, to call services directly (setup, checks)."""
+    from cairn import create_app
+    return create_app({"DATABASE_URL": database_url, "SECRET_KEY": "benchmark-secret", "AUTO_UPGRADE": False,
+                       "SKIP_SCHEMA_CHECK": True, "LOG_LEVEL": "WARNING"})
+
+
 # -- features present on this Cairn --------------------------------------------------------------
 def detect_features(database_url: str) -> dict[str, bool]:
-    from cairn import create_app
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "probe", "AUTO_UPGRADE": False,
-                      "SKIP_SCHEMA_CHECK": True, "LOG_LEVEL": "WARNING"})
+    app = service_app(database_url)
     rules: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
         rules.setdefault(rule.rule, set()).update(rule.methods or ())
@@ -121,6 +133,8 @@ def detect_features(database_url: str) -> dict[str, bool]:
         "lti_launch": any(r.startswith("/lti/") for r in rules),
         "portal": "portal.home" in app.view_functions,
         "export": "export" in commands or any("export" in r for r in rules),
+        "projection": bool(app.extensions.get("lrs.subscribers")),
+        "world": world.available(),
     }
 
 
@@ -398,8 +412,20 @@ def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_
                  profile: bool = False) -> Run:
     run = Run(kind=kind, sizes=sizes, workers=workers, workdir=workdir, postgres_url=postgres_url,
               profile=profile)
-    url = servers.fresh_database(kind, "main", workdir, postgres_url)
-    run.features = detect_features(url)
+    population = generator.Population(learners=sizes.learners)
+    run.generator = generator.StatementGenerator(population=population)
+    template = servers.fresh_database(kind, "world", workdir, postgres_url)
+    run.features = detect_features(template)
+    if run.features["world"]:
+        def build_world(run: Run) -> None:
+            built = world.build(template, population, sizes.pathways)
+            run.add("setup", "learners / pathways (8 steps) / assignments",
+                    f"{built['learners']:,} / {built['pathways']} / {built['assignments']}",
+                    note=f"built through the services in {built['seconds']} s")
+        _guarded(run, "world", build_world)
+    else:
+        run.skip("setup", "pathways services are not on main yet: no learners or pathways")
+    url = servers.clone_database(template, "main", workdir)
     server = servers.Server(url, workers=workers, log_path=workdir / f"{kind}.log")
     run.server = server
     try:
@@ -414,6 +440,8 @@ def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_
             if run.headers:
                 for name, phase in (("ingest", phase_ingest), ("limit", phase_limit), ("queries", phase_queries)):
                     _guarded(run, name, phase)
+                if run.features["progress_rebuild"]:
+                    _guarded(run, "progress rebuild", phase_rebuild)
         for feature, phase, why in (
                 ("progress_rebuild", "progress", "`cairn progress rebuild` is not on main yet"),
                 ("lti_launch", "lti", "LTI launch endpoints are not on main yet"),
@@ -425,8 +453,63 @@ def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_
         server.stop()
     if run.features["xapi_statements"]:
         _guarded(run, "scale-out", phase_scaleout)
+        if run.features["projection"] and run.features["world"]:
+            _guarded(run, "projection cost", lambda r: phase_projection_cost(r, template))
+        else:
+            run.skip("progress", "no statement subscriber (progress projection) on main yet")
     servers.drop_database(url)
+    servers.drop_database(template)
     return run
+
+
+def phase_rebuild(run: Run) -> None:
+    """``cairn progress rebuild`` on everything stored so far: wall time and the process's peak RSS."""
+    server = run.server
+    assert server is not None
+    stored = count_statements(run)
+    log = run.workdir / "rebuild.log"
+    with open(log, "wb") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen([sys.executable, "-c", "from cairn.cli import main; main()", "progress",
+                                    "rebuild"], env=server.env(), cwd=servers.ROOT, stdout=out, stderr=out)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        run.failures.append(f"cairn progress rebuild exited {process.returncode}: {log.read_text()[-500:]}")
+        return
+    run.add("progress", f"rebuild of {stored:,} statements", round(seconds, 1), "s",
+            "< 60 s at 1,000,000")
+    run.add("memory", f"progress rebuild of {stored:,}: peak RSS", round(usage.ru_maxrss / 1024, 1), "MB",
+            "< 200 MB")
+
+
+def phase_projection_cost(run: Run, template: str) -> None:
+    """The same statements into two copies of the same world, with and without the projection."""
+    count = run.sizes.progress_statements
+    rates = {}
+    for label, app in (("with", "cairn:create_app()"),
+                       ("without", "benchmarks.app:create_app_without_projection()")):
+        url = servers.clone_database(template, f"projection_{label}", run.workdir)
+        server = servers.Server(url, workers=run.workers, log_path=run.workdir / f"projection-{label}.log", app=app)
+        try:
+            server.start()
+            credential = servers.create_credentials(server)
+            headers = {**XAPI_HEADERS, "Authorization": basic_auth(credential or {})}
+            gen = generator.StatementGenerator(seed=3, population=run.generator.population)
+            result = run_clients(server.url, headers, 1, statement_posts(gen, 0, count, 100, 1, "/xapi"))
+            if not result.ok:
+                run.failures.append(f"projection cost ({label}): {result.first_error}")
+                return
+            rates[label] = result.items_per_second
+        finally:
+            server.stop()
+            servers.drop_database(url)
+    share = 1 - rates["with"] / rates["without"]
+    run.add("progress", "ingest batch 100 with / without the projection",
+            f"{rates['with']:.0f} / {rates['without']:.0f}", "/s")
+    run.add("progress", "projection share of ingest time", round(100 * share, 1), "%", "< 20%",
+            note=f"{count:,} statements about {run.sizes.learners:,} learners' assigned pathways")
 
 
 def _authorise(run: Run) -> None:
