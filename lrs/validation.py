@@ -183,6 +183,9 @@ class Validator:
     def _authority(self, authority: Any, path: str) -> None:
         self.actor(authority, path)
         if authority.get("objectType") == "Group":
+            if any(key in authority for key in IFI_KEYS):
+                raise fail(path, "an authority Group must be anonymous (an OAuth consumer and a user, "
+                                 "xAPI 1.0.3 Data 2.4.9)")
             members = authority.get("member", [])
             if "member" not in authority or len(members) != 2:
                 raise fail(path, "an authority Group must be an anonymous Group of exactly two Agents "
@@ -250,7 +253,7 @@ class Validator:
                 if key in definition:
                     raise fail(f"{path}.{key}", "needs an interactionType")
             return
-        if interaction_type not in INTERACTION_TYPES:
+        if not isinstance(interaction_type, str) or interaction_type not in INTERACTION_TYPES:
             raise fail(f"{path}.interactionType", f"must be one of {', '.join(INTERACTION_TYPES)}")
         if "correctResponsesPattern" in definition:
             pattern = definition["correctResponsesPattern"]
