@@ -24,7 +24,7 @@ from cairn.db import utcnow
 from lrs.errors import BadRequest, StatementConflict, StatementInvalid
 from lrs.identities import ifi_of
 from lrs.models import Attachment, Statement, StatementActivity, StatementAgent
-from lrs.validation import VOIDED_VERB, Validator
+from lrs.validation import VOIDED_VERB, Validator, truncate_duration
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,9 @@ def _stored_of(row: Statement) -> StoredStatement:
 def content_hash(statement: Mapping[str, Any]) -> str:
     """The hash two sends of "the same statement" share (xAPI 1.0.3 2.5 statement comparison)."""
     comparable = {k: v for k, v in statement.items() if k not in LRS_SET_PROPERTIES}
+    result = comparable.get("result")
+    if isinstance(result, dict) and isinstance(result.get("duration"), str):
+        comparable["result"] = {**result, "duration": truncate_duration(result["duration"])}
     return hashlib.sha256(json.dumps(comparable, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 

@@ -502,3 +502,14 @@ def validate_statements(statements: list[Any], version: str = "1.0.3") -> None:
     validator = Validator(version)
     for index, statement in enumerate(statements):
         validator.statement(statement, "statement" if len(statements) == 1 else f"statements[{index}]")
+
+
+_SECONDS_RE = re.compile(r"(\d+)(?:[.,](\d+))?S$")
+
+
+def truncate_duration(duration: str) -> str:
+    """A duration with its seconds cut to 0.01 s: finer precision does not count (xAPI 2.0 4.2.7)."""
+    def cut(match: re.Match[str]) -> str:
+        fraction = (match.group(2) or "")[:2].rstrip("0")
+        return f"{match.group(1)}.{fraction}S" if fraction else f"{match.group(1)}S"
+    return _SECONDS_RE.sub(cut, duration)
