@@ -399,6 +399,8 @@ def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_
                 run.skip(phase, why)
         if run.features["export"]:
             _guarded(run, "export", phase_export)
+        if run.features["progress_rebuild"] and not any(m.phase == "progress" for m in run.metrics):
+            run.skip("progress", "`cairn progress rebuild` is on main; its benchmark phase is not written yet")
         if run.features["lti_launch"] and not any(m.phase == "lti" for m in run.metrics):
             run.skip("lti", "the LTI launch phase of the benchmark is not written yet")
     finally:
