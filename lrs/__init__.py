@@ -18,3 +18,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(credentials_group)
     forwarding.init_app(app)
     exchange.init_app(app)
+    from lrs import admin
+    admin.init_app(app)

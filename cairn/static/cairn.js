@@ -61,12 +61,13 @@
       window.print();
       return;
     }
-    var launch = event.target.closest && event.target.closest("a[data-launch]");
-    if (launch) {
-      // Content opens in its own tab; coming back here should show the progress it made.
-      try { window.sessionStorage.setItem("cairn-launched", window.location.pathname); } catch (e) { /* private mode */ }
-    }
+    if (event.target.closest && event.target.closest("a[data-launch]")) { rememberLaunch(); }
   });
+
+  // Content opens in its own tab; coming back here should show the progress it made.
+  function rememberLaunch() {
+    try { window.sessionStorage.setItem("cairn-launched", window.location.pathname); } catch (e) { /* private mode */ }
+  }
 
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState !== "visible") { return; }
@@ -84,7 +85,9 @@
     var message = form.getAttribute && form.getAttribute("data-confirm");
     if (message && !window.confirm(message)) {
       event.preventDefault();
+      return;
     }
+    if (form.hasAttribute && form.hasAttribute("data-launch")) { rememberLaunch(); }
   });
 
   /* Timed assessments: <span data-deadline="ISO-8601" data-form="form-id">. The server enforces
@@ -118,7 +121,21 @@
     tick();
   }
 
+  /* Forms whose fields depend on a kind: <select data-kind-select> shows only the
+   * <fieldset data-kinds="a b"> that list the chosen kind (all stay submitted and labelled). */
+  function showKindFields(select) {
+    var form = select.form;
+    Array.prototype.forEach.call(form.querySelectorAll("[data-kinds]"), function (set) {
+      set.hidden = set.getAttribute("data-kinds").split(" ").indexOf(select.value) === -1;
+    });
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("[data-kind-select]")) { showKindFields(event.target); }
+  });
+
   function init() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-kind-select]"), showKindFields);
     Array.prototype.forEach.call(document.querySelectorAll("[data-deadline]"), startTimer);
     // Reorder buttons become plain buttons once script handles them (no accidental submit).
     Array.prototype.forEach.call(document.querySelectorAll("[data-reorder] [data-move]"), function (b) {
