@@ -138,6 +138,7 @@ def detect_features(database_url: str) -> dict[str, bool]:
         "progress_rebuild": progress is not None and "rebuild" in getattr(progress, "commands", {}),
         "lti_launch": any(r.startswith("/lti/") for r in rules),
         "portal": "portal.home" in app.view_functions,
+        "compliance_report": "/api/reports/compliance" in rules,
         "export": "export" in commands or any("export" in r for r in rules),
         "projection": bool(app.extensions.get("lrs.subscribers")),
         "world": world.available(),
@@ -375,6 +376,72 @@ def follow_more(run: Run, client: Client, stored: int) -> None:
             f"{percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f}", "ms", "p95 < 20 ms")
 
 
+ADMIN = ("bench-admin@example.org", "benchmark admin password")
+LEARNER_PASSWORD = "benchmark learner password"
+
+
+def signed_in(run: Run, email: str, password: str) -> Any:
+    """A requests session signed in to the main server through the real sign-in form."""
+    import re
+
+    import requests
+    server = run.server
+    assert server is not None
+    browser = requests.Session()
+    form = browser.get(f"{server.url}/signin", timeout=30)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    if token is None:
+        raise RuntimeError("no csrf_token on the sign-in page")
+    done = browser.post(f"{server.url}/signin", data={"email": email, "password": password,
+                                                      "csrf_token": token.group(1), "next": ""},
+                        allow_redirects=False, timeout=30)
+    if done.status_code not in (302, 303):
+        raise RuntimeError(f"sign-in as {email} failed: {done.status_code}")
+    return browser
+
+
+def _timed_gets(run: Run, browser: Any, url: str, repeats: int) -> list[float]:
+    latencies = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        response = browser.get(url, timeout=120, allow_redirects=False)
+        latencies.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            run.failures.append(f"pages: GET {url} -> {response.status_code}: {response.text[:200]}")
+            break
+    return latencies
+
+
+def phase_pages(run: Run) -> None:
+    """p50/p95 of the admin compliance report and the learner home page, signed in as each."""
+    from benchmarks.load import percentile
+    server = run.server
+    assert server is not None
+    learners = f"{run.sizes.learners:,} learners"
+    server.reset_peak_rss()
+    if run.features["compliance_report"]:
+        server.cli("users", "create-admin", "--email", ADMIN[0], "--password", ADMIN[1])
+        admin = signed_in(run, *ADMIN)
+        for kind in ("overdue", "expiring"):
+            latencies = _timed_gets(run, admin, f"{server.url}/api/reports/compliance?kind={kind}",
+                                    run.sizes.query_repeats // 2 or 1)
+            run.add("pages", f"admin compliance report ({kind}, JSON API) p50 / p95",
+                    f"{percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f}", "ms", note=learners)
+    else:
+        run.skip("pages", "the admin compliance report is not on main yet")
+    if run.features["portal"]:
+        learner = signed_in(run, world.LEARNER_EMAIL, LEARNER_PASSWORD)
+        home = learner.get(f"{server.url}/", allow_redirects=False, timeout=30)
+        url = home.headers.get("Location", "/")
+        url = url if url.startswith("http") else f"{server.url}{url}"
+        latencies = _timed_gets(run, learner, url, run.sizes.query_repeats // 2 or 1)
+        run.add("pages", "learner home page p50 / p95",
+                f"{percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f}", "ms", note=learners)
+    else:
+        run.skip("pages", "the learner home page (portal) is not on main yet")
+    run.add("memory", "pages: worker peak RSS", server.peak_rss_mb(), "MB", "< 200 MB")
+
+
 def phase_scaleout(run: Run) -> None:
     if run.kind != "postgresql":
         run.add("scale-out", "two servers", "n/a", note="SQLite is one file on one host")
@@ -526,12 +593,13 @@ def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_
         for feature, phase, why in (
                 ("progress_rebuild", "progress", "`cairn progress rebuild` is not on main yet"),
                 ("lti_launch", "lti", "LTI launch endpoints are not on main yet"),
-                ("portal", "pages", "the Learning Portal pages are not on main yet"),
                 ("export", "export", "statement export is not on main yet")):
             if not run.features[feature]:
                 run.skip(phase, why)
         if run.features["export"] and run.headers:
             _guarded(run, "export", phase_export)
+        if run.features["world"] and (run.features["compliance_report"] or run.features["portal"]):
+            _guarded(run, "pages", phase_pages)
         # A feature on main whose benchmark phase is not written yet must still show a row.
         for phase in ("progress", "lti", "pages", "export"):
             if not any(m.phase == phase for m in run.metrics) and phase not in DEFERRED_PHASES:
@@ -608,7 +676,15 @@ def _authorise(run: Run) -> None:
     run.headers = {**XAPI_HEADERS, "Authorization": basic_auth(credential)}
 
 
+# --phases: run only these (setup always runs); None runs every phase.
+SELECTED_PHASES: set[str] | None = None
+PHASE_NAMES = ("ingest", "limit", "queries", "rebuild", "export", "pages", "scale-out", "projection")
+
+
 def _guarded(run: Run, name: str, phase: Callable[[Run], None]) -> None:
+    if SELECTED_PHASES is not None and name not in ("world", "credentials") and \
+            name.split()[-1] not in SELECTED_PHASES and name.split()[0] not in SELECTED_PHASES:
+        return
     started = time.perf_counter()
     try:
         phase(run)
@@ -687,8 +763,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the workers during ingest (1 client) and queries; see benchmarks.profiles")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every size (e.g. 0.1 for a smoke test)")
+    parser.add_argument("--phases", default="", help=f"comma-separated subset of: {', '.join(PHASE_NAMES)}")
     args = parser.parse_args(argv)
     args.started = datetime.now(UTC)
+    global SELECTED_PHASES
+    SELECTED_PHASES = {p.strip() for p in args.phases.split(",") if p.strip()} or None
     sizes = scaled(QUICK if args.quick else FULL, args.scale)
     mode = "quick" if args.quick else "full"
     started = time.perf_counter()
