@@ -118,7 +118,21 @@
     tick();
   }
 
+  /* Forms whose fields depend on a kind: <select data-kind-select> shows only the
+   * <fieldset data-kinds="a b"> that list the chosen kind (all stay submitted and labelled). */
+  function showKindFields(select) {
+    var form = select.form;
+    Array.prototype.forEach.call(form.querySelectorAll("[data-kinds]"), function (set) {
+      set.hidden = set.getAttribute("data-kinds").split(" ").indexOf(select.value) === -1;
+    });
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("[data-kind-select]")) { showKindFields(event.target); }
+  });
+
   function init() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-kind-select]"), showKindFields);
     Array.prototype.forEach.call(document.querySelectorAll("[data-deadline]"), startTimer);
     // Reorder buttons become plain buttons once script handles them (no accidental submit).
     Array.prototype.forEach.call(document.querySelectorAll("[data-reorder] [data-move]"), function (b) {
