@@ -102,6 +102,14 @@ def demo(as_json: bool) -> None:
         click.echo(f"  {account['role']:<14} {account['email']:<28} password: {account['password']}")
 
 
+@click.command("bench", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench(args: tuple[str, ...]) -> None:
+    """Run the benchmarks (`python -m benchmarks`; `cairn bench --help` for options)."""
+    from benchmarks.runner import main as run_benchmarks  # only when asked: it starts servers
+    raise SystemExit(run_benchmarks(list(args)))
+
+
 def init_app(app: Flask) -> None:
-    for command in (db_group, users_group, serve, demo):
+    for command in (db_group, users_group, serve, demo, bench):
         app.cli.add_command(command)

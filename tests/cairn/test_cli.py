@@ -60,6 +60,12 @@ def test_serve_dev_flag_and_workers_option_exist(app) -> None:
     assert "--workers" in result.output and "--dev" in result.output
 
 
+def test_cairn_bench_is_the_benchmark_runner(app) -> None:
+    result = app.test_cli_runner().invoke(args=["bench", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--quick" in result.output and "--databases" in result.output
+
+
 def test_serve_runs_gunicorn_with_the_requested_workers(tmp_path) -> None:
     import os
     import time

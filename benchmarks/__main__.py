@@ -1,0 +1,4 @@
+"""``python -m benchmarks [--quick]``."""
+from benchmarks.runner import main
+
+raise SystemExit(main())

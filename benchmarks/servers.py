@@ -1,0 +1,193 @@
+"""Databases and real Cairn servers (gunicorn on 127.0.0.1) for the benchmark runs.
+
+Deliberately independent of ``tests/``: the benchmark must run from an installed package.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
+
+from cairn import migrate
+from cairn.db import make_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/cairn_bench"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def postgres_available(url: str) -> bool:
+    try:
+        engine = make_engine(make_url(url).set(database="postgres").render_as_string(hide_password=False))
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not available", reported by the caller
+        return False
+
+
+def fresh_database(kind: str, name: str, workdir: Path, postgres_url: str) -> str:
+    """Create an empty database ``name`` of ``kind`` and migrate it to head; return its URL."""
+    if kind == "sqlite":
+        path = workdir / f"{name}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite:///{path.as_posix()}"
+    else:
+        base = make_url(postgres_url)
+        database = f"{base.database}_{name}"
+        admin = make_engine(base.set(database="postgres").render_as_string(hide_password=False),
+                            isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{database}"'))
+        admin.dispose()
+        url = base.set(database=database).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def drop_database(url: str) -> None:
+    if url.startswith("sqlite"):
+        path = url.removeprefix("sqlite:///")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    parsed = make_url(url)
+    admin = make_engine(parsed.set(database="postgres").render_as_string(hide_password=False),
+                        isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def engine_for(url: str) -> Engine:
+    return make_engine(url)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def _status_kb(pid: int, key: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass
+class Server:
+    """A gunicorn-served Cairn on one database."""
+
+    database_url: str
+    workers: int = 2
+    log_path: Path | None = None
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
+        env.update({"CAIRN_DATABASE_URL": self.database_url, "CAIRN_SECRET_KEY": "benchmark-secret",
+                    "CAIRN_BASE_URL": self.url, "CAIRN_ENV": "production", "CAIRN_LOG_LEVEL": "WARNING"})
+        return env
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", "from cairn.cli import main; main()", *args],
+                              env=self.env(), cwd=ROOT, capture_output=True, text=True, check=check)
+
+    def start(self) -> None:
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [gunicorn, "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
+             "--graceful-timeout", "2", "--timeout", "120", "--backlog", "256", "cairn:create_app()"],
+            env=self.env(), cwd=ROOT, stdout=log, stderr=log)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Cairn exited with {self.process.returncode}; see {self.log_path}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200 and \
+                        len(self.worker_pids()) >= self.workers:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("Cairn did not start within 60 s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def worker_pids(self) -> list[int]:
+        return children(self.process.pid) if self.process else []
+
+    def reset_peak_rss(self) -> None:
+        """Start a new peak-RSS window for every worker (Linux: ``echo 5 > clear_refs``)."""
+        for pid in self.worker_pids():
+            try:
+                Path(f"/proc/{pid}/clear_refs").write_text("5")
+            except OSError:
+                pass
+
+    def peak_rss_mb(self) -> float:
+        """The largest peak resident set of any worker since the last reset, in MB."""
+        peaks = [_status_kb(pid, "VmHWM") for pid in self.worker_pids()]
+        return round(max(peaks, default=0) / 1024, 1)
+
+    def __enter__(self) -> Server:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def create_credentials(server: Server) -> dict[str, str] | None:
+    """An all-scopes xAPI credential from ``cairn credentials create``, or None if absent."""
+    done = server.cli("credentials", "create", "--scopes", "all", "--json", check=False)
+    if done.returncode != 0:
+        if "No such command" in done.stderr:
+            return None
+        raise RuntimeError(f"cairn credentials create failed: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout)

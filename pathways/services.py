@@ -1,0 +1,45 @@
+"""The public service API of `pathways`: commands and queries for pages, the JSON API, LTI and records.
+
+Import from here (``from pathways import services``); the modules behind it are an implementation
+detail. Every function takes a SQLAlchemy ``Session`` and plain values, flushes and never commits,
+and returns frozen dataclasses.
+"""
+from __future__ import annotations
+
+from pathways.catalogue import (DEFAULT_DONE_VERBS, VERB_ANSWERED, VERB_ATTENDED, VERB_COMPLETED, VERB_EARNED,
+                                VERB_FAILED, VERB_PASSED, VERB_READ, CategoryInfo, PathwayDetail, PathwayInfo,
+                                StepInfo, add_step, archive_pathway, create_category, create_pathway,
+                                delete_category, delete_draft, draft_version, get_pathway, get_step,
+                                list_categories, list_pathways, publish_pathway, published_version,
+                                remove_step, reorder_steps, steps_for_activity, update_category,
+                                update_pathway, update_step, versions_of)
+from pathways.people import (AssignmentInfo, AudienceInfo, ClassInfo, Enrollment, MembershipInfo,
+                             add_audience_member, assign_pathway, assignment_user_ids, audience_member_ids,
+                             audiences_of, catalogue_for, class_members, classes_of, classes_taught_by,
+                             create_audience, create_class, delete_audience, delete_class, enrollments_of,
+                             ensure_class, get_audience, get_class, is_instructor, learners_of_lineage,
+                             learners_taught_by, list_assignments, list_audiences, list_classes,
+                             remove_audience_member, self_enroll, set_class_membership, unassign,
+                             update_audience)
+from pathways.projection import OutcomeChange, on_outcome_changed, system_authority
+from pathways.records import (CertificationInfo, LearnerPathway, LearnerPathwayDetail, StepState,
+                              effective_status, learner_certifications, learner_pathway, learner_pathways,
+                              verify_certificate)
+
+__all__ = [
+    "DEFAULT_DONE_VERBS", "VERB_ANSWERED", "VERB_ATTENDED", "VERB_COMPLETED", "VERB_EARNED", "VERB_FAILED",
+    "VERB_PASSED", "VERB_READ",
+    "CategoryInfo", "PathwayDetail", "PathwayInfo", "StepInfo", "add_step", "archive_pathway",
+    "create_category", "create_pathway", "delete_category", "delete_draft", "draft_version", "get_pathway",
+    "get_step", "list_categories", "list_pathways", "publish_pathway", "published_version", "remove_step",
+    "reorder_steps", "steps_for_activity", "update_category", "update_pathway", "update_step", "versions_of",
+    "AssignmentInfo", "AudienceInfo", "ClassInfo", "Enrollment", "MembershipInfo", "add_audience_member",
+    "assign_pathway", "assignment_user_ids", "audience_member_ids", "audiences_of", "catalogue_for",
+    "class_members", "classes_of", "classes_taught_by", "create_audience", "create_class", "delete_audience",
+    "delete_class", "enrollments_of", "ensure_class", "get_audience", "get_class", "is_instructor",
+    "learners_of_lineage", "learners_taught_by", "list_assignments", "list_audiences", "list_classes",
+    "remove_audience_member", "self_enroll", "set_class_membership", "unassign", "update_audience",
+    "OutcomeChange", "on_outcome_changed", "system_authority",
+    "CertificationInfo", "LearnerPathway", "LearnerPathwayDetail", "StepState", "effective_status",
+    "learner_certifications", "learner_pathway", "learner_pathways", "verify_certificate",
+]

@@ -1,0 +1,58 @@
+"""The benchmark runner, end to end at a tiny scale: real servers, real HTTP, a JSON report."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from benchmarks.load import percentile
+from benchmarks.runner import QUICK, Metric, Run, table
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_percentile_is_the_nearest_rank() -> None:
+    values = list(range(1, 101))
+    assert percentile(values, 50) == 50
+    assert percentile(values, 95) == 95
+    assert percentile([7.0], 95) == 7.0
+    assert percentile([], 50) == 0.0
+
+
+def test_table_puts_each_database_in_its_own_column(tmp_path) -> None:
+    sqlite = Run("sqlite", QUICK, 2, tmp_path, "")
+    postgres = Run("postgresql", QUICK, 2, tmp_path, "")
+    sqlite.metrics.append(Metric("ingest", "rate", 10.0, "/s", ">= 5"))
+    postgres.metrics.append(Metric("ingest", "rate", 20.0, "/s", ">= 5"))
+    lines = table([sqlite, postgres]).splitlines()
+    assert lines[0].split("|")[3].strip() == "sqlite" and lines[0].split("|")[4].strip() == "postgresql"
+    assert [c.strip() for c in lines[2].split("|")[1:-1]] == ["ingest", "rate", "10.0", "20.0", "/s", ">= 5", ""]
+
+
+@pytest.mark.e2e
+def test_quick_run_at_a_tiny_scale_reports_every_phase_and_exits_zero(tmp_path) -> None:
+    output = tmp_path / "report.json"
+    args = [sys.executable, "-m", "benchmarks", "--quick", "--scale", "0.2", "--output", str(output)]
+    postgres = os.environ.get("CAIRN_TEST_DATABASE_URL")
+    if postgres:
+        url = make_url(postgres)
+        args += ["--databases", "postgresql",
+                 "--postgres-url", url.set(database=f"{url.database}_bench").render_as_string(hide_password=False)]
+    else:
+        args += ["--databases", "sqlite"]
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(output.read_text())
+    kind = "postgresql" if postgres else "sqlite"
+    phases = {m["phase"] for m in report["results"][kind]}
+    assert {"ingest", "limit", "queries", "progress", "lti", "pages", "export"} <= phases
+    ingest = [m for m in report["results"][kind] if m["phase"] == "ingest"]
+    rates = [m["value"] for m in ingest if m["metric"].endswith("statements/s")]
+    assert rates or ingest[0]["value"] == "not available yet"
+    assert all(rate > 0 for rate in rates)
+    assert "| phase" in done.stdout
