@@ -6,3 +6,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Attach the LRS's blueprints, CLI commands and error handling to ``app``."""
+    from lrs.cli import credentials_group
+    from lrs.http import init_http, register_xapi_blueprint
+    from lrs.views import bp as statements_bp
+
+    init_http(app)
+    register_xapi_blueprint(app, statements_bp)
+    app.cli.add_command(credentials_group)

@@ -1,0 +1,37 @@
+"""The LRS's public API: the only ``lrs`` module (with ``lrs.errors``) other packages import.
+
+Commands and queries over statements (``lrs.statements``) and credentials (``lrs.credentials``).
+Every function takes a SQLAlchemy ``Session``, flushes and never commits.
+"""
+from __future__ import annotations
+
+from lrs.credentials import (
+    LAUNCH_SCOPES,
+    SCOPES,
+    CredentialInfo,
+    authenticate_credential,
+    create_credential,
+    issue_launch_credential,
+    list_credentials,
+    revoke_credential,
+)
+from lrs.statements import (
+    StatementPage,
+    StatementQuery,
+    StoredStatement,
+    attachment_contents,
+    get_statement,
+    iter_statements,
+    latest_sequence,
+    query_statements,
+    store_statement,
+    store_statements,
+    subscribe,
+)
+
+__all__ = [
+    "LAUNCH_SCOPES", "SCOPES", "CredentialInfo", "StatementPage", "StatementQuery", "StoredStatement",
+    "attachment_contents", "authenticate_credential", "create_credential", "get_statement",
+    "issue_launch_credential", "iter_statements", "latest_sequence", "list_credentials", "query_statements",
+    "revoke_credential", "store_statement", "store_statements", "subscribe",
+]

@@ -1,0 +1,144 @@
+"""The statement service API other packages use (brief: the LRS service API)."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from lrs import services
+from lrs.errors import StatementConflict, StatementInvalid
+from tests.lrs.conftest import AUTHORITY, statement
+
+VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+
+
+def void(target_id: str) -> dict:
+    return statement(verb={"id": VOIDED}, object={"objectType": "StatementRef", "id": target_id})
+
+
+def test_store_sets_stored_authority_version_and_id_when_missing_xapi_2_4_1(db_session: Session) -> None:
+    [stored] = services.store_statements(db_session, [statement(id=None)], authority=AUTHORITY)
+    assert uuid.UUID(stored.id)
+    assert stored.statement["id"] == stored.id
+    assert stored.statement["authority"] == AUTHORITY
+    assert stored.statement["version"] == "1.0.0"
+    assert stored.statement["stored"].endswith("Z") and stored.stored.tzinfo is not None
+    assert stored.statement["timestamp"] == stored.statement["stored"]
+
+
+def test_sequence_numbers_increase_in_store_order(db_session: Session) -> None:
+    first = services.store_statements(db_session, [statement(), statement()], authority=AUTHORITY)
+    second = services.store_statement(db_session, statement(), authority=AUTHORITY)
+    sequences = [s.sequence for s in first] + [second.sequence]
+    assert sequences == sorted(sequences) and len(set(sequences)) == 3
+    assert services.latest_sequence(db_session) == second.sequence
+
+
+def test_resending_identical_statement_is_idempotent_xapi_2_1_2(db_session: Session) -> None:
+    body = statement()
+    first = services.store_statement(db_session, body, authority=AUTHORITY)
+    again = services.store_statement(db_session, dict(body), authority=AUTHORITY)
+    assert again.sequence == first.sequence
+    assert services.latest_sequence(db_session) == first.sequence
+
+
+def test_same_id_with_different_content_conflicts_xapi_2_1_2(db_session: Session) -> None:
+    body = statement()
+    services.store_statement(db_session, body, authority=AUTHORITY)
+    with pytest.raises(StatementConflict):
+        services.store_statement(db_session, {**body, "verb": {"id": "http://example.org/other"}}, authority=AUTHORITY)
+
+
+def test_a_batch_is_all_or_nothing_xapi_2_1_2(db_session: Session) -> None:
+    good = statement()
+    bad = statement(actor={"objectType": "Agent"})
+    with pytest.raises(StatementInvalid, match=r"statements\[1\]\.actor"):
+        services.store_statements(db_session, [good, bad], authority=AUTHORITY)
+    assert services.get_statement(db_session, good["id"]) is None
+
+
+def test_duplicate_ids_in_one_batch_are_rejected(db_session: Session) -> None:
+    body = statement()
+    with pytest.raises(StatementInvalid, match="twice"):
+        services.store_statements(db_session, [body, dict(body)], authority=AUTHORITY)
+
+
+def test_voiding_hides_target_but_keeps_it_by_voided_id_xapi_2_3_2(db_session: Session) -> None:
+    target = services.store_statement(db_session, statement(), authority=AUTHORITY)
+    voiding = services.store_statement(db_session, void(target.id), authority=AUTHORITY)
+    assert services.get_statement(db_session, target.id) is None
+    assert services.get_statement(db_session, target.id, voided=True).voided is True
+    page = services.query_statements(db_session, services.StatementQuery(verb=statement()["verb"]["id"]))
+    ids = [s.id for s in page.statements]
+    assert target.id not in ids
+    assert voiding.id in ids  # it targets a statement matching the filter (xAPI 2.5 StatementRef rule)
+
+
+def test_a_voiding_statement_cannot_be_voided_xapi_2_3_2(db_session: Session) -> None:
+    target = services.store_statement(db_session, statement(), authority=AUTHORITY)
+    voiding = services.store_statement(db_session, void(target.id), authority=AUTHORITY)
+    with pytest.raises(StatementInvalid, match="cannot be voided"):
+        services.store_statement(db_session, void(voiding.id), authority=AUTHORITY)
+
+
+def test_iter_statements_yields_everything_in_sequence_order_voided_flagged(db_session: Session) -> None:
+    start = services.latest_sequence(db_session)
+    target = services.store_statement(db_session, statement(), authority=AUTHORITY)
+    services.store_statement(db_session, void(target.id), authority=AUTHORITY)
+    services.store_statements(db_session, [statement() for _ in range(5)], authority=AUTHORITY)
+    seen = list(services.iter_statements(db_session, after_sequence=start, batch_size=2))
+    assert len(seen) == 7
+    assert [s.sequence for s in seen] == sorted(s.sequence for s in seen)
+    assert seen[0].voided is True and seen[1].voided is False
+
+
+def test_query_filters_by_agent_verb_activity_registration_xapi_2_1_3(db_session: Session) -> None:
+    registration = str(uuid.uuid4())
+    bob = {"mbox": "mailto:bob-q@example.org"}
+    mine = services.store_statement(db_session, statement(
+        actor=bob, context={"registration": registration,
+                            "contextActivities": {"parent": [{"id": "http://example.org/course-q"}]}}),
+        authority=AUTHORITY)
+    services.store_statement(db_session, statement(), authority=AUTHORITY)
+    q = services.StatementQuery
+    assert [s.id for s in services.query_statements(db_session, q(agent=bob)).statements] == [mine.id]
+    assert [s.id for s in services.query_statements(db_session, q(registration=registration)).statements] == [mine.id]
+    assert services.query_statements(db_session, q(activity="http://example.org/course-q")).statements == []
+    related = services.query_statements(db_session, q(activity="http://example.org/course-q", related_activities=True))
+    assert [s.id for s in related.statements] == [mine.id]
+    other = {"mbox": "mailto:nobody-q@example.org"}
+    assert [s.id for s in services.query_statements(db_session, q(agents=[other, bob])).statements] == [mine.id]
+
+
+def test_query_pages_with_a_cursor_stable_while_statements_arrive(db_session: Session) -> None:
+    activity = f"http://example.org/paging/{uuid.uuid4()}"
+    stored = services.store_statements(
+        db_session, [statement(object={"id": activity}) for _ in range(5)], authority=AUTHORITY)
+    first = services.query_statements(db_session, services.StatementQuery(activity=activity, limit=2))
+    assert [s.id for s in first.statements] == [stored[4].id, stored[3].id] and first.more_cursor
+    services.store_statement(db_session, statement(object={"id": activity}), authority=AUTHORITY)
+    seen = [s.id for s in first.statements]
+    cursor = first.more_cursor
+    while cursor:
+        page = services.query_statements(db_session, services.StatementQuery(activity=activity, limit=2, cursor=cursor))
+        seen += [s.id for s in page.statements]
+        cursor = page.more_cursor
+    assert seen == [s.id for s in reversed(stored)]
+
+
+def test_subscribers_see_each_batch_and_a_failing_one_is_rolled_back_alone(app: Flask, db_session: Session) -> None:
+    seen: list[list[str]] = []
+
+    def failing(session: Session, batch: list[services.StoredStatement]) -> None:
+        session.execute(text("UPDATE lrs_credentials SET name = 'changed-by-subscriber'"))
+        raise RuntimeError("boom")
+
+    services.subscribe(app, failing)
+    services.subscribe(app, lambda session, batch: seen.append([s.id for s in batch]))
+    with app.app_context():
+        stored = services.store_statements(db_session, [statement(), statement()], authority=AUTHORITY)
+    assert seen == [[s.id for s in stored]]
+    assert services.get_statement(db_session, stored[0].id) is not None
