@@ -13,3 +13,5 @@ def init_app(app: Flask) -> None:
     init_http(app)
     register_xapi_blueprint(app, statements_bp)
     app.cli.add_command(credentials_group)
+    from lrs import admin
+    admin.init_app(app)

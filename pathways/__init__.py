@@ -13,3 +13,6 @@ def init_app(app: Flask) -> None:
         subscribe = None
     if subscribe is not None:
         subscribe(app, projection.on_statements)
+    from pathways import admin, portal
+    admin.init_app(app)
+    portal.init_app(app)

@@ -7,11 +7,19 @@ from cairn.nav import register_nav_link
 
 
 def init_app(app: Flask) -> None:
-    from pathways.admin import builder, organisation  # noqa: F401 - register the routes
+    from pathways.admin import assessments, builder, dashboard, learners, organisation  # noqa: F401 - routes
     from pathways.admin.blueprint import bp
     app.register_blueprint(bp)
+    register_nav_link(app, "admin", "pathways_admin.dashboard", "Dashboard", order=10,
+                      section="pathways_admin.dashboard")
+    register_nav_link(app, "admin", "pathways_admin.progress_report", "Progress report", order=12,
+                      section="pathways_admin.progress")
+    register_nav_link(app, "admin", "pathways_admin.learners", "Learner records", order=15,
+                      section="pathways_admin.learner")
     register_nav_link(app, "admin", "pathways_admin.pathways", "Pathways", order=20,
                       section="pathways_admin.pathway")
+    register_nav_link(app, "admin", "pathways_admin.assessments", "Assessments", order=25,
+                      section="pathways_admin.assessment")
     register_nav_link(app, "admin", "pathways_admin.categories", "Categories", order=30,
                       section="pathways_admin.categor")
     register_nav_link(app, "admin", "pathways_admin.audiences", "Audiences", order=40,

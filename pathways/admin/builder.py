@@ -9,7 +9,7 @@ from cairn.auth import admin_required, current_user
 from cairn.db import get_session
 from cairn.errors import CairnError
 from cairn.pages import load_form
-from pathways import services
+from pathways import assessments, projection, services
 from pathways.admin.blueprint import bp
 from pathways.admin.common import errors_from
 from pathways.admin.forms import PathwayForm, ReorderForm, StepForm
@@ -121,7 +121,7 @@ def _step_page(pathway_id: int, *, step: Any = None, form: Any, errors: dict, st
     others = [s for s in detail.steps if step is None or s.id != step.id]
     return render_template("pathways_admin/step.html", pathway=detail.pathway, step=step, others=others,
                            form=form, errors=errors, step_kinds=STEP_KIND_LABELS, move_on=MOVE_ON,
-                           assessments=services.list_assessments(session)), status
+                           assessments=assessments.list_assessments(session)), status
 
 
 def _step_form_values(step: Any) -> dict[str, Any]:
@@ -194,7 +194,7 @@ def publish_preview(pathway_id: int) -> str:
     session = get_session()
     detail = services.get_pathway(session, pathway_id)
     return render_template("pathways_admin/publish.html", pathway=detail.pathway, steps=detail.steps,
-                           dry_run=services.publish_dry_run(session, pathway_id))
+                           dry_run=projection.publish_dry_run(session, pathway_id))
 
 
 @bp.post("/pathways/<int:pathway_id>/publish")

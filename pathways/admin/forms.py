@@ -206,3 +206,109 @@ class AssignmentForm(PageForm):
         return {"pathway_id": data["pathway_id"], chosen: data[chosen], "mandatory": data["mandatory"],
                 "due_at": data["due_on"], "due_days": data["due_days"],
                 "recurrence_months": data["recurrence_months"], "reminder_days": reminders}
+
+
+class AssessmentForm(PageForm):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    pass_percent = fields.Float(required=True, validate=validate.Range(min=1, max=100))
+    attempt_limit = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    time_limit_minutes = fields.Float(load_default=None, validate=validate.Range(min=0.5))
+    shuffle = fields.Boolean(load_default=False)
+
+    @post_load
+    def _to_service_values(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        minutes = data["time_limit_minutes"]
+        return {"title": data["title"], "pass_mark": round(data["pass_percent"] / 100, 4),
+                "attempt_limit": data["attempt_limit"], "shuffle": data["shuffle"],
+                "time_limit_seconds": None if minutes is None else int(minutes * 60)}
+
+
+def _choice_lines(lines: list[str], prefix: str = "c") -> tuple[list[dict[str, str]], list[str]]:
+    """Lines of choices, the correct ones starting with ``*``: ``[{id, text}]`` and the correct ids."""
+    items, correct = [], []
+    for index, line in enumerate(lines, start=1):
+        is_correct = line.startswith("*")
+        text = line.lstrip("*").strip()
+        items.append({"id": f"{prefix}{index}", "text": text})
+        if is_correct:
+            correct.append(f"{prefix}{index}")
+    return items, correct
+
+
+class QuestionForm(PageForm):
+    """One question of any xAPI interaction type, typed the way a person would write it."""
+
+    interaction_type = fields.String(required=True, validate=validate.OneOf(
+        ("choice", "true-false", "fill-in", "numeric", "matching", "sequencing")))
+    prompt = fields.String(required=True, validate=validate.Length(min=1))
+    choices = Lines(load_default=list)       # choice (``*`` marks correct ones), sequencing (in order)
+    true_false = fields.String(load_default="true", validate=validate.OneOf(("true", "false")))
+    accepted = Lines(load_default=list)      # fill-in
+    case_sensitive = fields.Boolean(load_default=False)
+    numeric_min = fields.Float(load_default=None)
+    numeric_max = fields.Float(load_default=None)
+    pairs = Lines(load_default=list)         # matching: ``source = target``
+    feedback = fields.String(load_default="")
+    points = fields.Float(load_default=1.0, validate=validate.Range(min=0.01))
+
+    @post_load
+    def _to_service_values(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        kind = data["interaction_type"]
+        options: dict[str, Any] = {}
+        correct: Any = None
+        if kind == "choice":
+            options["choices"], correct = _choice_lines(data["choices"])
+            if not correct:
+                raise ValidationError({"choices": ["mark the correct choice(s) with a * at the start of the line"]})
+        elif kind == "sequencing":
+            options["choices"], _ = _choice_lines(data["choices"])
+            correct = [c["id"] for c in options["choices"]]
+        elif kind == "true-false":
+            correct = data["true_false"] == "true"
+        elif kind == "fill-in":
+            options["case_sensitive"], correct = data["case_sensitive"], data["accepted"]
+        elif kind == "numeric":
+            low, high = data["numeric_min"], data["numeric_max"]
+            if low is None and high is None:
+                raise ValidationError({"numeric_min": ["give the correct number (or a range)"]})
+            correct = {"min": low if low is not None else high, "max": high if high is not None else low}
+        else:  # matching
+            sources, targets, mapping = [], [], {}
+            for index, line in enumerate(data["pairs"], start=1):
+                left, sep, right = line.partition("=")
+                if not sep or not left.strip() or not right.strip():
+                    raise ValidationError({"pairs": [f"line {index}: write 'item = its match'"]})
+                sources.append({"id": f"s{index}", "text": left.strip()})
+                target_id = next((t["id"] for t in targets if t["text"] == right.strip()), None)
+                if target_id is None:
+                    target_id = f"t{len(targets) + 1}"
+                    targets.append({"id": target_id, "text": right.strip()})
+                mapping[f"s{index}"] = target_id
+            options, correct = {"source": sources, "target": targets}, mapping
+        return {"interaction_type": kind, "prompt": data["prompt"], "options": options, "correct": correct,
+                "feedback": data["feedback"], "points": data["points"]}
+
+
+def question_form_values(question: Any) -> dict[str, Any]:
+    """A stored question as the editor form's values (the inverse of ``QuestionForm``)."""
+    kind, options, correct = question.interaction_type, question.options or {}, question.correct
+    values: dict[str, Any] = {"interaction_type": kind, "prompt": question.prompt, "feedback": question.feedback,
+                              "points": question.points}
+    if kind == "choice":
+        values["choices"] = "\n".join(("* " if c["id"] in (correct or []) else "") + c["text"]
+                                      for c in options.get("choices", []))
+    elif kind == "sequencing":
+        text = {c["id"]: c["text"] for c in options.get("choices", [])}
+        values["choices"] = "\n".join(text.get(i, i) for i in (correct or []))
+    elif kind == "true-false":
+        values["true_false"] = "true" if correct else "false"
+    elif kind == "fill-in":
+        values["accepted"] = "\n".join(correct or [])
+        values["case_sensitive"] = bool(options.get("case_sensitive"))
+    elif kind == "numeric":
+        values["numeric_min"], values["numeric_max"] = (correct or {}).get("min"), (correct or {}).get("max")
+    elif kind == "matching":
+        target = {t["id"]: t["text"] for t in options.get("target", [])}
+        values["pairs"] = "\n".join(f"{s['text']} = {target.get((correct or {}).get(s['id']), '')}"
+                                    for s in options.get("source", []))
+    return values

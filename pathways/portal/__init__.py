@@ -7,10 +7,9 @@ from cairn.nav import register_nav_link
 
 
 def init_app(app: Flask) -> None:
-    from pathways.portal import learner  # noqa: F401 - registers the routes
-    from pathways.portal.blueprint import bp, public
+    from pathways.portal import activities, learner  # noqa: F401 - register the routes
+    from pathways.portal.blueprint import bp
     app.register_blueprint(bp)
-    app.register_blueprint(public)
     register_nav_link(app, "learner", "portal.home", "My learning", order=10)
     register_nav_link(app, "learner", "portal.catalogue", "Catalogue", order=20)
     register_nav_link(app, "learner", "portal.history", "Training history", order=30)

@@ -11,7 +11,7 @@ from cairn.db import get_session, utcnow
 from cairn.errors import CairnError
 from cairn.pages import load_form
 from pathways import services
-from pathways.portal.blueprint import bp, public
+from pathways.portal.blueprint import bp
 
 STEP_KIND_LABELS = {"xapi": "Content", "cmi5": "Course unit", "assessment": "Assessment",
                     "session": "Session", "document": "Reading"}
@@ -127,15 +127,6 @@ def certificate(award_id: int) -> str:
     awards = {c.id: c for c in services.learner_certifications(get_session(), _user_id())}
     award = awards.get(award_id) or abort(404)
     return render_template("portal/certificate.html", award=award)
-
-
-@public.get("/verify", endpoint="verify")
-def verify() -> str:
-    code = request.args.get("code", "").strip()
-    award = services.verify_certificate(get_session(), code) if code else None
-    return render_template("portal/verify.html", code=code, award=award, checked=bool(code))
-
-
 @bp.get("/history", endpoint="history")
 @login_required
 def history() -> str:

@@ -1,0 +1,146 @@
+"""What a learner does from the portal: mark a reading as done, take an assessment, launch content."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from marshmallow import Schema, ValidationError, fields
+
+from cairn.auth import current_user, login_required
+from cairn.db import get_session, utcnow
+from cairn.errors import CairnError
+from pathways import actions, assessments, services
+from pathways.portal.blueprint import bp
+
+
+def _user_id() -> int:
+    user = current_user()
+    assert user is not None
+    return user.id
+
+
+def _available_step(step_id: int) -> Any:
+    """The learner's state of this step; 404 unless it is on one of their published pathways and not locked."""
+    session = get_session()
+    step = services.get_step(session, step_id)
+    detail = services.learner_pathway(session, _user_id(), step.pathway_id)
+    if detail.progress.pathway.status != "published" or not detail.progress.assigned:
+        abort(404)
+    state = next(s for s in detail.steps if s.step.id == step_id)
+    if state.availability == "locked":
+        flash("Finish " + ", ".join(f"“{t}”" for t in state.locked_by) + " first.", "error")
+        return None
+    return state
+
+
+@bp.post("/steps/<int:step_id>/read", endpoint="mark_read")
+@login_required
+def mark_read(step_id: int) -> Response:
+    state = _available_step(step_id)
+    if state is not None:
+        actions.record_reading(get_session(), _user_id(), step_id)
+        flash(f"“{state.step.title}” is marked as read.")
+    return redirect(url_for("portal.pathway", pathway_id=services.get_step(get_session(), step_id).pathway_id,
+                            _anchor=f"step-{step_id}"))
+
+
+# ------------------------------------------------------------------------------------------ assessments
+
+
+@bp.get("/steps/<int:step_id>/assessment", endpoint="assessment")
+@login_required
+def assessment(step_id: int) -> Any:
+    state = _available_step(step_id)
+    step = services.get_step(get_session(), step_id)
+    if state is None or step.assessment_id is None:
+        return redirect(url_for("portal.pathway", pathway_id=step.pathway_id))
+    info = assessments.get_assessment(get_session(), step.assessment_id, with_answers=False)
+    used = assessments.attempts_used(get_session(), _user_id(), info.id)
+    return render_template("portal/assessment_start.html", step=step, state=state, assessment=info, used=used)
+
+
+@bp.post("/steps/<int:step_id>/assessment", endpoint="start_attempt")
+@login_required
+def start_attempt(step_id: int) -> Response:
+    state = _available_step(step_id)
+    step = services.get_step(get_session(), step_id)
+    if state is None or step.assessment_id is None:
+        return redirect(url_for("portal.pathway", pathway_id=step.pathway_id))
+    try:
+        attempt = assessments.start_attempt(get_session(), _user_id(), step.assessment_id, step_id=step_id)
+    except CairnError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("portal.assessment", step_id=step_id))
+    return redirect(url_for("portal.attempt", attempt_id=attempt.id, step=step_id))
+
+
+def _my_attempt(attempt_id: int) -> Any:
+    attempt = assessments.get_attempt(get_session(), attempt_id)
+    if attempt.user_id != _user_id():
+        abort(404)
+    return attempt
+
+
+def answers_schema(questions: Any) -> Schema:
+    """A schema for the answers form of these questions (field ``q<id>``, composite fields expanded)."""
+    spec: dict[str, fields.Field] = {}
+    for q in questions:
+        name = f"q{q.id}"
+        if q.interaction_type == "choice" and q.options.get("multiple"):
+            spec[name] = fields.List(fields.String(), load_default=list)
+        elif q.interaction_type == "numeric":
+            spec[name] = fields.Float(load_default=None, allow_none=True)
+        elif q.interaction_type in ("matching", "sequencing"):
+            items = q.options.get("source" if q.interaction_type == "matching" else "choices", [])
+            for item in items:
+                spec[f"{name}_{item['id']}"] = fields.String(load_default="")
+        else:
+            spec[name] = fields.String(load_default=None, allow_none=True)
+    return Schema.from_dict(spec)(unknown="exclude")
+
+
+def collect_answers(questions: Any, data: dict[str, Any]) -> dict[int, Any]:
+    """Answers by question id in the form the assessment service grades (lists, maps, orders)."""
+    answers: dict[int, Any] = {}
+    for q in questions:
+        name = f"q{q.id}"
+        if q.interaction_type == "matching":
+            pairs = {s["id"]: data.get(f"{name}_{s['id']}") for s in q.options.get("source", [])}
+            answers[q.id] = {k: v for k, v in pairs.items() if v}
+        elif q.interaction_type == "sequencing":
+            positions = {c["id"]: data.get(f"{name}_{c['id']}") or "99" for c in q.options.get("choices", [])}
+            answers[q.id] = sorted(positions, key=lambda cid: (int(positions[cid]) if positions[cid].isdigit()
+                                                               else 99, cid))
+        elif data.get(name) not in (None, "", []):
+            answers[q.id] = data[name]
+    return answers
+
+
+@bp.get("/attempts/<int:attempt_id>", endpoint="attempt")
+@login_required
+def attempt(attempt_id: int) -> str:
+    info = _my_attempt(attempt_id)
+    return render_template("portal/attempt.html", attempt=info, now=utcnow(), errors={},
+                           step_id=request.args.get("step", type=int),
+                           assessment=assessments.get_assessment(get_session(), info.assessment_id, with_answers=False))
+
+
+@bp.post("/attempts/<int:attempt_id>")
+@login_required
+def submit_attempt(attempt_id: int) -> Any:
+    info = _my_attempt(attempt_id)
+    schema = answers_schema(info.questions)
+    from cairn.pages import form_values
+    try:
+        data = schema.load(form_values(schema))
+    except ValidationError as exc:
+        return render_template("portal/attempt.html", attempt=info, now=utcnow(), errors=exc.messages,
+                               step_id=request.args.get("step", type=int),
+                               assessment=assessments.get_assessment(get_session(), info.assessment_id,
+                                                                  with_answers=False)), 400
+    result = assessments.submit_attempt(get_session(), attempt_id, _user_id(), collect_answers(info.questions, data))
+    assessment_info = assessments.get_assessment(get_session(), info.assessment_id, with_answers=False)
+    step_id = request.args.get("step", type=int)
+    pathway_id = services.get_step(get_session(), step_id).pathway_id if step_id else None
+    return render_template("portal/attempt_result.html", attempt=info, result=result, assessment=assessment_info,
+                           questions={q.id: q for q in info.questions}, step_id=step_id, pathway_id=pathway_id)
