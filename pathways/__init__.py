@@ -5,14 +5,17 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Attach the pathways blueprints, CLI commands and the statement subscriber to ``app``."""
-    from pathways import projection
-    try:
-        from lrs.services import subscribe
-    except ImportError:  # the LRS statement service is not on this branch yet
-        subscribe = None
-    if subscribe is not None:
-        subscribe(app, projection.on_statements)
+    """Attach the pathways blueprints, CLI commands, the statement subscriber and the demo loader."""
+    from cairn.cli import register_demo_loader
+    from cairn.security import csrf  # noqa: F401  (the JSON API keeps CSRF: it is used with the session cookie)
+    from lrs.services import subscribe
+    from pathways import api, cli, demo, projection, public
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(public.bp)
+    app.cli.add_command(cli.progress_group)
+    subscribe(app, projection.on_statements)
+    register_demo_loader(app, demo.load)
     from pathways import admin, portal
     admin.init_app(app)
     portal.init_app(app)

@@ -466,3 +466,54 @@ def rebuild(session: Session) -> int:
     for user_id in sorted(session.scalars(select(User.id))):
         refresh_user(session, user_id)
     return count
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """How publishing a draft would change one learner's progress."""
+
+    user_id: int
+    name: str
+    status_before: str
+    status_after: str
+    percent_before: int
+    percent_after: int
+
+
+def publish_dry_run(session: Session, pathway_id: int) -> list[StatusChange]:
+    """Which learners' status or percent would change if this draft were published (nothing is written)."""
+    from pathways.errors import Conflict, NotFound
+    from pathways.people import enrollments_of, learners_of_lineage
+    draft = session.get(Pathway, pathway_id)
+    if draft is None:
+        raise NotFound(f"no pathway {pathway_id}")
+    if draft.status != "draft":
+        raise Conflict("only a draft version has a publishing dry run")
+    current = session.scalar(select(Pathway).where(Pathway.lineage == draft.lineage, Pathway.status == "published"))
+    users = set(learners_of_lineage(session, draft.lineage))
+    if current is not None:
+        users.update(session.scalars(select(PathwayProgress.user_id).where(
+            PathwayProgress.pathway_id == current.id)))
+    steps = [step_info(s) for s in draft.steps]
+    changes = []
+    for user_id in sorted(users):
+        facts, launches = _facts_of(session, user_id)
+        # Launch rows name the published version's steps; the draft's copies share their keys.
+        if current is not None:
+            key_of = {s.id: s.key for s in current.steps}
+            draft_by_key = {s.key: s.id for s in steps}
+            launches = {draft_by_key[key_of[sid]]: regs for sid, regs in launches.items()
+                        if sid in key_of and key_of[sid] in draft_by_key}
+        enrollment = enrollments_of(session, user_id).get(draft.lineage)
+        validity = draft.validity_days or ((enrollment.recurrence_months or 0) * 30 if enrollment else 0) or None
+        after = derive_pathway(steps, facts, launches, validity_days=validity,
+                               window_days=draft.recertification_window_days)
+        row = session.scalar(select(PathwayProgress).where(PathwayProgress.user_id == user_id,
+                                                           PathwayProgress.pathway_id == current.id)) \
+            if current is not None else None
+        before = (row.status, row.percent) if row is not None else ("not_started", 0)
+        if before != (after.status, after.percent):
+            user = session.get(User, user_id)
+            changes.append(StatusChange(user_id, user.name if user else "", before[0], after.status, before[1],
+                                        after.percent))
+    return changes

@@ -1,0 +1,325 @@
+"""Reports: progress and participation per pathway, audience and class; compliance; learner history.
+
+Queries only. Pages of rows are keyed by a cursor (the last row's id), never by offset. Every report
+takes ``learner_ids``: the learners the viewer may see (None = everyone, for administrators), so
+access rules are applied in the query, not after it.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cairn.accounts.models import User
+from cairn.accounts.services import identities_of
+from cairn.db import utcnow
+from lrs import services as lrs_services
+from pathways.errors import InvalidInput
+from pathways.models import CertificationAward, Pathway, PathwayProgress
+from pathways.people import audience_member_ids, class_members, enrollments_of
+from pathways.records import STATUS_ORDER, to_learner_pathway
+
+STATUSES = ("not_started", "in_progress", "completed", "overdue", "expired")
+
+
+@dataclass(frozen=True)
+class ProgressRow:
+    id: int
+    user_id: int
+    name: str
+    email: str | None
+    pathway_id: int
+    pathway_title: str
+    version: int
+    status: str
+    percent: int
+    mandatory: bool
+    due_at: datetime | None
+    completed_at: datetime | None
+    expires_at: datetime | None
+    last_activity_at: datetime | None
+    best_score: float | None
+    attempts: int
+    statement_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    rows: tuple[ProgressRow, ...]
+    next_cursor: int | None
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    pathway_id: int
+    pathway_title: str
+    learners: int
+    counts: dict[str, int] = field(default_factory=dict)
+    completion_rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    statement_id: str
+    timestamp: str
+    stored: str
+    verb: str
+    verb_display: str
+    activity: str
+    activity_name: str
+    success: bool | None
+    completion: bool | None
+    score_scaled: float | None
+    voided: bool
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    entries: tuple[HistoryEntry, ...]
+    more_cursor: str | None
+
+
+def _scope(session: Session, *, learner_ids: Iterable[int] | None, audience_id: int | None,
+           class_id: int | None, user_id: int | None) -> set[int] | None:
+    scope: set[int] | None = None if learner_ids is None else set(learner_ids)
+
+    def narrow(ids: Iterable[int]) -> None:
+        nonlocal scope
+        ids = set(ids)
+        scope = ids if scope is None else scope & ids
+
+    if audience_id is not None:
+        narrow(audience_member_ids(session, audience_id))
+    if class_id is not None:
+        narrow(m.user_id for m in class_members(session, class_id, role="learner"))
+    if user_id is not None:
+        narrow({user_id})
+    return scope
+
+
+def progress_report(session: Session, *, learner_ids: Iterable[int] | None = None, pathway_id: int | None = None,
+                    audience_id: int | None = None, class_id: int | None = None, user_id: int | None = None,
+                    status: str | None = None, cursor: int | None = None, limit: int = 100,
+                    now: datetime | None = None, include_archived: bool = False) -> ReportPage:
+    """Learners' progress rows, filtered by pathway, audience, class, learner and status (at ``now``)."""
+    if status is not None and status not in STATUSES:
+        raise InvalidInput("status", f"must be one of {', '.join(STATUSES)}")
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("limit", "must be between 1 and 1000")
+    now = now or utcnow()
+    scope = _scope(session, learner_ids=learner_ids, audience_id=audience_id, class_id=class_id, user_id=user_id)
+    rows: list[ProgressRow] = []
+    last = cursor or 0
+    enrollments_cache: dict[int, Any] = {}
+    while len(rows) < limit:
+        query = select(PathwayProgress, Pathway, User).join(Pathway, Pathway.id == PathwayProgress.pathway_id) \
+            .join(User, User.id == PathwayProgress.user_id).where(PathwayProgress.id > last)
+        if not include_archived:
+            query = query.where(Pathway.status == "published")
+        if pathway_id is not None:
+            query = query.where(PathwayProgress.pathway_id == pathway_id)
+        if scope is not None:
+            query = query.where(PathwayProgress.user_id.in_(sorted(scope) or [-1]))
+        batch = session.execute(query.order_by(PathwayProgress.id).limit(limit * 2)).all()
+        if not batch:
+            return ReportPage(tuple(rows), None)
+        for progress, pathway, user in batch:
+            last = progress.id
+            if user.id not in enrollments_cache:
+                enrollments_cache[user.id] = enrollments_of(session, user.id)
+            enrollment = enrollments_cache[user.id].get(pathway.lineage) if pathway.status == "published" else None
+            view = to_learner_pathway(user.id, pathway, progress, enrollment, now)
+            if status is not None and view.status != status:
+                continue
+            rows.append(ProgressRow(progress.id, user.id, user.name, user.email, pathway.id, pathway.title,
+                                    pathway.version, view.status, view.percent, view.mandatory, view.due_at,
+                                    view.completed_at, view.expires_at, view.last_activity_at, view.best_score,
+                                    view.attempts, tuple(view.evidence.get("status", []))))
+            if len(rows) == limit:
+                more = session.scalar(query.where(PathwayProgress.id > last).limit(1))
+                return ReportPage(tuple(rows), last if more is not None else None)
+    return ReportPage(tuple(rows), None)
+
+
+def iter_progress(session: Session, **filters: Any) -> Iterator[ProgressRow]:
+    """Every row of a progress report, page by page (for CSV export in constant memory)."""
+    cursor = None
+    while True:
+        page = progress_report(session, cursor=cursor, limit=500, **filters)
+        yield from page.rows
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def compliance_report(session: Session, *, kind: str, within_days: int = 30, now: datetime | None = None,
+                      **filters: Any) -> list[ProgressRow]:
+    """``overdue``: unfinished past their due date; ``expiring``: completions expiring within N days."""
+    now = now or utcnow()
+    if kind not in ("overdue", "expiring", "expired"):
+        raise InvalidInput("kind", "must be overdue, expiring or expired")
+    if within_days < 0:
+        raise InvalidInput("within_days", "must not be negative")
+    if kind in ("overdue", "expired"):
+        return list(iter_progress(session, status=kind, now=now, **filters))
+    horizon = now + timedelta(days=within_days)
+    return [row for row in iter_progress(session, status="completed", now=now, **filters)
+            if row.expires_at is not None and now < row.expires_at <= horizon]
+
+
+def summary_report(session: Session, *, now: datetime | None = None, **filters: Any) -> list[SummaryRow]:
+    """Participation per pathway: learners and counts per status, and the completion rate."""
+    per: dict[int, dict[str, Any]] = {}
+    for row in iter_progress(session, now=now, **filters):
+        entry = per.setdefault(row.pathway_id, {"title": row.pathway_title, "counts": dict.fromkeys(STATUSES, 0)})
+        entry["counts"][row.status] += 1
+    result = []
+    for pathway_id, entry in sorted(per.items(), key=lambda item: item[1]["title"]):
+        learners = sum(entry["counts"].values())
+        done = entry["counts"]["completed"]
+        result.append(SummaryRow(pathway_id, entry["title"], learners, entry["counts"],
+                                 round(done / learners, 4) if learners else 0.0))
+    return result
+
+
+def certifications_report(session: Session, *, learner_ids: Iterable[int] | None = None,
+                          pathway_id: int | None = None) -> list[dict[str, Any]]:
+    """Every award (history included) with learner and pathway, for auditors."""
+    query = select(CertificationAward, Pathway, User).join(Pathway, Pathway.id == CertificationAward.pathway_id) \
+        .join(User, User.id == CertificationAward.user_id)
+    if learner_ids is not None:
+        query = query.where(CertificationAward.user_id.in_(sorted(set(learner_ids)) or [-1]))
+    if pathway_id is not None:
+        query = query.where(CertificationAward.pathway_id == pathway_id)
+    now = utcnow()
+    out = []
+    for award, pathway, user in session.execute(query.order_by(CertificationAward.id)):
+        state = "revoked" if award.revoked else ("expired" if award.expires_at and award.expires_at <= now else "active")
+        out.append({"award_id": award.id, "user_id": user.id, "name": user.name, "email": user.email,
+                    "pathway_id": pathway.id, "pathway_title": pathway.title, "earned_at": award.earned_at,
+                    "expires_at": award.expires_at, "status": state,
+                    "statement_ids": list(award.statement_ids or [])})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- history
+
+
+def _lang(value: Any) -> str:
+    if isinstance(value, dict) and value:
+        return str(value.get("en-US") or value.get("en") or next(iter(value.values())))
+    return ""
+
+
+def _entry(stored: Any) -> HistoryEntry:
+    statement = stored.statement
+    obj = statement.get("object") or {}
+    result = statement.get("result") or {}
+    verb = statement.get("verb") or {}
+    return HistoryEntry(stored.id, str(statement.get("timestamp", "")), str(statement.get("stored", "")),
+                        verb.get("id", ""), _lang(verb.get("display")) or verb.get("id", "").rsplit("/", 1)[-1],
+                        str(obj.get("id", "")), _lang((obj.get("definition") or {}).get("name")),
+                        result.get("success"), result.get("completion"),
+                        (result.get("score") or {}).get("scaled"), bool(stored.voided))
+
+
+def learner_history(session: Session, user_id: int, *, verb: str | None = None, activity: str | None = None,
+                    since: datetime | None = None, until: datetime | None = None, cursor: str | None = None,
+                    limit: int = 100) -> HistoryPage:
+    """Every statement about a learner (any of their identities), newest first, a page at a time."""
+    page = _history_page(session, user_id, verb=verb, activity=activity, since=since, until=until,
+                         cursor=cursor, limit=limit)
+    return HistoryPage(tuple(_entry(s) for s in page.statements), page.more_cursor)
+
+
+def _history_page(session: Session, user_id: int, *, cursor: str | None, limit: int, **filters: Any) -> Any:
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("limit", "must be between 1 and 1000")
+    agents = [i.to_agent() for i in identities_of(session, user_id)]
+    if not agents:
+        return lrs_services.StatementPage([], None)
+    query = lrs_services.StatementQuery(agents=agents, limit=limit, cursor=cursor, **filters)
+    return lrs_services.query_statements(session, query)
+
+
+def iter_learner_statements(session: Session, user_id: int, **filters: Any) -> Iterator[dict[str, Any]]:
+    """Every statement about a learner as stored xAPI JSON (for the xAPI export), page by page."""
+    cursor = None
+    while True:
+        page = _history_page(session, user_id, cursor=cursor, limit=500, **filters)
+        for stored in page.statements:
+            yield stored.statement
+        if not page.more_cursor:
+            return
+        cursor = page.more_cursor
+
+
+def iter_learner_history(session: Session, user_id: int, **filters: Any) -> Iterator[HistoryEntry]:
+    cursor = None
+    while True:
+        page = _history_page(session, user_id, cursor=cursor, limit=500, **filters)
+        for stored in page.statements:
+            yield _entry(stored)
+        if not page.more_cursor:
+            return
+        cursor = page.more_cursor
+
+
+# -------------------------------------------------------------------------------------------------- CSV
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return " ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return " ".join(f"{k}={v}" for k, v in value.items())
+    text = str(value)
+    # Spreadsheet formula injection: a cell starting with these is shown as text, not evaluated.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def csv_lines(rows: Iterable[Any], columns: list[str] | None = None) -> Iterator[str]:
+    """CSV text line by line (header first) from dataclass rows or dicts, for streaming responses."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    header_written = False
+    for row in rows:
+        data = asdict(row) if hasattr(row, "__dataclass_fields__") else dict(row)
+        if not header_written:
+            columns = columns or list(data)
+            writer.writerow(columns)
+            header_written = True
+        writer.writerow([_cell(data.get(c)) for c in columns or []])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if not header_written and columns:
+        writer.writerow(columns)
+        yield buffer.getvalue()
+
+
+def columns_of(cls: type) -> list[str]:
+    return [f.name for f in fields(cls)]
+
+
+__all__ = ["STATUSES", "STATUS_ORDER", "HistoryEntry", "HistoryPage", "ProgressRow", "ReportPage", "SummaryRow",
+           "certifications_report", "columns_of", "compliance_report", "csv_lines", "iter_learner_history",
+           "iter_learner_statements", "iter_progress", "learner_history", "progress_report", "summary_report"]

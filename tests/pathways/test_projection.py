@@ -1,0 +1,271 @@
+"""The progress projection: step states, pathway progress, evidence, voids, catch-up (issue 6: what is derived)."""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from cairn.accounts.services import Identity, add_identity
+from lrs import services as lrs_services
+from pathways import actions, projection, services
+from pathways.catalogue import VERB_COMPLETED, VERB_PASSED
+from pathways.models import ProgressCursor
+from pathways.projection import OutcomeChange, on_outcome_changed, system_authority
+from tests import factories
+from tests.pathways.conftest import T0, make_pathway, voiding, xapi
+
+EXPERIENCED = "http://adlnet.gov/expapi/verbs/experienced"
+
+
+def _assigned(db_session, steps=2, **fields):
+    detail = make_pathway(db_session, steps=steps, **fields)
+    learner = factories.user(db_session)
+    services.assign_pathway(db_session, detail.pathway.id, user_id=learner.id)
+    return detail, learner
+
+
+def test_a_completed_statement_about_the_step_activity_completes_the_step(db_session, store) -> None:
+    detail, learner = _assigned(db_session)
+    [stored] = store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
+    view = services.learner_pathway(db_session, learner.id, detail.pathway.id)
+    assert view.steps[0].state == "done" and view.steps[0].evidence["state"] == [stored.id]
+    assert view.steps[1].state == "not_started"
+    assert view.progress.status == "in_progress" and view.progress.percent == 50
+    assert view.progress.last_activity_at == T0
+
+
+def test_other_verbs_start_a_step_without_completing_it(db_session, store) -> None:
+    detail, learner = _assigned(db_session)
+    [stored] = store(xapi(learner.email, EXPERIENCED, detail.steps[0].activity_iri))
+    view = services.learner_pathway(db_session, learner.id, detail.pathway.id)
+    assert view.steps[0].state == "in_progress" and view.steps[0].evidence["state"] == [stored.id]
+
+
+def test_statements_by_any_identity_of_the_learner_count(db_session, store) -> None:
+    detail, learner = _assigned(db_session)
+    add_identity(db_session, learner, Identity("account", "https://lms.example|sub-42"))
+    store(xapi(actor={"objectType": "Agent", "account": {"homePage": "https://lms.example", "name": "sub-42"}},
+               verb=VERB_COMPLETED, activity=detail.steps[0].activity_iri))
+    store(xapi(learner.email, VERB_PASSED, detail.steps[1].activity_iri, minutes=5))
+    view = services.learner_pathway(db_session, learner.id, detail.pathway.id)
+    assert view.progress.status == "completed" and view.progress.percent == 100
+    assert view.progress.completed_at == T0.replace(minute=5)
+
+
+def test_statements_of_someone_else_do_not_count(db_session, store) -> None:
+    detail, learner = _assigned(db_session)
+    store(xapi("stranger@example.org", VERB_COMPLETED, detail.steps[0].activity_iri))
+    assert services.learner_pathway(db_session, learner.id, detail.pathway.id).steps[0].state == "not_started"
+
+
+def test_statements_in_a_registration_the_step_launched_count_whatever_the_actor(db_session, store) -> None:
+    detail = make_pathway(db_session, steps=1)
+    learner = factories.user(db_session)
+    registration = actions.record_step_launch(db_session, detail.steps[0].id, learner.id)
+    store(xapi(actor={"objectType": "Agent", "account": {"homePage": "https://content.example", "name": "anon-7"}},
+               verb=VERB_COMPLETED, activity="https://content.example.org/inner-page", registration=registration))
+    view = services.learner_pathway(db_session, learner.id, detail.pathway.id)
+    assert view.steps[0].state == "done"
+
+
+def test_minimum_score_is_required_where_the_step_sets_one(db_session, store) -> None:
+    detail, learner = _assigned(db_session, steps=1, publish=False)
+    services.update_step(db_session, detail.steps[0].id, min_score=0.8)
+    services.publish_pathway(db_session, detail.pathway.id)
+    activity = detail.steps[0].activity_iri
+    low, = store(xapi(learner.email, VERB_PASSED, activity, scaled=0.5))
+    view = services.learner_pathway(db_session, learner.id, detail.pathway.id)
+    assert view.steps[0].state == "in_progress" and view.steps[0].best_score == 0.5
+    high, = store(xapi(learner.email, VERB_PASSED, activity, minutes=10, scaled=0.9))
+    view = services.learner_pathway(db_session, learner.id, detail.pathway.id)
+    assert view.steps[0].state == "done" and view.steps[0].evidence["state"] == [high.id]
+    assert view.steps[0].best_score == 0.9 and view.steps[0].evidence["best_score"] == [high.id]
+    assert view.steps[0].attempts == 2 and set(view.steps[0].evidence["attempts"]) == {low.id, high.id}
+
+
+def test_step_named_verbs_replace_the_defaults(db_session, store) -> None:
+    pathway = services.create_pathway(db_session, title="Video", outcome_kind="onboarding")
+    step = services.add_step(db_session, pathway.id, kind="xapi", title="Watch", launch_url="https://v.example/w",
+                             done_verbs=[EXPERIENCED])
+    services.publish_pathway(db_session, pathway.id)
+    learner = factories.user(db_session)
+    services.assign_pathway(db_session, pathway.id, user_id=learner.id)
+    store(xapi(learner.email, VERB_COMPLETED, step.activity_iri))
+    assert services.learner_pathway(db_session, learner.id, pathway.id).steps[0].state == "in_progress"
+    store(xapi(learner.email, EXPERIENCED, step.activity_iri, minutes=1))
+    assert services.learner_pathway(db_session, learner.id, pathway.id).steps[0].state == "done"
+
+
+def test_optional_steps_do_not_count_towards_the_percentage(db_session, store) -> None:
+    detail, learner = _assigned(db_session, steps=2, publish=False)
+    services.update_step(db_session, detail.steps[1].id, required=False)
+    services.publish_pathway(db_session, detail.pathway.id)
+    store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
+    progress = services.learner_pathway(db_session, learner.id, detail.pathway.id).progress
+    assert progress.status == "completed" and progress.percent == 100
+
+
+def test_cmi5_move_on_completed_and_passed_needs_both(db_session, store) -> None:
+    pathway = services.create_pathway(db_session, title="cmi5 course", outcome_kind="training_attendance")
+    au = services.add_step(db_session, pathway.id, kind="cmi5", title="AU", launch_url="https://c.example/au",
+                           move_on="CompletedAndPassed", mastery_score=0.6)
+    services.publish_pathway(db_session, pathway.id)
+    learner = factories.user(db_session)
+    services.assign_pathway(db_session, pathway.id, user_id=learner.id)
+    store(xapi(learner.email, VERB_COMPLETED, au.activity_iri))
+    assert services.learner_pathway(db_session, learner.id, pathway.id).steps[0].state == "in_progress"
+    store(xapi(learner.email, VERB_PASSED, au.activity_iri, minutes=3, scaled=0.5))
+    assert services.learner_pathway(db_session, learner.id, pathway.id).steps[0].state == "in_progress"
+    store(xapi(learner.email, VERB_PASSED, au.activity_iri, minutes=6, scaled=0.7))
+    view = services.learner_pathway(db_session, learner.id, pathway.id)
+    assert view.steps[0].state == "done" and view.steps[0].done_at == T0.replace(minute=6)
+
+
+def test_cmi5_satisfied_from_the_lms_completes_the_unit(db_session, store) -> None:
+    pathway = services.create_pathway(db_session, title="cmi5", outcome_kind="training_attendance")
+    au = services.add_step(db_session, pathway.id, kind="cmi5", title="AU", launch_url="https://c.example/au",
+                           move_on="Passed")
+    services.publish_pathway(db_session, pathway.id)
+    learner = factories.user(db_session)
+    services.assign_pathway(db_session, pathway.id, user_id=learner.id)
+    store(xapi(learner.email, "https://w3id.org/xapi/adl/verbs/satisfied", au.activity_iri))
+    assert services.learner_pathway(db_session, learner.id, pathway.id).steps[0].state == "done"
+
+
+def test_a_voided_statement_withdraws_what_it_justified_and_it_is_recorded(db_session, store) -> None:
+    detail, learner = _assigned(db_session, steps=1)
+    [done] = store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
+    assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.status == "completed"
+    [void] = store(voiding(done.id))
+    view = services.learner_pathway(db_session, learner.id, detail.pathway.id)
+    assert view.steps[0].state == "not_started" and view.progress.status == "not_started"
+    assert view.steps[0].withdrawn == ({"statement": done.id, "voided_by": void.id},)
+
+
+def test_sequential_pathways_lock_later_steps_and_name_the_blocker(db_session) -> None:
+    detail = make_pathway(db_session, steps=2, ordering="sequential")
+    learner = factories.user(db_session)
+    services.assign_pathway(db_session, detail.pathway.id, user_id=learner.id)
+    view = services.learner_pathway(db_session, learner.id, detail.pathway.id)
+    assert [s.availability for s in view.steps] == ["available", "locked"]
+    assert view.steps[1].locked_by == ("Module 1",)
+
+
+def test_prerequisites_lock_a_step_until_done(db_session, store) -> None:
+    detail = make_pathway(db_session, steps=2, publish=False)
+    services.update_step(db_session, detail.steps[0].id, prerequisites=[detail.steps[1].id])
+    services.publish_pathway(db_session, detail.pathway.id)
+    learner = factories.user(db_session)
+    services.assign_pathway(db_session, detail.pathway.id, user_id=learner.id)
+    view = services.learner_pathway(db_session, learner.id, detail.pathway.id)
+    assert view.steps[0].availability == "locked" and view.steps[0].locked_by == ("Module 2",)
+    store(xapi(learner.email, VERB_COMPLETED, detail.steps[1].activity_iri))
+    view = services.learner_pathway(db_session, learner.id, detail.pathway.id)
+    assert view.steps[0].availability == "available" and view.steps[1].availability == "done"
+
+
+def test_a_new_version_keeps_completions_on_the_old_one_and_carries_shared_steps(db_session, store) -> None:
+    detail, learner = _assigned(db_session, steps=1)
+    store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
+    draft = services.update_pathway(db_session, detail.pathway.id, title="v2")
+    extra = services.add_step(db_session, draft.id, kind="xapi", title="New module", launch_url="https://n.example")
+    changes = projection.publish_dry_run(db_session, draft.id)
+    assert [(c.user_id, c.status_before, c.status_after, c.percent_after) for c in changes] == \
+        [(learner.id, "completed", "in_progress", 50)]
+    services.publish_pathway(db_session, draft.id)
+    history = {p.pathway.id: p for p in services.learner_pathways(db_session, learner.id, include_history=True)}
+    assert history[detail.pathway.id].status == "completed"
+    assert history[draft.id].status == "in_progress" and history[draft.id].percent == 50
+    new_view = services.learner_pathway(db_session, learner.id, draft.id)
+    assert [s.state for s in new_view.steps] == ["done", "not_started"] and new_view.steps[1].step.id == extra.id
+
+
+def test_out_of_order_timestamps_give_the_earliest_completion(db_session, store) -> None:
+    detail, learner = _assigned(db_session, steps=1)
+    late, = store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri, minutes=30))
+    early, = store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri, minutes=1))
+    view = services.learner_pathway(db_session, learner.id, detail.pathway.id)
+    assert view.steps[0].done_at == T0.replace(minute=1) and view.steps[0].evidence["state"] == [early.id]
+    assert view.steps[0].evidence["last_activity"] == [late.id]
+
+
+def test_the_projection_catches_up_after_statements_it_did_not_see(db_session, store) -> None:
+    detail, learner = _assigned(db_session, steps=2)
+    # Stored outside an app context, no subscriber runs: as if the subscriber had failed.
+    lrs_services.store_statements(db_session, [xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri)],
+                                  authority=system_authority())
+    assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.percent == 0
+    store(xapi(learner.email, VERB_COMPLETED, detail.steps[1].activity_iri, minutes=1))
+    assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.percent == 100
+    cursor = db_session.scalar(select(ProgressCursor.last_sequence))
+    assert cursor == lrs_services.latest_sequence(db_session)
+
+
+def test_a_failing_subscriber_loses_nothing_and_is_caught_up_later(app, db_session, store, monkeypatch) -> None:
+    detail, learner = _assigned(db_session, steps=1)
+
+    def broken(session, user_id):
+        raise RuntimeError("projection bug")
+
+    monkeypatch.setattr(projection, "refresh_user", broken)
+    [stored] = store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
+    assert lrs_services.get_statement(db_session, stored.id) is not None
+    monkeypatch.undo()
+    with app.app_context():
+        projection.catch_up(db_session)
+    assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.status == "completed"
+
+
+def test_an_identity_linked_later_brings_its_earlier_statements(db_session, store) -> None:
+    detail, learner = _assigned(db_session, steps=1)
+    store(xapi(actor={"objectType": "Agent", "account": {"homePage": "https://lms.example", "name": "s-1"}},
+               verb=VERB_COMPLETED, activity=detail.steps[0].activity_iri))
+    add_identity(db_session, learner, Identity("account", "https://lms.example|s-1"))
+    projection.refresh_user(db_session, learner.id)
+    assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.status == "completed"
+
+
+def test_outcome_listeners_hear_pathway_changes(app, db_session, store) -> None:
+    heard: list[OutcomeChange] = []
+    on_outcome_changed(app, lambda session, change: heard.append(change))
+    detail, learner = _assigned(db_session, steps=2)
+    store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
+    store(xapi(learner.email, VERB_COMPLETED, detail.steps[1].activity_iri, minutes=2))
+    mine = [c for c in heard if c.user_id == learner.id and c.step_id is None]
+    assert [(c.score_given, c.score_maximum, c.completed) for c in mine] == [(50.0, 100.0, False), (100.0, 100.0, True)]
+    assert mine[-1].pathway_id == detail.pathway.id and mine[-1].timestamp == T0.replace(minute=2)
+
+
+def test_a_failing_outcome_listener_does_not_undo_progress(app, db_session, store) -> None:
+    def broken(session, change):
+        raise RuntimeError("platform down")
+
+    on_outcome_changed(app, broken)
+    detail, learner = _assigned(db_session, steps=1)
+    store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
+    assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.status == "completed"
+
+
+def test_rebuild_gives_the_incremental_result(app, db_session, store) -> None:
+    from tests.pathways.snapshot import projection_snapshot
+    detail, learner = _assigned(db_session, steps=2)
+    other = factories.user(db_session)
+    services.assign_pathway(db_session, detail.pathway.id, user_id=other.id)
+    a, = store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri, minutes=9))
+    store(xapi(learner.email, VERB_COMPLETED, detail.steps[1].activity_iri, minutes=3))
+    store(xapi(other.email, EXPERIENCED, detail.steps[0].activity_iri))
+    store(voiding(a.id))
+    before = projection_snapshot(db_session)
+    with app.app_context():
+        count = projection.rebuild(db_session)
+    assert count >= 4
+    assert projection_snapshot(db_session) == before
+
+
+def test_statements_not_about_activities_are_ignored(db_session, store) -> None:
+    detail, learner = _assigned(db_session, steps=1)
+    statement = xapi(learner.email, VERB_COMPLETED)
+    statement["object"] = {"objectType": "Agent", "mbox": "mailto:someone@example.org"}
+    store(statement)
+    assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.status == "not_started"
+    assert uuid.UUID(statement["id"])
