@@ -1,8 +1,23 @@
-"""The LTI 1.3 tool. The only package that imports pylti1p3."""
+"""The LTI 1.3 tool. The only package that imports pylti1p3 (in ``lti.adapter`` alone)."""
 from __future__ import annotations
 
 from flask import Flask
 
+from cairn.errors import register_api_prefix
+from cairn.security import csrf
+
 
 def init_app(app: Flask) -> None:
     """Attach the LTI blueprints and CLI commands to ``app``."""
+    from lti import admin, cli, views
+    from lti.errors import LaunchRejected
+
+    # Platforms post logins and launches cross-site; Deep Linking and continuing are guarded by
+    # secret launch tokens: none of these can carry our CSRF token.
+    csrf.exempt(views.bp)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(admin.bp)
+    register_api_prefix(app, "/lti/api")
+    app.register_error_handler(LaunchRejected, views.rejected_page)
+    app.extensions.setdefault("lti.after_launch", [])
+    app.cli.add_command(cli.lti_group)
