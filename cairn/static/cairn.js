@@ -61,12 +61,13 @@
       window.print();
       return;
     }
-    var launch = event.target.closest && event.target.closest("a[data-launch]");
-    if (launch) {
-      // Content opens in its own tab; coming back here should show the progress it made.
-      try { window.sessionStorage.setItem("cairn-launched", window.location.pathname); } catch (e) { /* private mode */ }
-    }
+    if (event.target.closest && event.target.closest("a[data-launch]")) { rememberLaunch(); }
   });
+
+  // Content opens in its own tab; coming back here should show the progress it made.
+  function rememberLaunch() {
+    try { window.sessionStorage.setItem("cairn-launched", window.location.pathname); } catch (e) { /* private mode */ }
+  }
 
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState !== "visible") { return; }
@@ -84,7 +85,9 @@
     var message = form.getAttribute && form.getAttribute("data-confirm");
     if (message && !window.confirm(message)) {
       event.preventDefault();
+      return;
     }
+    if (form.hasAttribute && form.hasAttribute("data-launch")) { rememberLaunch(); }
   });
 
   /* Timed assessments: <span data-deadline="ISO-8601" data-form="form-id">. The server enforces

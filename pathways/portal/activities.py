@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from marshmallow import Schema, ValidationError, fields
 
 from cairn.auth import current_user, login_required
 from cairn.db import get_session, utcnow
 from cairn.errors import CairnError
 from pathways import actions, assessments, services
+from pathways.portal import launching
 from pathways.portal.blueprint import bp
 
 
@@ -33,6 +34,16 @@ def _available_step(step_id: int) -> Any:
     return state
 
 
+@bp.get("/steps/<int:step_id>", endpoint="step")
+@login_required
+def step(step_id: int) -> Response:
+    """A link to one step (e.g. from an LTI deep link): its assessment, or its place on the pathway page."""
+    found = services.get_step(get_session(), step_id)
+    if found.kind == "assessment":
+        return redirect(url_for("portal.assessment", step_id=step_id))
+    return redirect(url_for("portal.pathway", pathway_id=found.pathway_id, _anchor=f"step-{step_id}"))
+
+
 @bp.post("/steps/<int:step_id>/read", endpoint="mark_read")
 @login_required
 def mark_read(step_id: int) -> Response:
@@ -42,6 +53,19 @@ def mark_read(step_id: int) -> Response:
         flash(f"“{state.step.title}” is marked as read.")
     return redirect(url_for("portal.pathway", pathway_id=services.get_step(get_session(), step_id).pathway_id,
                             _anchor=f"step-{step_id}"))
+
+
+@bp.post("/steps/<int:step_id>/launch", endpoint="launch")
+@login_required
+def launch(step_id: int) -> Response:
+    state = _available_step(step_id)
+    found = services.get_step(get_session(), step_id)
+    if state is None or found.kind != "xapi" or not found.launch_url:
+        return redirect(url_for("portal.pathway", pathway_id=found.pathway_id))
+    user = current_user()
+    assert user is not None
+    endpoint = current_app.config["BASE_URL"] + current_app.config["XAPI_PATH"] + "/"
+    return redirect(launching.xapi_launch_url(get_session(), user, found, endpoint=endpoint))
 
 
 # ------------------------------------------------------------------------------------------ assessments

@@ -10,7 +10,8 @@ from cairn.auth import current_user, login_required
 from cairn.db import get_session, utcnow
 from cairn.errors import CairnError
 from cairn.pages import load_form
-from pathways import services
+from pathways import reports, services
+from pathways.admin.learners import csv_export, history_filters, xapi_json_export
 from pathways.portal.blueprint import bp
 
 STEP_KIND_LABELS = {"xapi": "Content", "cmi5": "Course unit", "assessment": "Assessment",
@@ -129,9 +130,29 @@ def certificate(award_id: int) -> str:
     return render_template("portal/certificate.html", award=award)
 @bp.get("/history", endpoint="history")
 @login_required
-def history() -> str:
+def history() -> Any:
     session = get_session()
     user_id = _user_id()
-    return render_template("portal/history.html",
+    filters, errors = history_filters(request.args)
+    statements = reports.learner_history(session, user_id, cursor=request.args.get("cursor") or None, limit=50,
+                                         **filters)
+    return render_template("portal/history.html", errors=errors, history=statements,
                            pathways=services.learner_pathways(session, user_id, include_history=True),
-                           certifications=services.learner_certifications(session, user_id))
+                           args={k: v for k, v in request.args.items() if v and k != "cursor"}), \
+        (400 if errors else 200)
+
+
+@bp.get("/history.csv", endpoint="history_csv")
+@login_required
+def history_csv() -> Response:
+    filters, _ = history_filters(request.args)
+    rows = reports.iter_learner_history(get_session(), _user_id(), **filters)
+    return csv_export(reports.csv_lines(rows, reports.columns_of(reports.HistoryEntry)), "my-training-history")
+
+
+@bp.get("/history.json", endpoint="history_json")
+@login_required
+def history_json() -> Response:
+    filters, _ = history_filters(request.args)
+    return xapi_json_export(reports.iter_learner_statements(get_session(), _user_id(), **filters),
+                            "my-statements")
