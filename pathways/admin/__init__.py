@@ -7,7 +7,8 @@ from cairn.nav import register_nav_link
 
 
 def init_app(app: Flask) -> None:
-    from pathways.admin import assessments, builder, dashboard, learners, organisation  # noqa: F401 - routes
+    from pathways.admin import (assessments, attendance, builder, dashboard, learners,  # noqa: F401 - routes
+                                organisation)
     from pathways.admin.blueprint import bp
     app.register_blueprint(bp)
     register_nav_link(app, "admin", "pathways_admin.dashboard", "Dashboard", order=10,
@@ -20,6 +21,8 @@ def init_app(app: Flask) -> None:
                       section="pathways_admin.pathway")
     register_nav_link(app, "admin", "pathways_admin.assessments", "Assessments", order=25,
                       section="pathways_admin.assessment")
+    register_nav_link(app, "admin", "pathways_admin.sessions", "Sessions and attendance", order=70,
+                      section="pathways_admin.attendance")
     register_nav_link(app, "admin", "pathways_admin.categories", "Categories", order=30,
                       section="pathways_admin.categor")
     register_nav_link(app, "admin", "pathways_admin.audiences", "Audiences", order=40,

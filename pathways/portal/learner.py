@@ -62,7 +62,8 @@ def home() -> str:
     started = [p for p in pathways if p.status in ("in_progress", "overdue") and p.last_activity_at]
     resume = max(started, key=lambda p: p.last_activity_at) if started else None
     return render_template("portal/home.html", pathways=pathways, resume=resume,
-                           certifications=services.learner_certifications(session, user_id), now=utcnow())
+                           certifications=services.learner_certifications(session, user_id), now=utcnow(),
+                           teaching=services.classes_taught_by(session, user_id))
 
 
 @bp.get("/catalogue", endpoint="catalogue")

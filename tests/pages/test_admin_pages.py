@@ -133,3 +133,39 @@ def test_dashboard_reports_and_learner_records_show_progress_with_its_statements
     report = client.get("/admin/reports/progress?status=completed").get_data(as_text=True)
     assert_clean_page(report)
     assert "Rita Reader" in report
+
+
+def test_an_instructor_marks_attendance_for_their_class_only_and_it_completes_the_step(client, db_session) -> None:
+    teacher = factories.user(db_session, email="teacher@example.org", name="Tess Teacher")
+    pupil = factories.user(db_session, email="pupil@example.org", name="Pia Pupil")
+    other = factories.user(db_session, email="other@example.org", name="Oli Other")
+    klass = services.create_class(db_session, title="Year 9")
+    services.set_class_membership(db_session, klass.id, teacher.id, "instructor")
+    services.set_class_membership(db_session, klass.id, pupil.id, "learner")
+    pathway = services.create_pathway(db_session, title="Field trip", outcome_kind="training_attendance")
+    step = services.add_step(db_session, pathway.id, kind="session", title="Museum visit", session_capacity=30)
+    services.publish_pathway(db_session, pathway.id)
+    services.assign_pathway(db_session, pathway.id, class_id=klass.id)
+    services.assign_pathway(db_session, pathway.id, user_id=other.id)
+    db_session.commit()
+
+    sign_in(client, "pupil@example.org")
+    assert client.get(f"/admin/steps/{step.id}/attendance").status_code == 403
+    client.delete_cookie("cairn_session")  # a fresh browser
+
+    sign_in(client, "teacher@example.org")
+    home = client.get("/portal/").get_data(as_text=True)
+    assert "Classes you teach" in home and "Year 9" in home
+    url = f"/admin/steps/{step.id}/attendance"
+    sheet = client.get(url).get_data(as_text=True)
+    assert_clean_page(sheet)
+    assert "Pia Pupil" in sheet and "Oli Other" not in sheet
+    response = post_form(client, url, url, {"learner_ids": [pupil.id, other.id], "attended": [pupil.id, other.id]})
+    assert response.status_code == 302
+    db_session.expire_all()
+    assert services.learner_pathway(db_session, pupil.id, pathway.id).progress.status == "completed"
+    assert services.learner_pathway(db_session, other.id, pathway.id).progress.status != "completed"
+    # Unticking voids the attendance: the step is no longer done.
+    response = post_form(client, url, url, {"learner_ids": [pupil.id]})
+    db_session.expire_all()
+    assert services.learner_pathway(db_session, pupil.id, pathway.id).progress.percent == 0
