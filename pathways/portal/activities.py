@@ -4,11 +4,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from werkzeug.datastructures import MultiDict
 
 from cairn.auth import current_user, login_required
 from cairn.db import get_session, utcnow
 from cairn.errors import CairnError
+from cairn.pages import form_values, load_form
 from pathways import actions, assessments, services
 from pathways.portal import launching
 from pathways.portal.blueprint import bp
@@ -90,12 +92,29 @@ def start_attempt(step_id: int) -> Response:
     step = services.get_step(get_session(), step_id)
     if state is None or step.assessment_id is None:
         return redirect(url_for("portal.pathway", pathway_id=step.pathway_id))
+    options, _ = load_form(StartForm())
     try:
         attempt = assessments.start_attempt(get_session(), _user_id(), step.assessment_id, step_id=step_id)
     except CairnError as exc:
         flash(exc.message, "error")
         return redirect(url_for("portal.assessment", step_id=step_id))
-    return redirect(url_for("portal.attempt", attempt_id=attempt.id, step=step_id))
+    return redirect(url_for("portal.attempt", attempt_id=attempt.id, step=step_id,
+                            one=1 if options and options["one_per_page"] else None))
+
+
+class StartForm(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    one_per_page = fields.Boolean(load_default=False)
+
+
+class PagingForm(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    go = fields.String(load_default="submit", validate=validate.OneOf(("previous", "next", "submit")))
+    page = fields.Integer(load_default=0)
 
 
 def _my_attempt(attempt_id: int) -> Any:
@@ -144,24 +163,35 @@ def collect_answers(questions: Any, data: dict[str, Any]) -> dict[int, Any]:
 @login_required
 def attempt(attempt_id: int) -> str:
     info = _my_attempt(attempt_id)
-    return render_template("portal/attempt.html", attempt=info, now=utcnow(), errors={},
-                           step_id=request.args.get("step", type=int),
-                           assessment=assessments.get_assessment(get_session(), info.assessment_id, with_answers=False))
+    return _attempt_page(info, paged=request.args.get("one") == "1", page=0)
+
+
+def _attempt_page(info: Any, *, paged: bool, page: int, values: Any = None, errors: Any = None,
+                  status: int = 200) -> Any:
+    """The questions of an attempt: all on one page, or one per page carrying the others' answers."""
+    page = max(0, min(page, len(info.questions) - 1))
+    return render_template("portal/attempt.html", attempt=info, now=utcnow(), errors=errors or {},
+                           step_id=request.args.get("step", type=int), paged=paged, page=page,
+                           values=values if values is not None else MultiDict(),
+                           assessment=assessments.get_assessment(get_session(), info.assessment_id,
+                                                                 with_answers=False)), status
 
 
 @bp.post("/attempts/<int:attempt_id>")
 @login_required
 def submit_attempt(attempt_id: int) -> Any:
     info = _my_attempt(attempt_id)
+    paging, _ = load_form(PagingForm())
+    paging = paging or {"go": "submit", "page": 0}
+    if paging["go"] != "submit":  # one question per page: move, keeping every answer given so far
+        step = 1 if paging["go"] == "next" else -1
+        return _attempt_page(info, paged=True, page=paging["page"] + step, values=request.form)
     schema = answers_schema(info.questions)
-    from cairn.pages import form_values
     try:
         data = schema.load(form_values(schema))
     except ValidationError as exc:
-        return render_template("portal/attempt.html", attempt=info, now=utcnow(), errors=exc.messages,
-                               step_id=request.args.get("step", type=int),
-                               assessment=assessments.get_assessment(get_session(), info.assessment_id,
-                                                                  with_answers=False)), 400
+        return _attempt_page(info, paged="page" in request.form, page=paging["page"], values=request.form,
+                             errors=exc.messages, status=400)
     result = assessments.submit_attempt(get_session(), attempt_id, _user_id(), collect_answers(info.questions, data))
     assessment_info = assessments.get_assessment(get_session(), info.assessment_id, with_answers=False)
     step_id = request.args.get("step", type=int)

@@ -150,3 +150,29 @@ def test_history_exports_csv_and_xapi_json_of_the_learners_statements(client, db
     exported = client.get("/portal/history.json").get_json()
     assert len(exported) == 1 and exported[0]["id"] == rows[0]["statement_id"]
     assert re.match(r"https?://", exported[0]["verb"]["id"])
+
+
+def test_one_question_per_page_keeps_earlier_answers_until_the_last_page_submits(client, db_session) -> None:
+    from pathways import assessments
+    learner = factories.user(db_session, email="paged@example.org")
+    quiz = assessments.create_assessment(db_session, title="Paged", pass_mark=1.0)
+    first = assessments.add_question(db_session, quiz.id, interaction_type="fill-in", prompt="Capital of France",
+                                     correct=["Paris"])
+    second = assessments.add_question(db_session, quiz.id, interaction_type="numeric", prompt="Two plus two",
+                                      correct=4)
+    attempt = assessments.start_attempt(db_session, learner.id, quiz.id)
+    db_session.commit()
+    sign_in(client, "paged@example.org")
+    url = f"/portal/attempts/{attempt.id}"
+    page = client.get(url + "?one=1").get_data(as_text=True)
+    assert "Capital of France" in page and "Two plus two" not in page and "Next question" in page
+    page = post_form(client, url + "?one=1", url, {"page": "0", "go": "next", f"q{first.id}": "Paris"})
+    html = page.get_data(as_text=True)
+    assert "Two plus two" in html and "Capital of France" not in html
+    assert f'<input type="hidden" name="q{first.id}" value="Paris">' in html
+    back = post_form(client, url + "?one=1", url, {"page": "1", "go": "previous", f"q{first.id}": "Paris",
+                                                   f"q{second.id}": "4"}).get_data(as_text=True)
+    assert 'value="Paris"' in back and f'<input type="hidden" name="q{second.id}" value="4">' in back
+    done = post_form(client, url + "?one=1", url, {"page": "1", "go": "submit", f"q{first.id}": "Paris",
+                                                   f"q{second.id}": "4"}).get_data(as_text=True)
+    assert "Paged: passed" in done
