@@ -7,10 +7,11 @@ from typing import Any
 from flask import Response, render_template, request, stream_with_context
 from marshmallow import fields, validate
 
-from cairn.auth import admin_required
+from cairn.auth import current_user
 from cairn.db import get_session
 from cairn.pages import load_form
-from pathways import reports, services, trends
+from pathways import access, reports, services, trends
+from pathways.admin.attendance import staff_required
 from pathways.admin.blueprint import bp
 from pathways.admin.charts import line_chart
 from pathways.admin.forms import PageForm
@@ -33,7 +34,14 @@ def _filters() -> tuple[dict[str, Any], dict]:
 
 
 def _scope(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: data[k] for k in ("pathway_id", "audience_id", "class_id") if data.get(k) is not None}
+    """The report filters, narrowed for instructors to the learners of the classes they teach."""
+    scope = {k: data[k] for k in ("pathway_id", "audience_id", "class_id") if data.get(k) is not None}
+    viewer = current_user()
+    assert viewer is not None
+    learners = access.report_scope(get_session(), viewer)
+    if learners is not None:
+        scope["learner_ids"] = learners
+    return scope
 
 
 def _csv(name: str, lines: Iterator[str]) -> Response:
@@ -42,7 +50,7 @@ def _csv(name: str, lines: Iterator[str]) -> Response:
 
 
 @bp.get("/", endpoint="dashboard")
-@admin_required
+@staff_required
 def dashboard() -> Any:
     session = get_session()
     data, errors = _filters()
@@ -66,7 +74,7 @@ def dashboard() -> Any:
 
 
 def _learners_in(session: Any, data: dict[str, Any]) -> set[int] | None:
-    learners: set[int] | None = None
+    learners: set[int] | None = _scope(data).get("learner_ids")
     if data.get("audience_id") is not None:
         learners = set(services.audience_member_ids(session, data["audience_id"]))
     if data.get("class_id") is not None:
@@ -76,7 +84,7 @@ def _learners_in(session: Any, data: dict[str, Any]) -> set[int] | None:
 
 
 @bp.get("/reports/progress", endpoint="progress_report")
-@admin_required
+@staff_required
 def progress_report() -> Any:
     session = get_session()
     data, errors = _filters()
@@ -89,7 +97,7 @@ def progress_report() -> Any:
 
 
 @bp.get("/reports/progress.csv", endpoint="progress_csv")
-@admin_required
+@staff_required
 def progress_csv() -> Response:
     data, _ = _filters()
     session = get_session()
@@ -98,7 +106,7 @@ def progress_csv() -> Response:
 
 
 @bp.get("/reports/summary.csv", endpoint="summary_csv")
-@admin_required
+@staff_required
 def summary_csv() -> Response:
     data, _ = _filters()
     rows = ({"pathway_id": r.pathway_id, "pathway_title": r.pathway_title, "learners": r.learners,
@@ -109,7 +117,7 @@ def summary_csv() -> Response:
 
 
 @bp.get("/reports/compliance.csv", endpoint="compliance_csv")
-@admin_required
+@staff_required
 def compliance_csv() -> Response:
     data, _ = _filters()
     kind = request.args.get("kind", "overdue")
@@ -119,7 +127,7 @@ def compliance_csv() -> Response:
 
 
 @bp.get("/reports/activity.csv", endpoint="activity_csv")
-@admin_required
+@staff_required
 def activity_csv() -> Response:
     data, _ = _filters()
     session = get_session()

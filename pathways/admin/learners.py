@@ -8,11 +8,12 @@ from flask import Response, render_template, request, stream_with_context
 from marshmallow import fields
 
 from cairn.accounts import services as accounts
-from cairn.auth import admin_required
+from cairn.auth import current_user
 from cairn.db import get_session
 from cairn.errors import NotFound
 from cairn.pages import load_form
-from pathways import reports, services
+from pathways import access, reports, services
+from pathways.admin.attendance import staff_required
 from pathways.admin.blueprint import bp
 from pathways.admin.forms import LocalDateTime, PageForm
 
@@ -50,22 +51,31 @@ def csv_export(lines: Any, name: str) -> Response:
 
 
 def _learner(user_id: int) -> Any:
+    """The learner, if the viewer may see their records (instructors: learners of their classes)."""
     user = accounts.get_user(get_session(), user_id)
     if user is None:
         raise NotFound(f"no learner {user_id}")
+    viewer = current_user()
+    assert viewer is not None
+    access.require_learner_view(get_session(), viewer, user_id)
     return user
 
 
 @bp.get("/learners", endpoint="learners")
-@admin_required
+@staff_required
 def learners() -> str:
     q = request.args.get("q", "").strip()
     found = accounts.list_users(get_session(), search=q, limit=100) if q else []
+    viewer = current_user()
+    assert viewer is not None
+    allowed = access.report_scope(get_session(), viewer)
+    if allowed is not None:
+        found = [u for u in found if u.id in allowed]
     return render_template("pathways_admin/learners.html", q=q, found=found)
 
 
 @bp.get("/learners/<int:user_id>", endpoint="learner")
-@admin_required
+@staff_required
 def learner(user_id: int) -> Any:
     session = get_session()
     user = _learner(user_id)
@@ -80,15 +90,16 @@ def learner(user_id: int) -> Any:
 
 
 @bp.get("/learners/<int:user_id>/pathways/<int:pathway_id>", endpoint="learner_pathway")
-@admin_required
+@staff_required
 def learner_pathway(user_id: int, pathway_id: int) -> str:
+    learner_row = _learner(user_id)
     detail = services.learner_pathway(get_session(), user_id, pathway_id)
-    return render_template("pathways_admin/learner_pathway.html", learner=_learner(user_id), detail=detail,
+    return render_template("pathways_admin/learner_pathway.html", learner=learner_row, detail=detail,
                            progress=detail.progress, steps=detail.steps)
 
 
 @bp.get("/learners/<int:user_id>/history.csv", endpoint="learner_history_csv")
-@admin_required
+@staff_required
 def learner_history_csv(user_id: int) -> Response:
     _learner(user_id)
     filters, _ = history_filters(request.args)
@@ -97,7 +108,7 @@ def learner_history_csv(user_id: int) -> Response:
 
 
 @bp.get("/learners/<int:user_id>/history.json", endpoint="learner_history_json")
-@admin_required
+@staff_required
 def learner_history_json(user_id: int) -> Response:
     _learner(user_id)
     filters, _ = history_filters(request.args)

@@ -169,3 +169,28 @@ def test_an_instructor_marks_attendance_for_their_class_only_and_it_completes_th
     response = post_form(client, url, url, {"learner_ids": [pupil.id]})
     db_session.expire_all()
     assert services.learner_pathway(db_session, pupil.id, pathway.id).progress.percent == 0
+
+
+def test_an_instructor_sees_reports_and_records_of_their_classes_learners_only(client, db_session) -> None:
+    teacher = factories.user(db_session, email="t2@example.org", name="Theo Teacher")
+    mine = factories.user(db_session, email="mine@example.org", name="Mina Mine")
+    theirs = factories.user(db_session, email="theirs@example.org", name="Thea Theirs")
+    klass = services.create_class(db_session, title="Group B")
+    services.set_class_membership(db_session, klass.id, teacher.id, "instructor")
+    services.set_class_membership(db_session, klass.id, mine.id, "learner")
+    pathway = services.create_pathway(db_session, title="Lab safety", outcome_kind="academic")
+    services.add_step(db_session, pathway.id, kind="document", title="Rules", document_url="https://d.example/r")
+    services.publish_pathway(db_session, pathway.id)
+    services.assign_pathway(db_session, pathway.id, user_id=mine.id)
+    services.assign_pathway(db_session, pathway.id, user_id=theirs.id)
+    db_session.commit()
+    sign_in(client, "t2@example.org")
+    report = client.get("/admin/reports/progress").get_data(as_text=True)
+    assert "Mina Mine" in report and "Thea Theirs" not in report
+    assert_clean_page(report)
+    rows = list(csv.DictReader(io.StringIO(client.get("/admin/reports/progress.csv").get_data(as_text=True))))
+    assert [r["name"] for r in rows] == ["Mina Mine"]
+    assert client.get(f"/admin/learners/{mine.id}").status_code == 200
+    assert client.get(f"/admin/learners/{theirs.id}").status_code == 403
+    assert "Thea" not in client.get("/admin/learners?q=the").get_data(as_text=True)
+    assert client.get("/admin/pathways").status_code == 403  # building stays with administrators
