@@ -341,6 +341,36 @@ def phase_scaleout(run: Run) -> None:
         servers.drop_database(url)
 
 
+def phase_export(run: Run) -> None:
+    """``cairn statements export`` of the whole store: statements/s and the exporting process's peak RSS."""
+    server = run.server
+    assert server is not None
+    total = count_statements(run)
+    for fmt in ("jsonl", "csv"):
+        output = run.workdir / f"{run.kind}-export.{fmt}"
+        command = [sys.executable, "-c", "from cairn.cli import main; main()", "statements", "export",
+                   "--format", fmt, "--output", str(output)]
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=server.env(), cwd=servers.ROOT, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+        peak_kb = 0
+        while process.poll() is None:  # VmHWM is the peak so far; read it until the process ends
+            peak_kb = max(peak_kb, servers._status_kb(process.pid, "VmHWM"))
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+        _, error = process.communicate()
+        lines = sum(1 for _ in output.open("rb")) if output.exists() else 0
+        exported = lines - 1 if fmt == "csv" else lines
+        run.add("export", f"{fmt}: statements/s", round(exported / seconds) if seconds else None, "/s",
+                note=f"{exported} statements in {seconds:.1f} s")
+        run.add("memory", f"export {fmt}: process peak RSS", round(peak_kb / 1024, 1), "MB",
+                "constant in the number of statements")
+        if process.returncode != 0 or exported != total:
+            run.failures.append(f"export {fmt}: {exported}/{total} exported, exit {process.returncode}: "
+                                f"{error.decode()[-300:]}")
+        output.unlink(missing_ok=True)
+
+
 # -- the run ---------------------------------------------------------------------------------------
 def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_url: str) -> Run:
     run = Run(kind=kind, sizes=sizes, workers=workers, workdir=workdir, postgres_url=postgres_url)
@@ -367,6 +397,10 @@ def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_
                 ("export", "export", "statement export is not on main yet")):
             if not run.features[feature]:
                 run.skip(phase, why)
+        if run.features["export"]:
+            _guarded(run, "export", phase_export)
+        if run.features["progress_rebuild"] and not any(m.phase == "progress" for m in run.metrics):
+            run.skip("progress", "`cairn progress rebuild` is on main; its benchmark phase is not written yet")
         if run.features["lti_launch"] and not any(m.phase == "lti" for m in run.metrics):
             run.skip("lti", "the LTI launch phase of the benchmark is not written yet")
     finally:

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from cairn.accounts.services import Identity
 from cairn.db import utcnow
-from cairn.errors import CairnError
 from lrs.document_models import Document
+from lrs.errors import LRSError
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 JSON_MEDIA_TYPE = "application/json"
@@ -30,7 +30,9 @@ ACTIVITY_PROFILE = "activity_profile"
 AGENT_PROFILE = "agent_profile"
 
 
-class DocumentError(CairnError):
+class DocumentError(LRSError):
+    """A document request breaks a rule of the document resources (400 unless a subclass says)."""
+
     code = "invalid_document_request"
 
 

@@ -106,3 +106,4 @@ class Credential(Base):
     launch_registration: Mapped[str | None] = mapped_column(String(36))
 
 from lrs.document_models import Document  # noqa: E402,F401  (documents live in their own module)
+from lrs.forwarding.models import ForwardingRejection, ForwardingTarget  # noqa: E402,F401

@@ -35,3 +35,13 @@ __all__ = [
     "issue_launch_credential", "iter_statements", "latest_sequence", "list_credentials", "query_statements",
     "revoke_credential", "store_statement", "store_statements", "subscribe",
 ]
+
+# Documents (State, Activity Profile, Agent Profile): other packages use these, never lrs.documents' table.
+from lrs.documents import (  # noqa: E402
+    StoredDocument,
+    delete_state_document,
+    get_state_document,
+    put_state_document,
+)
+
+__all__ += ["StoredDocument", "delete_state_document", "get_state_document", "put_state_document"]

@@ -238,12 +238,15 @@ def test_profiles_of_activities_and_agents_are_separate_namespaces_comm_2_6_2_7(
 
 
 def test_state_shortcuts_for_other_packages(db_session) -> None:
-    documents.put_state_document(db_session, activity_id=ACTIVITY, agent=AGENT, registration=REGISTRATION,
+    from lrs import services
+    services.put_state_document(db_session, activity_id=ACTIVITY, agent=AGENT, registration=REGISTRATION,
                                 state_id="LMS.LaunchData", content=b'{"launchMode": "Normal"}',
                                 content_type="application/json")
-    stored = documents.get_state_document(db_session, activity_id=ACTIVITY, agent=AGENT,
+    stored = services.get_state_document(db_session, activity_id=ACTIVITY, agent=AGENT,
                                          registration=REGISTRATION, state_id="LMS.LaunchData")
     assert json.loads(stored.content) == {"launchMode": "Normal"}
+    assert services.delete_state_document(db_session, activity_id=ACTIVITY, agent=AGENT,
+                                          registration=REGISTRATION, state_id="LMS.LaunchData")
 
 
 def test_concurrent_creations_of_one_document_leave_one_and_refuse_the_other(tmp_path) -> None:
