@@ -403,6 +403,8 @@ def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_
             run.skip("progress", "`cairn progress rebuild` is on main; its benchmark phase is not written yet")
         if run.features["lti_launch"] and not any(m.phase == "lti" for m in run.metrics):
             run.skip("lti", "the LTI launch phase of the benchmark is not written yet")
+        if run.features["portal"] and not any(m.phase == "pages" for m in run.metrics):
+            run.skip("pages", "the Learning Portal is on main; its benchmark phase is not written yet")
     finally:
         server.stop()
     if run.features["xapi_statements"]:
