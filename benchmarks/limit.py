@@ -2,8 +2,8 @@
 
 The rows of a run's statements (``lrs_statements`` and every table whose rows hang off a statement's
 ``sequence``) are read back from the benchmark database and inserted into a fresh database with the
-same migrations, so the same tables, constraints and indexes, with plain ``executemany`` and one
-commit per batch: the cost of the writes alone, without HTTP, JSON parsing, validation or Python
+same migrations, so the same tables, constraints and indexes, with ``COPY`` on PostgreSQL and
+``executemany`` on SQLite (the fastest way in on each) and one commit per batch: the cost of the writes alone, without HTTP, JSON parsing, validation or Python
 model objects. The LRS's ingest rate divided by this rate says how close to the database it gets.
 """
 from __future__ import annotations
@@ -69,7 +69,32 @@ def _adapt(engine: Engine, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]
     return [tuple(Jsonb(v) if isinstance(v, dict | list) else v for v in row) for row in rows]
 
 
+def _copy(raw: Any, data: dict[str, Any], chunk: list[tuple[Any, ...]]) -> None:
+    """One batch on PostgreSQL: COPY, the fastest way in (faster than any INSERT)."""
+    from psycopg.types.json import Jsonb
+    cursor = raw.cursor()
+    with cursor.copy(f"COPY {STATEMENTS} ({', '.join(data['columns'])}) FROM STDIN") as copy:
+        for row in chunk:
+            copy.write_row(tuple(Jsonb(v) if isinstance(v, dict | list) else v for v in row))
+    for name in data["order"]:
+        grouped = data["child_rows"][name]
+        rows = [row for s in chunk for row in grouped.get(s[data["seq_at"]], ())]
+        if rows:
+            with cursor.copy(f"COPY {name} ({', '.join(data['children'][name])}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+    raw.commit()
+
+
 def _write(engine: Engine, data: dict[str, Any], statements: list[tuple[Any, ...]], batch: int) -> None:
+    if engine.dialect.name == "postgresql":
+        raw = engine.raw_connection()
+        try:
+            for offset in range(0, len(statements), batch):
+                _copy(raw.driver_connection, data, statements[offset:offset + batch])
+        finally:
+            raw.close()
+        return
     placeholder = "?" if engine.dialect.name == "sqlite" else "%s"
     insert_statements = (f"INSERT INTO {STATEMENTS} ({', '.join(data['columns'])}) VALUES "
                          f"({', '.join([placeholder] * len(data['columns']))})")

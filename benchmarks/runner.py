@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -22,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import generator, servers
+from benchmarks import generator, servers, world
 from benchmarks.load import Client, run_clients
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -37,13 +39,18 @@ class Sizes:
     query_repeats: int
     more_results: int                 # results to page through by ``more`` links
     scaleout_statements: int
+    learners: int
+    pathways: int
+    progress_statements: int              # per side of the with/without-projection comparison
     load_seconds_cap: float           # stop topping up the store after this long (reported)
 
 
-QUICK = Sizes(ingest={1: 100, 10: 500, 100: 1000}, clients=(1, 4), query_levels=(5_000,), query_repeats=10,
-              more_results=2_000, scaleout_statements=2_000, load_seconds_cap=60)
+QUICK = Sizes(ingest={1: 20, 10: 100, 100: 300}, clients=(1, 4), query_levels=(1_000,), query_repeats=10,
+              more_results=500, scaleout_statements=400, learners=200, pathways=6, progress_statements=300,
+              load_seconds_cap=30)
 FULL = Sizes(ingest={1: 1_000, 10: 5_000, 100: 20_000}, clients=(1, 4), query_levels=(100_000, 1_000_000),
-             query_repeats=100, more_results=10_000, scaleout_statements=40_000, load_seconds_cap=900)
+             query_repeats=100, more_results=10_000, scaleout_statements=40_000, learners=10_000, pathways=60,
+             progress_statements=20_000, load_seconds_cap=900)
 
 
 def scaled(sizes: Sizes, factor: float) -> Sizes:
@@ -54,7 +61,9 @@ def scaled(sizes: Sizes, factor: float) -> Sizes:
     return Sizes(ingest={b: n(c, b) for b, c in sizes.ingest.items()}, clients=sizes.clients,
                  query_levels=tuple(n(level, 600) for level in sizes.query_levels),
                  query_repeats=n(sizes.query_repeats, 3), more_results=n(sizes.more_results, 200),
-                 scaleout_statements=n(sizes.scaleout_statements, 200), load_seconds_cap=sizes.load_seconds_cap)
+                 scaleout_statements=n(sizes.scaleout_statements, 200), learners=n(sizes.learners, 100),
+                 pathways=n(sizes.pathways, 3), progress_statements=n(sizes.progress_statements, 200),
+                 load_seconds_cap=sizes.load_seconds_cap)
 
 
 @dataclass
@@ -82,6 +91,13 @@ class Run:
     next_index: int = 0               # the next statement index of the generator's stream
     generator: generator.StatementGenerator = field(default_factory=generator.StatementGenerator)
     sequence_ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
+    profile: bool = False
+
+    def profiler(self, name: str) -> Any:
+        """py-spy on the workers when ``--profile`` was given (figures measured so are flagged)."""
+        if not self.profile or self.server is None:
+            return contextlib.nullcontext()
+        return servers.Profiler(self.server, RESULTS_DIR / f"profile-{self.kind}-{name}")
 
     def add(self, phase: str, metric: str, value: float | str | None, unit: str = "", target: str = "",
             note: str = "") -> None:
@@ -95,12 +111,19 @@ class Run:
         return start
 
 
+def service_app(database_url: str) -> Any:
+    """A Cairn app in this process on ``database_url``, to call services directly (setup, checks)."""
+    from cairn import create_app
+    return create_app({"DATABASE_URL": database_url, "SECRET_KEY": "benchmark-secret", "AUTO_UPGRADE": False,
+                       "SKIP_SCHEMA_CHECK": True, "LOG_LEVEL": "WARNING"})
+
+
 # -- features present on this Cairn --------------------------------------------------------------
 def detect_features(database_url: str) -> dict[str, bool]:
-    from cairn import create_app
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "probe", "AUTO_UPGRADE": False,
-                      "SKIP_SCHEMA_CHECK": True, "LOG_LEVEL": "WARNING"})
-    rules = {rule.rule: rule.methods or set() for rule in app.url_map.iter_rules()}
+    app = service_app(database_url)
+    rules: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        rules.setdefault(rule.rule, set()).update(rule.methods or ())
     commands = app.cli.commands
     progress = commands.get("progress")
     xapi = app.config["XAPI_PATH"]
@@ -110,6 +133,8 @@ def detect_features(database_url: str) -> dict[str, bool]:
         "lti_launch": any(r.startswith("/lti/") for r in rules),
         "portal": "portal.home" in app.view_functions,
         "export": "export" in commands or any("export" in r for r in rules),
+        "projection": bool(app.extensions.get("lrs.subscribers")),
+        "world": world.available(),
     }
 
 
@@ -165,8 +190,9 @@ def phase_ingest(run: Run) -> None:
             start = run.take(count)
             first = max_sequence(run) + 1
             server.reset_peak_rss()
-            result = run_clients(server.url, run.headers, clients,
-                                 statement_posts(run.generator, start, count, batch, clients, "/xapi"))
+            with run.profiler(f"ingest-{batch}x{clients}") if clients == 1 else contextlib.nullcontext():
+                result = run_clients(server.url, run.headers, clients,
+                                     statement_posts(run.generator, start, count, batch, clients, "/xapi"))
             run.sequence_ranges[f"{batch}x{clients}"] = (first, max_sequence(run))
             label = f"batch {batch}, {clients} client{'s' if clients > 1 else ''}"
             summary = result.summary()
@@ -198,7 +224,8 @@ def phase_limit(run: Run) -> None:
                 limit = measure_limit(target, data, batch, connections)
                 label = f"batch {batch}, {clients} client{'s' if clients > 1 else ''}"
                 rate = ingest.get(f"{label}: statements/s")
-                run.add("limit", f"{label}: driver statements/s ({connections} conn)", limit["per_second"], "/s")
+                run.add("limit", f"{label}: driver statements/s", limit["per_second"], "/s",
+                        note=f"{connections} connection{'s' if connections > 1 else ''}")
                 if isinstance(rate, float | int) and limit["per_second"]:
                     run.add("limit", f"{label}: ingest / limit", round(rate / limit["per_second"], 3), "",
                             ">= 0.5" if batch == 100 else "")
@@ -229,9 +256,10 @@ def top_up(run: Run, level: int) -> None:
             return
         loaded += result.items
     seconds = time.perf_counter() - started
-    run.add("load", f"to {level:,}: statements/s (batches of 500, {clients} clients)",
-            round(loaded / seconds, 1), "/s",
-            note="" if loaded >= missing else f"stopped at the {run.sizes.load_seconds_cap:.0f} s cap")
+    note = f"batches of 500, {clients} client{'s' if clients > 1 else ''}"
+    if loaded < missing:
+        note += f"; stopped at the {run.sizes.load_seconds_cap:.0f} s cap"
+    run.add("load", f"to {level:,}: statements/s", round(loaded / seconds, 1), "/s", note=note)
 
 
 def _query_string(params: dict[str, str]) -> str:
@@ -247,8 +275,44 @@ def phase_queries(run: Run) -> None:
         top_up(run, level)
         stored = count_statements(run)
         filters = run.generator.sample_filters(min(stored, run.next_index))
+        filters["since/until"] = stored_windows(run, len(filters["since/until"]))
         server.reset_peak_rss()
-        for name, values in filters.items():
+        with run.profiler(f"queries-{level}"):
+            query_filters(run, client, stored, filters)
+        follow_more(run, client, stored)
+        run.add("memory", f"queries at {stored:,}: worker peak RSS", server.peak_rss_mb(), "MB", "< 200 MB")
+
+
+def stored_windows(run: Run, how_many: int) -> list[dict[str, str]]:
+    """since/until filter ``stored``: one-minute windows ending at stored times of sampled statements."""
+    import random
+    from datetime import timedelta
+
+    from sqlalchemy import text
+    engine = servers.engine_for(run.server.database_url)  # type: ignore[union-attr]
+    top = max_sequence(run)
+    picks = random.Random(top).sample(range(1, top + 1), min(how_many, top))
+    try:
+        with engine.connect() as connection:
+            stored = [connection.execute(text("SELECT stored FROM lrs_statements WHERE sequence = :s"),
+                                         {"s": s}).scalar() for s in picks]
+    finally:
+        engine.dispose()
+    windows = []
+    for moment in stored:
+        if isinstance(moment, str):  # SQLite through the raw column
+            moment = datetime.fromisoformat(moment)
+        if moment is None:
+            continue
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        windows.append({"since": (moment - timedelta(minutes=1)).isoformat(), "until": moment.isoformat()})
+    return windows
+
+
+def query_filters(run: Run, client: Client, stored: int, filters: dict[str, list[dict[str, str]]]) -> None:
+    from benchmarks.load import percentile
+    for name, values in filters.items():
             latencies, empty = [], 0
             for i in range(run.sizes.query_repeats):
                 params = values[i % len(values)]
@@ -259,29 +323,31 @@ def phase_queries(run: Run) -> None:
                 if not json.loads(response.body)["statements"]:
                     empty += 1
                 latencies.append(response.ms)
-            from benchmarks.load import percentile
             run.add("queries", f"at {stored:,}: {name} p50 / p95",
                     f"{percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f}", "ms", "p95 < 20 ms",
                     note=f"{empty} of {len(latencies)} empty" if empty else "")
-        # Follow ``more`` links through the newest N statements.
-        latencies, seen = [], 0
-        path = "/xapi/statements?limit=100"
-        started = time.perf_counter()
-        while path and seen < run.sizes.more_results:
-            response = client.request("GET", path)
-            if response.status != 200:
-                run.failures.append(f"more links: {response.status} {response.body[:200]!r}")
-                break
-            page = json.loads(response.body)
-            seen += len(page["statements"])
-            latencies.append(response.ms)
-            path = page.get("more") or ""
-        from benchmarks.load import percentile
-        run.add("queries", f"at {stored:,}: {seen:,} results by more links, total",
-                round((time.perf_counter() - started) * 1000), "ms")
-        run.add("queries", f"at {stored:,}: more-link page p50 / p95",
-                f"{percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f}", "ms", "p95 < 20 ms")
-        run.add("memory", f"queries at {stored:,}: worker peak RSS", server.peak_rss_mb(), "MB", "< 200 MB")
+
+
+def follow_more(run: Run, client: Client, stored: int) -> None:
+    """Follow ``more`` links through the newest N statements."""
+    from benchmarks.load import percentile
+    latencies, seen = [], 0
+    path = "/xapi/statements?limit=100"
+    started = time.perf_counter()
+    while path and seen < run.sizes.more_results:
+        response = client.request("GET", path)
+        if response.status != 200:
+            run.failures.append(f"more links: {response.status} {response.body[:200]!r}")
+            break
+        page = json.loads(response.body)
+        seen += len(page["statements"])
+        latencies.append(response.ms)
+        more = page.get("more") or ""
+        path = "/" + more.split("://", 1)[1].split("/", 1)[1] if "://" in more else more
+    run.add("queries", f"at {stored:,}: {seen:,} results by more links, total",
+            round((time.perf_counter() - started) * 1000), "ms")
+    run.add("queries", f"at {stored:,}: more-link page p50 / p95",
+            f"{percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f}", "ms", "p95 < 20 ms")
 
 
 def phase_scaleout(run: Run) -> None:
@@ -372,10 +438,24 @@ def phase_export(run: Run) -> None:
 
 
 # -- the run ---------------------------------------------------------------------------------------
-def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_url: str) -> Run:
-    run = Run(kind=kind, sizes=sizes, workers=workers, workdir=workdir, postgres_url=postgres_url)
-    url = servers.fresh_database(kind, "main", workdir, postgres_url)
-    run.features = detect_features(url)
+def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_url: str,
+                 profile: bool = False) -> Run:
+    run = Run(kind=kind, sizes=sizes, workers=workers, workdir=workdir, postgres_url=postgres_url,
+              profile=profile)
+    population = generator.Population(learners=sizes.learners)
+    run.generator = generator.StatementGenerator(population=population)
+    template = servers.fresh_database(kind, "world", workdir, postgres_url)
+    run.features = detect_features(template)
+    if run.features["world"]:
+        def build_world(run: Run) -> None:
+            built = world.build(template, population, sizes.pathways)
+            run.add("setup", "learners / pathways (8 steps) / assignments",
+                    f"{built['learners']:,} / {built['pathways']} / {built['assignments']}",
+                    note=f"built through the services in {built['seconds']} s")
+        _guarded(run, "world", build_world)
+    else:
+        run.skip("setup", "pathways services are not on main yet: no learners or pathways")
+    url = servers.clone_database(template, "main", workdir)
     server = servers.Server(url, workers=workers, log_path=workdir / f"{kind}.log")
     run.server = server
     try:
@@ -386,10 +466,12 @@ def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_
             for phase in ("ingest", "limit", "queries", "scale-out"):
                 run.skip(phase, "POST /xapi/statements or `cairn credentials` is not on main yet")
         else:
-            credential = servers.create_credentials(server)
-            run.headers = {**XAPI_HEADERS, "Authorization": basic_auth(credential or {})}
-            for name, phase in (("ingest", phase_ingest), ("limit", phase_limit), ("queries", phase_queries)):
-                _guarded(run, name, phase)
+            _guarded(run, "credentials", _authorise)
+            if run.headers:
+                for name, phase in (("ingest", phase_ingest), ("limit", phase_limit), ("queries", phase_queries)):
+                    _guarded(run, name, phase)
+                if run.features["progress_rebuild"]:
+                    _guarded(run, "progress rebuild", phase_rebuild)
         for feature, phase, why in (
                 ("progress_rebuild", "progress", "`cairn progress rebuild` is not on main yet"),
                 ("lti_launch", "lti", "LTI launch endpoints are not on main yet"),
@@ -397,20 +479,84 @@ def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_
                 ("export", "export", "statement export is not on main yet")):
             if not run.features[feature]:
                 run.skip(phase, why)
-        if run.features["export"]:
+        if run.features["export"] and run.headers:
             _guarded(run, "export", phase_export)
-        if run.features["progress_rebuild"] and not any(m.phase == "progress" for m in run.metrics):
-            run.skip("progress", "`cairn progress rebuild` is on main; its benchmark phase is not written yet")
-        if run.features["lti_launch"] and not any(m.phase == "lti" for m in run.metrics):
-            run.skip("lti", "the LTI launch phase of the benchmark is not written yet")
-        if run.features["portal"] and not any(m.phase == "pages" for m in run.metrics):
-            run.skip("pages", "the Learning Portal is on main; its benchmark phase is not written yet")
+        # A feature on main whose benchmark phase is not written yet must still show a row.
+        for phase in ("progress", "lti", "pages", "export"):
+            if not any(m.phase == phase for m in run.metrics) and phase not in DEFERRED_PHASES:
+                run.skip(phase, f"the {phase} phase of the benchmark is not written yet")
     finally:
         server.stop()
     if run.features["xapi_statements"]:
         _guarded(run, "scale-out", phase_scaleout)
+        if run.features["projection"] and run.features["world"]:
+            _guarded(run, "projection cost", lambda r: phase_projection_cost(r, template))
+        else:
+            run.skip("progress", "no statement subscriber (progress projection) on main yet")
     servers.drop_database(url)
+    servers.drop_database(template)
     return run
+
+
+# Phases measured after the main server stops (they add their rows later).
+DEFERRED_PHASES = {"progress"}
+
+
+def phase_rebuild(run: Run) -> None:
+    """``cairn progress rebuild`` on everything stored so far: wall time and the process's peak RSS."""
+    server = run.server
+    assert server is not None
+    stored = count_statements(run)
+    log = run.workdir / "rebuild.log"
+    with open(log, "wb") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen([sys.executable, "-c", "from cairn.cli import main; main()", "progress",
+                                    "rebuild"], env=server.env(), cwd=servers.ROOT, stdout=out, stderr=out)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        run.failures.append(f"cairn progress rebuild exited {process.returncode}: {log.read_text()[-500:]}")
+        return
+    run.add("progress", f"rebuild of {stored:,} statements", round(seconds, 1), "s",
+            "< 60 s at 1,000,000")
+    run.add("memory", f"progress rebuild of {stored:,}: peak RSS", round(usage.ru_maxrss / 1024, 1), "MB",
+            "< 200 MB")
+
+
+def phase_projection_cost(run: Run, template: str) -> None:
+    """The same statements into two copies of the same world, with and without the projection."""
+    count = run.sizes.progress_statements
+    rates = {}
+    for label, app in (("with", "cairn:create_app()"),
+                       ("without", "benchmarks.app:create_app_without_projection()")):
+        url = servers.clone_database(template, f"projection_{label}", run.workdir)
+        server = servers.Server(url, workers=run.workers, log_path=run.workdir / f"projection-{label}.log", app=app)
+        try:
+            server.start()
+            credential = servers.create_credentials(server)
+            headers = {**XAPI_HEADERS, "Authorization": basic_auth(credential or {})}
+            gen = generator.StatementGenerator(seed=3, population=run.generator.population)
+            result = run_clients(server.url, headers, 1, statement_posts(gen, 0, count, 100, 1, "/xapi"))
+            if not result.ok:
+                run.failures.append(f"projection cost ({label}): {result.first_error}")
+                return
+            rates[label] = result.items_per_second
+        finally:
+            server.stop()
+            servers.drop_database(url)
+    share = 1 - rates["with"] / rates["without"]
+    run.add("progress", "ingest batch 100 with / without the projection",
+            f"{rates['with']:.0f} / {rates['without']:.0f}", "/s")
+    run.add("progress", "projection share of ingest time", round(100 * share, 1), "%", "< 20%",
+            note=f"{count:,} statements about {run.sizes.learners:,} learners' assigned pathways")
+
+
+def _authorise(run: Run) -> None:
+    credential = servers.create_credentials(run.server)  # type: ignore[arg-type]
+    if credential is None:
+        raise RuntimeError("`cairn credentials create` is missing although POST /xapi/statements exists")
+    run.headers = {**XAPI_HEADERS, "Authorization": basic_auth(credential)}
 
 
 def _guarded(run: Run, name: str, phase: Callable[[Run], None]) -> None:
@@ -440,7 +586,6 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    import os
     return f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
@@ -474,6 +619,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-url", default=servers.DEFAULT_POSTGRES,
                         help="PostgreSQL URL whose database name prefixes the benchmark's databases")
     parser.add_argument("--output", type=Path, default=None, help="JSON file to write")
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy the workers during ingest (1 client) and queries; see benchmarks.profiles")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every size (e.g. 0.1 for a smoke test)")
     args = parser.parse_args(argv)
     sizes = scaled(QUICK if args.quick else FULL, args.scale)
@@ -488,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
                 failures.append(f"PostgreSQL is not reachable at {args.postgres_url}")
                 continue
             print(f"== {kind} ({mode})", file=sys.stderr)
-            run = run_database(kind, sizes, args.workers, workdir, args.postgres_url)
+            run = run_database(kind, sizes, args.workers, workdir, args.postgres_url, args.profile)
             runs.append(run)
             failures.extend(f"{kind}: {f}" for f in run.failures)
             if run.failures:
@@ -497,15 +644,15 @@ def main(argv: list[str] | None = None) -> int:
                     if tail.strip():
                         print(f"--- {log.name} (tail)\n{tail}", file=sys.stderr)
     seconds = time.perf_counter() - started
-    report = {"mode": mode, "date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit(),
+    report = {"load_average_1_5_15": list(os.getloadavg()), "mode": mode, "date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit(),
               "machine": machine(), "workers": args.workers, "seconds": round(seconds, 1),
-              "sizes": asdict(sizes), "failures": failures,
+              "sizes": asdict(sizes), "profiled": args.profile, "failures": failures,
               "results": {run.kind: [asdict(m) for m in run.metrics] for run in runs}}
     output = args.output or RESULTS_DIR / f"{mode}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2))
     print(f"Cairn benchmark ({mode}), {report['date']}, commit {report['commit']}, {report['machine']}, "
-          f"{args.workers} workers, {seconds:.0f} s")
+          f"{args.workers} workers, {seconds:.0f} s, load average {os.getloadavg()[1]:.2f} (5 min)")
     print(table(runs))
     print(f"results written to {output}")
     for failure in failures:

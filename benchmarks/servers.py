@@ -64,6 +64,31 @@ def fresh_database(kind: str, name: str, workdir: Path, postgres_url: str) -> st
     return url
 
 
+def clone_database(template_url: str, name: str, workdir: Path) -> str:
+    """A copy of the database at ``template_url`` named ``name`` (the template must be idle)."""
+    if template_url.startswith("sqlite"):
+        import shutil
+        source = Path(template_url.removeprefix("sqlite:///"))
+        import sqlite3
+        connection = sqlite3.connect(source)
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        connection.close()
+        target = workdir / f"{name}.db"
+        for suffix in ("-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(source, target)
+        return f"sqlite:///{target.as_posix()}"
+    base = make_url(template_url)
+    database = f"{base.database.rsplit('_', 1)[0]}_{name}"
+    admin = make_engine(base.set(database="postgres").render_as_string(hide_password=False),
+                        isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{database}" TEMPLATE "{base.database}"'))
+    admin.dispose()
+    return base.set(database=database).render_as_string(hide_password=False)
+
+
 def drop_database(url: str) -> None:
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
@@ -112,6 +137,7 @@ class Server:
     database_url: str
     workers: int = 2
     log_path: Path | None = None
+    app: str = "cairn:create_app()"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -134,7 +160,7 @@ class Server:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             [gunicorn, "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
-             "--graceful-timeout", "2", "--timeout", "120", "--backlog", "256", "cairn:create_app()"],
+             "--graceful-timeout", "2", "--timeout", "120", "--backlog", "256", self.app],
             env=self.env(), cwd=ROOT, stdout=log, stderr=log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -185,9 +211,45 @@ class Server:
 
 def create_credentials(server: Server) -> dict[str, str] | None:
     """An all-scopes xAPI credential from ``cairn credentials create``, or None if absent."""
-    done = server.cli("credentials", "create", "--scopes", "all", "--json", check=False)
+    done = server.cli("credentials", "create", "--name", "benchmark", "--scopes", "all", "--json", check=False)
+    if done.returncode != 0 and "No such option" in done.stderr:
+        done = server.cli("credentials", "create", "--scopes", "all", "--json", check=False)
     if done.returncode != 0:
         if "No such command" in done.stderr:
             return None
         raise RuntimeError(f"cairn credentials create failed: {done.stderr.strip()[-500:]}")
     return json.loads(done.stdout)
+
+
+class Profiler:
+    """``py-spy record`` on every worker of ``server`` while the block runs (collapsed stacks)."""
+
+    def __init__(self, server: Server, out_prefix: Path) -> None:
+        self.server, self.out_prefix = server, out_prefix
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.outputs: list[Path] = []
+
+    def __enter__(self) -> Profiler:
+        import shutil
+        py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        if not Path(py_spy).exists():
+            print("profiling skipped: py-spy is not installed (pip install py-spy)", file=sys.stderr)
+            return self
+        for pid in self.server.worker_pids():
+            out = Path(f"{self.out_prefix}-{pid}.txt")
+            self.outputs.append(out)
+            self.processes.append(subprocess.Popen(
+                [py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "250", "--nonblocking",
+                 "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(1)  # let py-spy attach before the load starts
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+        for process in self.processes:
+            process.send_signal(signal.SIGINT)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -83,7 +83,14 @@ def _profile(scope: DocumentScope, params: dict[str, Any]) -> Response:
         if _is_read():
             return _ids_response(scope, params["since"])
         raise DocumentError("profileId is required")
-    return _document(DocumentKey(scope, params["profile_id"]), precondition_required=True)
+    key = DocumentKey(scope, params["profile_id"])
+    try:
+        return _document(key, precondition_required=True, precondition_required_to_create=True)
+    except documents.DocumentPreconditionRequired as exc:
+        if is_v2():
+            raise
+        # 1.0.3 has no 428; its conformance suite (XAPI-00273) expects a 400 for a PUT without headers.
+        raise DocumentError(exc.message) from None
 
 
 # -- Activities and Agents --------------------------------------------------------------------------
@@ -104,7 +111,8 @@ def person() -> Response:
 
 # -- shared -----------------------------------------------------------------------------------------
 
-def _document(key: DocumentKey, *, precondition_required: bool) -> Response:
+def _document(key: DocumentKey, *, precondition_required: bool,
+              precondition_required_to_create: bool = False) -> Response:
     session = get_session()
     if _is_read():
         stored = documents.get_document(session, key)
@@ -116,7 +124,8 @@ def _document(key: DocumentKey, *, precondition_required: bool) -> Response:
         return response
     preconditions = Preconditions(if_match=request.headers.get("If-Match"),
                                   if_none_match=request.headers.get("If-None-Match"),
-                                  required=precondition_required)
+                                  required=precondition_required,
+                                  required_to_create=precondition_required_to_create)
     if request.method == "DELETE":
         documents.delete_document(session, key, preconditions=preconditions)
         return _no_content()

@@ -51,6 +51,11 @@ class DocumentPreconditionFailed(DocumentError):
     code = "precondition_failed"
 
 
+class DocumentPreconditionRequired(DocumentError):
+    status = 428
+    code = "precondition_required"
+
+
 class DocumentTooLarge(DocumentError):
     status = 413
     code = "document_too_large"
@@ -92,12 +97,14 @@ class Preconditions:
     """The request's concurrency headers (xAPI 1.0.3 Communication 3.1; RFC 7232).
 
     ``required`` marks a PUT on a resource that must not overwrite a document blindly: a PUT without
-    either header on an existing document is then refused with 409.
+    either header on an existing document is then refused with 409. ``required_to_create`` also
+    refuses such a PUT when there is no document yet (428: the client MUST send one of the headers).
     """
 
     if_match: str | None = None
     if_none_match: str | None = None
     required: bool = False
+    required_to_create: bool = False
 
     @property
     def given(self) -> bool:
@@ -356,6 +363,10 @@ def _check_preconditions(current: Document | None, preconditions: Preconditions,
         raise DocumentConflict(
             "the document already exists and the PUT had neither If-Match nor If-None-Match: check the "
             "current state of the document, then send If-Match with its current ETag to replace it")
+    if replacing and preconditions.required_to_create and not preconditions.given and current is None:
+        raise DocumentPreconditionRequired(
+            "a PUT to this resource must send If-None-Match: * to create a document, or If-Match with the "
+            "current ETag to replace one")
 
 
 def _write(session: Session, key: DocumentKey, produce, preconditions: Preconditions, *,  # type: ignore[no-untyped-def]

@@ -36,7 +36,7 @@ def _ids_agent(agent: Any) -> Any:
 def _ids_object(obj: dict) -> dict:
     object_type = obj.get("objectType", "Activity")
     if object_type == "Activity":
-        return {k: obj[k] for k in ("objectType", "id") if k in obj}
+        return {"id": obj["id"]}
     if object_type in ("Agent", "Group"):
         return _ids_agent(obj)
     if object_type == "SubStatement":

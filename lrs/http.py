@@ -41,6 +41,7 @@ from lrs.validation import UUID_RE, Validator, parse_timestamp
 F = TypeVar("F", bound=Callable[..., Any])
 
 SUPPORTED_VERSIONS = ("2.0.0", "1.0.3", "1.0.2", "1.0.1", "1.0.0")
+NEWEST_VERSION = SUPPORTED_VERSIONS[0]
 VERSION_HEADER = "X-Experience-API-Version"
 AUTH_REALM = 'Basic realm="Cairn xAPI", charset="UTF-8"'
 CORS_ALLOW_HEADERS = ("Content-Type, Content-Length, Authorization, If-Match, If-None-Match, "
@@ -76,7 +77,7 @@ def negotiate_version(header: str | None) -> str:
 
 def xapi_version() -> str:
     """The xAPI version of this request ("1.0.3" or "2.0.0")."""
-    return str(g.get("xapi_version") or "1.0.3")
+    return str(g.get("xapi_version") or NEWEST_VERSION)
 
 
 def is_v2() -> bool:
@@ -260,9 +261,10 @@ def init_http(app: Flask) -> None:
             return None
         header = request.headers.get(VERSION_HEADER)
         if request.path[len(prefix):] in UNVERSIONED_PATHS:
-            g.xapi_version = negotiate_version(header) if header else "1.0.3"
+            g.xapi_version = negotiate_version(header) if header else NEWEST_VERSION
             return None
-        g.xapi_version = "1.0.3"
+        # A request that does not say its version is answered (with its 400) in the newest one.
+        g.xapi_version = NEWEST_VERSION
         g.xapi_version = negotiate_version(header)
         return None
 
@@ -329,6 +331,9 @@ class AlternateRequestSyntax:
                 environ["HTTP_" + lowered.upper().replace("-", "_")] = value
             else:
                 params.append((name, value))
+        version = environ.get("HTTP_X_EXPERIENCE_API_VERSION", "")
+        if version.strip().startswith("2."):
+            return refuse("xAPI 2.0 removed the alternate request syntax (IEEE 9274.1.1 4.1.2)")
         body = content.encode("utf-8")
         environ["REQUEST_METHOD"] = method
         environ["QUERY_STRING"] = urlencode(params)

@@ -75,8 +75,8 @@ class StatementsQueryParams(Schema):
         if "statementId" in data and "voidedStatementId" in data:
             raise ValidationError("give statementId or voidedStatementId, not both", "statementId")
         if "statementId" in data or "voidedStatementId" in data:
-            extra = set(data) - {"statementId", "voidedStatementId", "format", "attachments",
-                                 "related_activities", "related_agents", "limit", "ascending"}
+            extra = set(self.context.get("given", data)) - {"statementId", "voidedStatementId", "format",
+                                                             "attachments"}
             if extra:
                 raise ValidationError("only format and attachments may accompany statementId or "
                                       f"voidedStatementId (not {', '.join(sorted(extra))})", "statementId")

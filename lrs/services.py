@@ -20,6 +20,7 @@ from lrs.statements import (
     StatementQuery,
     StoredStatement,
     attachment_contents,
+    consistent_through,
     get_statement,
     iter_statements,
     latest_sequence,
@@ -31,7 +32,7 @@ from lrs.statements import (
 
 __all__ = [
     "LAUNCH_SCOPES", "SCOPES", "CredentialInfo", "StatementPage", "StatementQuery", "StoredStatement",
-    "attachment_contents", "authenticate_credential", "create_credential", "get_statement",
+    "attachment_contents", "consistent_through", "authenticate_credential", "create_credential", "get_statement",
     "issue_launch_credential", "iter_statements", "latest_sequence", "list_credentials", "query_statements",
     "revoke_credential", "store_statement", "store_statements", "subscribe",
 ]

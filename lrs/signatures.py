@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from lrs.errors import BadRequest
-from lrs.validation import SIGNATURE_USAGE
+from lrs.validation import SIGNATURE_USAGE, truncate_duration
 
 ALGORITHMS = ("RS256", "RS384", "RS512")
 # Properties the LRS sets or the signer cannot know; a signed payload is compared without them.
@@ -54,7 +54,11 @@ def _check_jws(raw: bytes, statement: dict, where: str) -> None:
 
 
 def _comparable(statement: dict) -> dict:
-    return {k: v for k, v in statement.items() if k not in UNSIGNED}
+    comparable = {k: v for k, v in statement.items() if k not in UNSIGNED}
+    result = comparable.get("result")
+    if isinstance(result, dict) and isinstance(result.get("duration"), str):
+        comparable["result"] = {**result, "duration": truncate_duration(result["duration"])}
+    return comparable
 
 
 def _verify_with_certificate(token: str, header: dict, where: str) -> None:

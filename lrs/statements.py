@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -24,7 +24,7 @@ from cairn.db import utcnow
 from lrs.errors import BadRequest, StatementConflict, StatementInvalid
 from lrs.identities import ifi_of
 from lrs.models import Attachment, Statement, StatementActivity, StatementAgent
-from lrs.validation import VOIDED_VERB, Validator
+from lrs.validation import VOIDED_VERB, Validator, truncate_duration
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,9 @@ def _stored_of(row: Statement) -> StoredStatement:
 def content_hash(statement: Mapping[str, Any]) -> str:
     """The hash two sends of "the same statement" share (xAPI 1.0.3 2.5 statement comparison)."""
     comparable = {k: v for k, v in statement.items() if k not in LRS_SET_PROPERTIES}
+    result = comparable.get("result")
+    if isinstance(result, dict) and isinstance(result.get("duration"), str):
+        comparable["result"] = {**result, "duration": truncate_duration(result["duration"])}
     return hashlib.sha256(json.dumps(comparable, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -178,6 +181,26 @@ def latest_sequence(session: Session) -> int:
     return int(session.scalar(select(func.coalesce(func.max(Statement.sequence), 0))) or 0)
 
 
+def consistent_through(session: Session) -> datetime:
+    """A moment up to which every statement that will ever be stored is already visible.
+
+    ``stored`` is taken under the sequence lock. While no writer holds it, any later statement
+    gets a later ``stored``, so "now" is safe; while one does (PostgreSQL tells us), only the newest
+    visible ``stored`` is. On SQLite writers are serialised and short; "now" is used.
+    """
+    now = utcnow()
+    if session.get_bind().dialect.name != "postgresql":
+        return now
+    busy = session.scalar(text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": SEQUENCE_LOCK_KEY})
+    if not busy:
+        return now
+    newest = session.scalar(select(func.max(Statement.stored)))
+    return newest if newest is not None else now
+
+
 def iter_statements(session: Session, *, after_sequence: int = 0, batch_size: int = 1000) -> Iterator[StoredStatement]:
     """Every stored statement after ``after_sequence`` (voiding and voided included), in sequence order."""
     last = after_sequence
@@ -259,7 +282,19 @@ def _complete(statement: dict, statement_id: str, stored_at: datetime, authority
     full.setdefault("timestamp", full["stored"])
     full["authority"] = authority
     full.setdefault("version", "2.0.0" if version.startswith("2.") else "1.0.0")
+    _context_activities_as_arrays(full)
+    if full["object"].get("objectType") == "SubStatement":
+        _context_activities_as_arrays(full["object"])
     return full
+
+
+def _context_activities_as_arrays(statement: dict) -> None:
+    """A single context activity is stored (and returned) as an array of one (xAPI 1.0.3 Data 2.4.6.2)."""
+    activities = (statement.get("context") or {}).get("contextActivities")
+    if isinstance(activities, dict):
+        for key, value in activities.items():
+            if not isinstance(value, list):
+                activities[key] = [value]
 
 
 def _row_for(full: dict, digest: str, sequence: int, stored_at: datetime) -> Statement:
@@ -341,7 +376,9 @@ def _apply_voiding(session: Session, void_targets: dict[str, str], new_rows: lis
         already = select(Statement.object_statement_id).where(
             Statement.voiding.is_(True), Statement.object_statement_id.in_(new_ids))
         session.execute(update(Statement).where(Statement.statement_id.in_(already)).values(voided=True))
-    session.expire_all()
+    # No expire_all(): the ORM UPDATEs above already set ``voided`` on the rows in this session
+    # (synchronize_session="auto"), and expiring everything made reading the batch back cost one
+    # SELECT per stored statement.
 
 
 def _check_attachments(statements: list[dict], attachments: Mapping[str, tuple[str, bytes]]) -> None:

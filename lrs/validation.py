@@ -183,6 +183,9 @@ class Validator:
     def _authority(self, authority: Any, path: str) -> None:
         self.actor(authority, path)
         if authority.get("objectType") == "Group":
+            if any(key in authority for key in IFI_KEYS):
+                raise fail(path, "an authority Group must be anonymous (an OAuth consumer and a user, "
+                                 "xAPI 1.0.3 Data 2.4.9)")
             members = authority.get("member", [])
             if "member" not in authority or len(members) != 2:
                 raise fail(path, "an authority Group must be an anonymous Group of exactly two Agents "
@@ -250,7 +253,7 @@ class Validator:
                 if key in definition:
                     raise fail(f"{path}.{key}", "needs an interactionType")
             return
-        if interaction_type not in INTERACTION_TYPES:
+        if not isinstance(interaction_type, str) or interaction_type not in INTERACTION_TYPES:
             raise fail(f"{path}.interactionType", f"must be one of {', '.join(INTERACTION_TYPES)}")
         if "correctResponsesPattern" in definition:
             pattern = definition["correctResponsesPattern"]
@@ -499,3 +502,14 @@ def validate_statements(statements: list[Any], version: str = "1.0.3") -> None:
     validator = Validator(version)
     for index, statement in enumerate(statements):
         validator.statement(statement, "statement" if len(statements) == 1 else f"statements[{index}]")
+
+
+_SECONDS_RE = re.compile(r"(\d+)(?:[.,](\d+))?S$")
+
+
+def truncate_duration(duration: str) -> str:
+    """A duration with its seconds cut to 0.01 s: finer precision does not count (xAPI 2.0 4.2.7)."""
+    def cut(match: re.Match[str]) -> str:
+        fraction = (match.group(2) or "")[:2].rstrip("0")
+        return f"{match.group(1)}.{fraction}S" if fraction else f"{match.group(1)}S"
+    return _SECONDS_RE.sub(cut, duration)

@@ -67,11 +67,12 @@ def post_statements() -> Response:
 @bp.get("/statements")
 def get_statements() -> Response:
     credential = authenticate(*READ_SCOPES)
-    params = StatementsQueryParams().load(request.args)
+    schema = StatementsQueryParams()
+    schema.context["given"] = set(request.args)
+    params = schema.load(request.args)
     mine_only = not credential.allows("statements/read", "all/read")
     session = get_session()
     languages = [lang for lang, _ in request.accept_languages]
-    consistent = format_stored(utcnow())
     if "statementId" in params or "voidedStatementId" in params:
         voided = "voidedStatementId" in params
         found = services.get_statement(session, params["voidedStatementId" if voided else "statementId"],
@@ -96,7 +97,18 @@ def get_statements() -> Response:
         response = _statements_response(result, [s.statement for s in page.statements], params["attachments"])
         newest = max((s.stored for s in page.statements), default=None)
         response.headers["Last-Modified"] = _http_date(newest or utcnow())
-    response.headers["X-Experience-API-Consistent-Through"] = consistent
+    return response
+
+
+@bp.after_request
+def _consistent_through(response: Response) -> Response:
+    # On every statement GET, whatever the status (xAPI 1.0.3 Communication 2.1.3, XAPI-00153).
+    if request.method in ("GET", "HEAD") and request.path.endswith("/statements"):
+        try:
+            moment = services.consistent_through(get_session())
+        except Exception:  # a failed transaction must not hide the header; "now" is the safe upper bound
+            moment = utcnow()
+        response.headers["X-Experience-API-Consistent-Through"] = format_stored(moment)
     return response
 
 

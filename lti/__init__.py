@@ -19,5 +19,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     register_api_prefix(app, "/lti/api")
     app.register_error_handler(LaunchRejected, views.rejected_page)
-    app.extensions.setdefault("lti.after_launch", [])
     app.cli.add_command(cli.lti_group)
+    # Changed pathway and assessment outcomes are passed back to the platforms (AGS).
+    from lti import grades
+    from pathways.services import on_outcome_changed
+    on_outcome_changed(app, grades.on_outcome_changed)

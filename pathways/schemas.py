@@ -431,6 +431,18 @@ class AssessmentOut(Schema):
     questions = fields.List(fields.Nested(QuestionOut))
 
 
+class LearnerQuestionOut(Schema):
+    """A question as a learner sees it: without the answer."""
+
+    id = fields.Integer()
+    position = fields.Integer()
+    interaction_type = fields.String()
+    prompt = fields.String()
+    options = fields.Dict()
+    points = fields.Float()
+    activity_iri = fields.String()
+
+
 class AttemptOut(Schema):
     id = fields.Integer()
     assessment_id = fields.Integer()
@@ -438,7 +450,7 @@ class AttemptOut(Schema):
     registration = fields.String()
     started_at = fields.DateTime()
     deadline = fields.DateTime(allow_none=True)
-    questions = fields.List(fields.Nested(QuestionOut(exclude=("correct",))))
+    questions = fields.List(fields.Nested(LearnerQuestionOut))
 
 
 class AnswerResultOut(Schema):

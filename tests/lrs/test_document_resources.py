@@ -66,7 +66,7 @@ RESOURCES = [("/activities/state", state), ("/activities/profile", activity_prof
 def test_get_returns_the_stored_bytes_with_content_type_etag_and_last_modified_comm_2_2_3_1(
         xapi, path, params) -> None:
     content = b"\x89PNG\r\n\x1a\n binary"
-    assert xapi("PUT", path, params(), content, "image/png").status_code == 204
+    assert xapi("PUT", path, params(), content, "image/png", If_None_Match="*").status_code == 204
     response = xapi("GET", path, params())
     assert response.status_code == 200
     assert response.data == content
@@ -113,6 +113,19 @@ def test_profile_put_without_if_match_or_if_none_match_on_existing_document_is_4
     assert response.status_code == 409
     assert "If-Match" in response.get_json()["message"]
     assert xapi("GET", path, params()).get_json() == {"v": 1}
+
+
+@pytest.mark.parametrize("version, expected", [("1.0.3", 400), ("2.0.0", 428)])
+@pytest.mark.parametrize("path, params", RESOURCES[1:])
+def test_profile_put_creating_a_document_without_if_none_match_is_refused_comm_3_1(
+        xapi, path, params, version, expected) -> None:
+    """1.0.3 Communication 3.1: a client MUST send If-Match or If-None-Match on a profile PUT; the
+    1.0.3 suite wants 400 (XAPI-00273), 2.0 answers 428 Precondition Required (RFC 6585)."""
+    xapi.version = version
+    response = xapi("PUT", path, params(), {"v": 1})
+    assert response.status_code == expected
+    assert "If-None-Match" in response.get_json()["message"]
+    assert xapi("GET", path, params()).status_code == 404
 
 
 def test_state_put_without_concurrency_headers_overwrites_in_xapi_1_0_3_comm_3_1(xapi) -> None:
@@ -287,7 +300,7 @@ def test_document_resources_need_credentials_comm_4_0(client) -> None:
 def test_scopes_state_profile_and_all_read_are_enforced_comm_4_2(
         client, db_session, scopes, method, path, params, expected) -> None:
     api = client_with(client, db_session, *scopes)
-    assert api(method, path, params(), {"a": 1}).status_code == expected
+    assert api(method, path, params(), {"a": 1}, If_None_Match="*").status_code == expected
 
 
 @pytest.mark.parametrize("scopes, expected", [(("define",), 200), (("all/read",), 200),

@@ -132,6 +132,16 @@ def test_profile_put_without_precondition_on_an_existing_document_is_409_comm_3_
     assert documents.get_document(db_session, profile()).content == b"first"
 
 
+def test_put_creating_without_a_precondition_where_one_is_required_is_428(db_session) -> None:
+    strict = Preconditions(required=True, required_to_create=True)
+    with pytest.raises(documents.DocumentPreconditionRequired):
+        documents.put_document(db_session, profile(), b"first", "text/plain", preconditions=strict)
+    assert documents.get_document(db_session, profile()) is None
+    created = Preconditions(if_none_match="*", required=True, required_to_create=True)
+    documents.put_document(db_session, profile(), b"first", "text/plain", preconditions=created)
+    assert documents.get_document(db_session, profile()).content == b"first"
+
+
 def test_put_with_a_matching_if_match_replaces_the_document_comm_3_1(db_session) -> None:
     first = documents.put_document(db_session, profile(), b"first", "text/plain")
     documents.put_document(db_session, profile(), b"second", "text/plain",

@@ -16,7 +16,10 @@ def test_about_lists_versions_without_credentials_communication_2_8(client: Flas
     response = client.get("/xapi/about")
     assert response.status_code == 200
     assert "1.0.3" in response.json["version"] and "2.0.0" in response.json["version"]
-    assert response.headers["X-Experience-API-Version"] == "1.0.3"
+    # Without a version header the newest version answers.
+    assert response.headers["X-Experience-API-Version"] == "2.0.0"
+    versioned = client.get("/xapi/about", headers={"X-Experience-API-Version": "1.0.1"})
+    assert versioned.headers["X-Experience-API-Version"] == "1.0.3"
 
 
 def test_missing_version_header_is_rejected_communication_3_3(client: FlaskClient, db_session: Session) -> None:
@@ -123,7 +126,7 @@ def test_format_ids_and_canonical_communication_2_1_3(xapi: XAPIClient) -> None:
     xapi.post("/statements", json_body=body)
     ids = xapi.get(f"/statements?statementId={body['id']}&format=ids").json
     assert ids["actor"] == {"objectType": "Agent", "mbox": "mailto:ann@example.org"}
-    assert ids["object"] == {"objectType": "Activity", "id": body["object"]["id"]}
+    assert ids["object"] == {"id": body["object"]["id"]}
     canonical = xapi.get(f"/statements?statementId={body['id']}&format=canonical",
                          headers={"Accept-Language": "fr"}).json
     assert canonical["object"]["definition"]["name"] == {"fr": "Intro FR"}
@@ -208,3 +211,41 @@ def test_read_mine_sees_only_statements_it_vouched_for(client: FlaskClient, db_s
     ids = [s["id"] for s in mine_client.get("/statements").json["statements"]]
     assert ids == [own["id"]]
     assert mine_client.get(f"/statements?statementId={other['id']}").status_code == 404
+
+
+def test_consistent_through_is_sent_even_on_errors_communication_2_1_3(xapi: XAPIClient) -> None:
+    response = xapi.get("/statements?statementId=not-a-uuid")
+    assert response.status_code == 400
+    assert response.headers["X-Experience-API-Consistent-Through"].endswith("Z")
+    assert xapi.get(f"/statements?statementId={uuid.uuid4()}").headers["X-Experience-API-Consistent-Through"]
+
+
+def test_single_context_activity_is_returned_as_an_array_data_2_4_6_2(xapi: XAPIClient) -> None:
+    body = statement(context={"contextActivities": {"parent": {"id": "http://example.org/parent"}}})
+    xapi.post("/statements", json_body=body)
+    fetched = xapi.get(f"/statements?statementId={body['id']}").json
+    assert fetched["context"]["contextActivities"]["parent"] == [{"id": "http://example.org/parent"}]
+
+
+def test_authority_group_must_be_anonymous_data_2_4_9(xapi: XAPIClient) -> None:
+    members = [{"mbox": "mailto:a@example.org"}, {"mbox": "mailto:b@example.org"}]
+    identified = {"objectType": "Group", "mbox": "mailto:g@example.org", "member": members}
+    assert xapi.post("/statements", json_body=statement(authority=identified)).status_code == 400
+    anonymous = {"objectType": "Group", "member": members}
+    assert xapi.post("/statements", json_body=statement(authority=anonymous)).status_code == 200
+
+
+def test_alternate_request_syntax_is_refused_for_xapi_2_0(client: FlaskClient, xapi: XAPIClient) -> None:
+    form = {"statementId": str(uuid.uuid4()), "content": json.dumps(statement(id=None)),
+            "Authorization": xapi.auth, "X-Experience-API-Version": "2.0.0"}
+    response = client.post("/xapi/statements?method=PUT", data=form)
+    assert response.status_code == 400 and "2.0" in response.json["message"]
+
+
+def test_duration_precision_beyond_hundredths_does_not_make_a_conflict_xapi_2_0_4_2_7(xapi: XAPIClient) -> None:
+    body = statement(result={"duration": "PT1.12S"})
+    assert xapi.post("/statements", json_body=body).status_code == 200
+    again = {**body, "result": {"duration": "PT1.1299S"}}
+    assert xapi.post("/statements", json_body=again).status_code == 200
+    different = {**body, "result": {"duration": "PT1.13S"}}
+    assert xapi.post("/statements", json_body=different).status_code == 409
