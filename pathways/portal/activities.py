@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from werkzeug.datastructures import MultiDict
 
@@ -12,7 +12,7 @@ from cairn.db import get_session, utcnow
 from cairn.errors import CairnError
 from cairn.pages import form_values, load_form
 from pathways import actions, assessments, services
-from pathways.portal import launching
+from pathways import launch as content_launch
 from pathways.portal.blueprint import bp
 
 
@@ -60,14 +60,18 @@ def mark_read(step_id: int) -> Response:
 @bp.post("/steps/<int:step_id>/launch", endpoint="launch")
 @login_required
 def launch(step_id: int) -> Response:
+    """Open xAPI content or a cmi5 unit for the learner (the launch service issues the scoped token)."""
     state = _available_step(step_id)
     found = services.get_step(get_session(), step_id)
-    if state is None or found.kind != "xapi" or not found.launch_url:
+    if state is None or found.kind not in ("xapi", "cmi5") or not found.launch_url:
         return redirect(url_for("portal.pathway", pathway_id=found.pathway_id))
-    user = current_user()
-    assert user is not None
-    endpoint = current_app.config["BASE_URL"] + current_app.config["XAPI_PATH"] + "/"
-    return redirect(launching.xapi_launch_url(get_session(), user, found, endpoint=endpoint))
+    if found.kind == "cmi5":
+        return_url = url_for("portal.pathway", pathway_id=found.pathway_id, _anchor=f"step-{step_id}",
+                             _external=True)
+        info = content_launch.launch_cmi5(get_session(), _user_id(), step_id, return_url=return_url)
+    else:
+        info = content_launch.launch_xapi_content(get_session(), _user_id(), step_id)
+    return redirect(info.url)
 
 
 # ------------------------------------------------------------------------------------------ assessments
