@@ -6,18 +6,17 @@ a consumer remembering the last sequence it saw never misses a statement that co
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from cairn.db import utcnow
@@ -137,11 +136,18 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
 
     _check_void_targets(session, void_targets, batch_ids)
     _check_attachments(statements, attachments or {})
-    for row, full in new_rows:
+    for row, _full in new_rows:
         session.add(row)
     session.flush()
+    agents: list[dict] = []
+    activities: list[dict] = []
     for row, full in new_rows:
-        session.add_all(_side_rows(row.sequence, full))
+        _side_rows(row.sequence, full, agents, activities)
+    # Core executemany: side rows need no ORM identity, and building objects cost more than the SQL.
+    if agents:
+        session.execute(insert(StatementAgent), agents)
+    if activities:
+        session.execute(insert(StatementActivity), activities)
     _store_attachment_contents(session, attachments or {})
     session.flush()
     _apply_voiding(session, void_targets, [row for row, _ in new_rows])
@@ -201,7 +207,8 @@ def consistent_through(session: Session) -> datetime:
     return newest if newest is not None else now
 
 
-def iter_statements(session: Session, *, after_sequence: int = 0, batch_size: int = 1000) -> Iterator[StoredStatement]:
+def iter_statements(session: Session, *, after_sequence: int = 0,
+                    batch_size: int = 1000) -> Iterator[StoredStatement]:
     """Every stored statement after ``after_sequence`` (voiding and voided included), in sequence order."""
     last = after_sequence
     while True:
@@ -276,7 +283,7 @@ def _lock_sequence(session: Session) -> None:
 
 
 def _complete(statement: dict, statement_id: str, stored_at: datetime, authority: dict, version: str) -> dict:
-    full = copy.deepcopy(statement)
+    full = json.loads(json.dumps(statement))  # a deep copy, faster than copy.deepcopy for JSON
     full["id"] = statement_id
     full["stored"] = format_stored(stored_at)
     full.setdefault("timestamp", full["stored"])
@@ -312,7 +319,8 @@ def _row_for(full: dict, digest: str, sequence: int, stored_at: datetime) -> Sta
         voiding=full["verb"]["id"] == VOIDED_VERB)
 
 
-def _side_rows(sequence: int, full: dict) -> list[StatementAgent | StatementActivity]:
+def _side_rows(sequence: int, full: dict, agent_rows: list[dict], activity_rows: list[dict]) -> None:
+    """Append the side-table rows of one statement: identities and activities it mentions."""
     agents: dict[str, bool] = {}
     activities: dict[str, bool] = {}
 
@@ -348,10 +356,8 @@ def _side_rows(sequence: int, full: dict) -> list[StatementAgent | StatementActi
 
     add_statement_parts(full, True)
     add_agent(full.get("authority"), False)
-    rows: list[StatementAgent | StatementActivity] = [
-        StatementAgent(sequence=sequence, ifi=ifi, direct=direct) for ifi, direct in agents.items()]
-    rows += [StatementActivity(sequence=sequence, activity_id=a, direct=d) for a, d in activities.items()]
-    return rows
+    agent_rows += [{"sequence": sequence, "ifi": ifi, "direct": direct} for ifi, direct in agents.items()]
+    activity_rows += [{"sequence": sequence, "activity_id": a, "direct": d} for a, d in activities.items()]
 
 
 def _check_void_targets(session: Session, void_targets: dict[str, str], batch: dict[str, dict]) -> None:
@@ -386,7 +392,8 @@ def _check_attachments(statements: list[dict], attachments: Mapping[str, tuple[s
     for statement in statements:
         for attachment in _all_attachments(statement):
             if "fileUrl" not in attachment and attachment["sha2"].lower() not in attachments:
-                raise BadRequest(f"attachment {attachment['sha2']} has no fileUrl and its content was not sent")
+                raise BadRequest(f"attachment {attachment['sha2']} has no fileUrl and its content "
+                                 "was not sent")
 
 
 def _all_attachments(statement: dict) -> list[dict]:

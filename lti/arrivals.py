@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User
 from cairn.db import utcnow
-from lti import classes, learners
+from lti import catalogue, classes, learners
 from lti.launches import ValidLaunch
 from lti.models import Context, ContextMember, Launch, Platform, ResourceLink
 
@@ -108,6 +108,21 @@ def _upsert_resource_link(session: Session, platform: Platform, context: Context
         link.ags_scopes = list(ags.get("scope") or [])
     session.flush()
     return link
+
+
+@dataclass(frozen=True)
+class Destination:
+    kind: str  # pathway, step or catalogue
+    pathway_id: int | None = None  # the published version's id, for the portal's pages
+    step_id: int | None = None
+
+
+def destination(session: Session, launch: Launch) -> Destination:
+    """Where a launch leads now: its pathway or step in the currently published version (the
+    catalogue when that is gone)."""
+    kind, target_id = parse_target(launch.destination)
+    entry = catalogue.entry_for(session, kind, target_id)
+    return Destination(kind=entry.kind, pathway_id=entry.pathway_id, step_id=entry.step_id)
 
 
 def launch_by_token(session: Session, token: str) -> Launch | None:

@@ -129,15 +129,13 @@ def _platform_origin(state: str) -> str:
 def destination_url(launch: Launch) -> str:
     """Where a launch leads: the portal's page for its pathway, step or catalogue when the portal is
     installed, else the launch summary page."""
-    kind, target_id = arrivals.parse_target(launch.destination)
-    endpoints = {"pathway": ("portal.pathway", "pathway_id"), "step": ("portal.step", "step_id"),
-                 "catalogue": ("portal.catalogue", None)}
-    endpoint, argument = endpoints[kind]
-    if endpoint in current_app.view_functions:
-        try:
-            return url_for(endpoint, **({argument: target_id} if argument else {}))
-        except Exception:  # the portal's URL rules differ: fall back rather than fail the launch
-            log.warning("no portal URL for %s %s", kind, target_id)
+    place = arrivals.destination(get_session(), launch)
+    candidates = {"pathway": ("portal.pathway", {"pathway_id": place.pathway_id}),
+                  "step": ("portal.step", {"step_id": place.step_id}),
+                  "catalogue": ("portal.catalogue", {})}
+    endpoint, arguments = candidates[place.kind]
+    if endpoint in current_app.view_functions and all(v is not None for v in arguments.values()):
+        return url_for(endpoint, **arguments)
     return url_for("lti.launched", token=launch.token)
 
 
