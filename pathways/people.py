@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User
@@ -520,15 +520,14 @@ def self_enroll(session: Session, user_id: int, pathway_id: int) -> AssignmentIn
 
 
 def _assignments_reaching(session: Session, user_id: int) -> list[Assignment]:
-    class_ids = [c.id for c in classes_of(session, user_id)
-                 if any(m.role == "learner" for m in class_members(session, c.id) if m.user_id == user_id)]
+    class_ids = list(session.scalars(select(ClassMember.class_id).where(
+        ClassMember.user_id == user_id, ClassMember.role == "learner", ClassMember.active.is_(True))))
     audience_ids = audiences_of(session, user_id)
     conditions = [Assignment.user_id == user_id]
     if class_ids:
         conditions.append(Assignment.class_id.in_(class_ids))
     if audience_ids:
         conditions.append(Assignment.audience_id.in_(audience_ids))
-    from sqlalchemy import or_
     return list(session.scalars(select(Assignment).where(or_(*conditions)).order_by(Assignment.id)))
 
 
