@@ -106,36 +106,62 @@ def _fact_row(stored: StoredStatementLike) -> ProgressFact | None:
                         score_scaled=float(score) if isinstance(score, int | float) else None)
 
 
+def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
 def apply_statements(session: Session, batch: Iterable[StoredStatementLike]) -> set[int]:
-    """Record the facts of statements (in sequence order); return the ids of the learners affected."""
-    identities: set[tuple[str, str]] = set()
-    registrations: set[str] = set()
+    """Record the facts of statements (in sequence order); return the ids of the learners affected.
+
+    Looks rows up a batch at a time, and reports only learners whose facts touch a step's activity or
+    a registration a step launched: other statements cannot change any derived value.
+    """
+    batch = list(batch)
+    targets: dict[str, str] = {}
     for stored in batch:
-        statement = stored.statement
-        if (statement.get("verb") or {}).get("id") == VERB_VOIDED:
-            target = str((statement.get("object") or {}).get("id", "")).lower()
-            if target and session.get(ProgressVoid, target) is None:
-                session.add(ProgressVoid(target_id=target, voiding_id=stored.id))
-                fact = session.get(ProgressFact, target)
-                if fact is not None and fact.voided_by is None:
-                    fact.voided_by = stored.id
-                    identities.add((fact.identity_kind, fact.identity_value))
-                    if fact.registration:
-                        registrations.add(fact.registration)
+        if (stored.statement.get("verb") or {}).get("id") == VERB_VOIDED:
+            targets[stored.id] = str((stored.statement.get("object") or {}).get("id", "")).lower()
+    keys = sorted({s.id for s in batch} | set(targets.values()))
+    facts: dict[str, ProgressFact] = {}
+    voids: dict[str, ProgressVoid] = {}
+    for chunk in _chunks(keys):
+        facts.update({f.statement_id: f for f in session.scalars(
+            select(ProgressFact).where(ProgressFact.statement_id.in_(chunk)))})
+        voids.update({v.target_id: v for v in session.scalars(
+            select(ProgressVoid).where(ProgressVoid.target_id.in_(chunk)))})
+    touched: list[ProgressFact] = []
+    for stored in batch:
+        target = targets.get(stored.id)
+        if target is not None:
+            if not target or target in voids:
+                continue
+            voids[target] = ProgressVoid(target_id=target, voiding_id=stored.id)
+            session.add(voids[target])
+            fact = facts.get(target)
+            if fact is not None and fact.voided_by is None:
+                fact.voided_by = stored.id
+                touched.append(fact)
             continue
-        if session.get(ProgressFact, stored.id) is not None:
+        if stored.id in facts:
             continue
         row = _fact_row(stored)
         if row is None:
             continue
-        void = session.get(ProgressVoid, stored.id)
-        if void is not None:
-            row.voided_by = void.voiding_id
+        if stored.id in voids:
+            row.voided_by = voids[stored.id].voiding_id
         session.add(row)
-        identities.add((row.identity_kind, row.identity_value))
-        if row.registration:
-            registrations.add(row.registration)
+        facts[stored.id] = row
+        touched.append(row)
     session.flush()
+    if not touched:
+        return set()
+    activities = sorted({f.activity_iri for f in touched})
+    relevant: set[str] = set()
+    for chunk in _chunks(activities):
+        relevant.update(session.scalars(select(Step.activity_iri).where(Step.activity_iri.in_(chunk)).distinct()))
+    registrations = {f.registration for f in touched if f.registration}
+    identities = {(f.identity_kind, f.identity_value) for f in touched if f.activity_iri in relevant}
     return _users_for(session, identities, registrations)
 
 
@@ -305,6 +331,17 @@ def refresh_lineage(session: Session, lineage: str) -> None:
     users = set(learners_of_lineage(session, lineage))
     users.update(session.scalars(select(PathwayProgress.user_id).join(
         Pathway, Pathway.id == PathwayProgress.pathway_id).where(Pathway.lineage == lineage)))
+    # Learners whose earlier statements are about one of the (new) steps' activities.
+    steps = select(Step.id, Step.activity_iri).join(Pathway, Pathway.id == Step.pathway_id).where(
+        Pathway.lineage == lineage, Pathway.status != "draft")
+    activities = sorted({iri for _, iri in session.execute(steps)})
+    for chunk in _chunks(activities):
+        users.update(session.scalars(select(UserIdentity.user_id).join(
+            ProgressFact, (ProgressFact.identity_kind == UserIdentity.kind) &
+            (ProgressFact.identity_value == UserIdentity.value)).where(ProgressFact.activity_iri.in_(chunk))
+            .distinct()))
+    users.update(session.scalars(select(StepLaunch.user_id).where(
+        StepLaunch.step_id.in_(select(steps.subquery().c.id)))))
     for user_id in sorted(users):
         refresh_user(session, user_id)
 
