@@ -32,7 +32,8 @@ def create(name: str, scopes: str, authority_email: str | None, as_json: bool) -
         authority = {"objectType": "Agent", "name": name, "account": {"homePage": base_url, "name": name}}
     try:
         info, secret = services.create_credential(
-            session, name=name, scopes=[s.strip() for s in scopes.split(",") if s.strip()], authority=authority)
+            session, name=name, scopes=[s.strip() for s in scopes.split(",") if s.strip()],
+            authority=authority)
     except LRSError as exc:
         session.rollback()
         raise click.ClickException(exc.message) from exc

@@ -66,7 +66,8 @@ def _info(row: Credential) -> CredentialInfo:
     return CredentialInfo(id=row.id, key=row.key, name=row.name, scopes=tuple(row.scopes),
                           authority=row.authority, created_at=row.created_at, expires_at=row.expires_at,
                           revoked_at=row.revoked_at, launch_agent=row.launch_agent,
-                          launch_activity_id=row.launch_activity_id, launch_registration=row.launch_registration)
+                          launch_activity_id=row.launch_activity_id,
+                          launch_registration=row.launch_registration)
 
 
 def _hash(secret: str) -> str:
@@ -88,7 +89,8 @@ def create_credential(session: Session, *, name: str, scopes: list[str] | tuple[
     Validator().actor(authority, "authority")
     key = secrets.token_hex(16)
     secret = secrets.token_urlsafe(32)
-    row = Credential(key=key, secret_sha256=_hash(secret), name=name, scopes=list(scopes), authority=authority,
+    row = Credential(key=key, secret_sha256=_hash(secret), name=name, scopes=list(scopes),
+                     authority=authority,
                      expires_at=expires_at)
     session.add(row)
     session.flush()
@@ -148,7 +150,8 @@ def issue_launch_credential(session: Session, *, agent: dict, registration: str,
                  "account": {"homePage": home_page, "name": f"launch-{key}"}}
     row = Credential(key=key, secret_sha256=_hash(secret), name=f"launch {activity_id}", scopes=list(scopes),
                      authority=authority, expires_at=utcnow() + timedelta(seconds=ttl_seconds),
-                     launch_agent=agent, launch_activity_id=activity_id, launch_registration=registration.lower())
+                     launch_agent=agent, launch_activity_id=activity_id,
+                     launch_registration=registration.lower())
     session.add(row)
     session.flush()
     return key, secret

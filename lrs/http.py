@@ -72,7 +72,8 @@ def negotiate_version(header: str | None) -> str:
             return "1.0.3"
         if parts[0] == "2" and parts[1] == "0":
             return "2.0.0"
-    raise BadRequest(f"{VERSION_HEADER} {value!r} is not supported; use one of {', '.join(SUPPORTED_VERSIONS)}")
+    raise BadRequest(f"{VERSION_HEADER} {value!r} is not supported; "
+                     f"use one of {', '.join(SUPPORTED_VERSIONS)}")
 
 
 def xapi_version() -> str:

@@ -79,12 +79,13 @@ def attachment_parts(parts: list[Part]) -> dict[str, tuple[str, bytes]]:
 
 
 def build_multipart(statement_json: bytes, attachments: list[tuple[str, str, bytes]]) -> tuple[bytes, str]:
-    """A multipart/mixed body: the statements, then each (sha2, content type, content); returns body and boundary."""
+    """A multipart/mixed body: statements, then each (sha2, type, bytes); returns (body, boundary)."""
     boundary = "cairn-" + secrets.token_hex(16)
     chunks = [f"--{boundary}\r\nContent-Type: application/json\r\n\r\n".encode(), statement_json, b"\r\n"]
     for sha2, content_type, content in attachments:
-        chunks.append((f"--{boundary}\r\nContent-Type: {content_type}\r\nContent-Transfer-Encoding: binary\r\n"
-                       f"X-Experience-API-Hash: {sha2}\r\n\r\n").encode())
+        head = (f"--{boundary}\r\nContent-Type: {content_type}\r\nContent-Transfer-Encoding: binary\r\n"
+                f"X-Experience-API-Hash: {sha2}\r\n\r\n")
+        chunks.append(head.encode())
         chunks += [content, b"\r\n"]
     chunks.append(f"--{boundary}--\r\n".encode())
     return b"".join(chunks), boundary

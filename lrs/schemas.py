@@ -6,7 +6,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from lrs.formats import FORMATS
-from lrs.validation import UUID_RE, Validator, parse_timestamp
+from lrs.validation import IRI_RE, UUID_RE, Validator, parse_timestamp
 
 
 class StrictBoolean(fields.Boolean):
@@ -57,8 +57,8 @@ class StatementsQueryParams(Schema):
     statementId = UUIDString()
     voidedStatementId = UUIDString()
     agent = AgentJSON()
-    verb = fields.String(validate=validate.Regexp(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$", error="must be an IRI"))
-    activity = fields.String(validate=validate.Regexp(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$", error="must be an IRI"))
+    verb = fields.String(validate=validate.Regexp(IRI_RE, error="must be an IRI"))
+    activity = fields.String(validate=validate.Regexp(IRI_RE, error="must be an IRI"))
     registration = UUIDString()
     related_activities = StrictBoolean(load_default=False)
     related_agents = StrictBoolean(load_default=False)

@@ -27,7 +27,8 @@ def check_signatures(statements: list[Any], attachments: dict[str, tuple[str, by
                 continue
             where = f"statements[{index}] signature"
             if attachment.get("contentType") != "application/octet-stream":
-                raise BadRequest(f"{where}: a signature attachment's contentType must be application/octet-stream")
+                raise BadRequest(f"{where}: a signature attachment's contentType must be "
+                                 "application/octet-stream")
             sha2 = str(attachment.get("sha2", "")).lower()
             if sha2 not in attachments:
                 raise BadRequest(f"{where}: the JWS signature must be sent as a multipart part")

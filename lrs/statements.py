@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -137,7 +137,7 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
 
     _check_void_targets(session, void_targets, batch_ids)
     _check_attachments(statements, attachments or {})
-    for row, full in new_rows:
+    for row, _full in new_rows:
         session.add(row)
     session.flush()
     for row, full in new_rows:
@@ -201,7 +201,8 @@ def consistent_through(session: Session) -> datetime:
     return newest if newest is not None else now
 
 
-def iter_statements(session: Session, *, after_sequence: int = 0, batch_size: int = 1000) -> Iterator[StoredStatement]:
+def iter_statements(session: Session, *, after_sequence: int = 0,
+                    batch_size: int = 1000) -> Iterator[StoredStatement]:
     """Every stored statement after ``after_sequence`` (voiding and voided included), in sequence order."""
     last = after_sequence
     while True:
@@ -386,7 +387,8 @@ def _check_attachments(statements: list[dict], attachments: Mapping[str, tuple[s
     for statement in statements:
         for attachment in _all_attachments(statement):
             if "fileUrl" not in attachment and attachment["sha2"].lower() not in attachments:
-                raise BadRequest(f"attachment {attachment['sha2']} has no fileUrl and its content was not sent")
+                raise BadRequest(f"attachment {attachment['sha2']} has no fileUrl and its content "
+                                 "was not sent")
 
 
 def _all_attachments(statement: dict) -> list[dict]:

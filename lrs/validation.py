@@ -12,8 +12,10 @@ from typing import Any
 
 from lrs.errors import StatementInvalid
 
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$")
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$")
 IRI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
+MEDIA_TYPE_RE = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;.*)?$")
 SHA1_RE = re.compile(r"^[0-9a-fA-F]{40}$")
 SHA2_RE = re.compile(r"^[0-9a-fA-F]{56}$|^[0-9a-fA-F]{64}$|^[0-9a-fA-F]{96}$|^[0-9a-fA-F]{128}$")
 MBOX_RE = re.compile(r"^mailto:[^@\s]+@[^@\s]+$")
@@ -106,7 +108,8 @@ class Validator:
         if verb_id == VOIDED_VERB:
             target = statement["object"]
             if target.get("objectType") != "StatementRef":
-                raise fail(f"{path}.object", "a voiding statement's object must be a StatementRef (xAPI 2.3.2)")
+                raise fail(f"{path}.object",
+                           "a voiding statement's object must be a StatementRef (xAPI 2.3.2)")
 
     # -- agents and groups ----------------------------------------------------------------------
 
@@ -327,7 +330,8 @@ class Validator:
             self.group(context["team"], f"{path}.team")
         if "contextActivities" in context:
             self._context_activities(context["contextActivities"], f"{path}.contextActivities")
-        object_type = statement_object.get("objectType", "Activity") if isinstance(statement_object, dict) else None
+        object_type = (statement_object.get("objectType", "Activity")
+                       if isinstance(statement_object, dict) else None)
         for key in ("revision", "platform"):
             if key in context:
                 if not isinstance(context[key], str):
@@ -382,7 +386,8 @@ class Validator:
         for key, value in activities.items():
             items = value if isinstance(value, list) else [value]
             for index, activity in enumerate(items):
-                self.activity(activity, f"{path}.{key}[{index}]" if isinstance(value, list) else f"{path}.{key}")
+                where = f"{path}.{key}[{index}]" if isinstance(value, list) else f"{path}.{key}"
+                self.activity(activity, where)
 
     def _attachments(self, attachments: Any, path: str) -> None:
         if not isinstance(attachments, list):
@@ -399,7 +404,7 @@ class Validator:
             if "description" in attachment:
                 self.language_map(attachment["description"], f"{where}.description")
             content_type = attachment["contentType"]
-            if not isinstance(content_type, str) or not re.match(r"^[\w.+-]+/[\w.+-]+(\s*;.*)?$", content_type):
+            if not isinstance(content_type, str) or not MEDIA_TYPE_RE.match(content_type):
                 raise fail(f"{where}.contentType", "must be an Internet Media Type")
             length = attachment["length"]
             if isinstance(length, bool) or not isinstance(length, int) or length < 0:

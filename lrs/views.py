@@ -47,7 +47,8 @@ def put_statement() -> Response:
         raise BadRequest("PUT /statements takes one statement object")
     _check_launch(credential, [body])
     services.store_statement(get_session(), body, authority=credential.authority,
-                             statement_id=params["statementId"], version=xapi_version(), attachments=attachments)
+                             statement_id=params["statementId"], version=xapi_version(),
+                             attachments=attachments)
     return Response(status=204)
 
 
@@ -91,7 +92,8 @@ def get_statements() -> Response:
             authority=credential.authority if mine_only else None)
         page = services.query_statements(session, query)
         result = StatementResultSchema().dump({
-            "statements": [format_statement(s.statement, params["format"], languages) for s in page.statements],
+            "statements": [format_statement(s.statement, params["format"], languages)
+                           for s in page.statements],
             "more": _more_url(page.more_cursor) if page.more_cursor else "",
         })
         response = _statements_response(result, [s.statement for s in page.statements], params["attachments"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from cairn.errors import register_api_prefix
+from cairn.nav import register_nav_link
 from cairn.security import csrf
 
 
@@ -18,6 +19,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(admin.bp)
     register_api_prefix(app, "/lti/api")
+    register_nav_link(app, "admin", "lti_admin.admin_page", "LTI platforms", order=70, section="lti_admin.")
     app.register_error_handler(LaunchRejected, views.rejected_page)
-    app.extensions.setdefault("lti.after_launch", [])
     app.cli.add_command(cli.lti_group)
+    # Changed pathway and assessment outcomes are passed back to the platforms (AGS).
+    from lti import grades
+    from pathways.services import on_outcome_changed
+    on_outcome_changed(app, grades.on_outcome_changed)

@@ -18,6 +18,7 @@ import jwt
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pylti1p3.assignments_grades import AssignmentsGradesService
 from pylti1p3.deep_link import DeepLink
 from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.deployment import Deployment as _Deployment
@@ -26,7 +27,6 @@ from pylti1p3.grade import Grade
 from pylti1p3.lineitem import LineItem
 from pylti1p3.message_launch import MessageLaunch
 from pylti1p3.names_roles import NamesRolesProvisioningService
-from pylti1p3.assignments_grades import AssignmentsGradesService
 from pylti1p3.registration import Registration
 from pylti1p3.request import Request
 from pylti1p3.service_connector import ServiceConnector

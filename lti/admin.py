@@ -6,7 +6,7 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from marshmallow import ValidationError
 
 from cairn.auth import admin_required
-from cairn.db import get_session
+from cairn.db import get_db, get_session
 from lti import keys, platforms, rosters
 from lti.schemas import PlatformInput, PlatformOutput, RosterSyncOutput
 
@@ -74,4 +74,7 @@ def api_tool_config() -> dict:
 @bp.post("/api/contexts/<int:context_id>/roster-sync")
 @admin_required
 def api_sync_roster(context_id: int) -> dict:
-    return RosterSyncOutput().dump(rosters.sync_context(get_session(), context_id))
+    # End the sign-in check's read transaction: on SQLite it holds the write lock, which the
+    # platform's call back to our JWKS (during the sync) would wait for.
+    get_session().rollback()
+    return RosterSyncOutput().dump(rosters.sync_now(get_db().session_factory(), context_id))

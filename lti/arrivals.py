@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User
 from cairn.db import utcnow
-from lti import learners
+from lti import catalogue, classes, learners
 from lti.launches import ValidLaunch
 from lti.models import Context, ContextMember, Launch, Platform, ResourceLink
 
@@ -46,8 +46,9 @@ def parse_target(value: str | None) -> tuple[str, str | None]:
     return "catalogue", None
 
 
-def accept(session: Session, valid: ValidLaunch) -> Arrival:
-    """Turn a validated launch into a known learner in a known context, and remember the launch."""
+def accept(session: Session, valid: ValidLaunch, *, base_url: str) -> Arrival:
+    """Turn a validated launch into a known learner in a known class, with a ``launched`` statement,
+    and remember the launch. Instructors and administrators of the context manage its class."""
     claims, platform = valid.claims, valid.platform
     user = learners.find_or_create_learner(session, platform.issuer, claims)
     roles = [str(r) for r in claims.get(LTI + "roles") or []]
@@ -57,10 +58,15 @@ def accept(session: Session, valid: ValidLaunch) -> Arrival:
     if isinstance(claims.get(LTI + "context"), dict) and claims[LTI + "context"].get("id"):
         context = learners.upsert_context(session, platform, claims[LTI + "context"], deployment_id)
         learners.set_member(session, context, user, str(claims["sub"]), roles)
+        classes.join_class(session, platform, context, user, role)
         _remember_services(context, claims)
     link = None
     if isinstance(claims.get(LTI + "resource_link"), dict):
         link = _upsert_resource_link(session, platform, context, claims)
+    tool_platform = claims.get(LTI + "tool_platform") if isinstance(claims.get(LTI + "tool_platform"), dict) else {}
+    classes.record_launch(session, platform=platform, user=user, sub=str(claims["sub"]), context=context, link=link,
+                          deployment_id=deployment_id, platform_name=str(tool_platform.get("name") or ""),
+                          base_url=base_url)
     message_type = str(claims[LTI + "message_type"])
     destination = f"{link.target_kind}:{link.target_id or ''}" if link else "catalogue:"
     settings = claims.get(DL_SETTINGS_CLAIM) if message_type == "LtiDeepLinkingRequest" else None
@@ -102,6 +108,21 @@ def _upsert_resource_link(session: Session, platform: Platform, context: Context
         link.ags_scopes = list(ags.get("scope") or [])
     session.flush()
     return link
+
+
+@dataclass(frozen=True)
+class Destination:
+    kind: str  # pathway, step or catalogue
+    pathway_id: int | None = None  # the published version's id, for the portal's pages
+    step_id: int | None = None
+
+
+def destination(session: Session, launch: Launch) -> Destination:
+    """Where a launch leads now: its pathway or step in the currently published version (the
+    catalogue when that is gone)."""
+    kind, target_id = parse_target(launch.destination)
+    entry = catalogue.entry_for(session, kind, target_id)
+    return Destination(kind=entry.kind, pathway_id=entry.pathway_id, step_id=entry.step_id)
 
 
 def launch_by_token(session: Session, token: str) -> Launch | None:

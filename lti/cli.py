@@ -141,10 +141,9 @@ def deliver_scores(loop: bool, retry_now: bool, interval: float) -> None:
 def sync_roster(context_id: int) -> None:
     """Sync a context's roster from the platform (NRPS)."""
     try:
-        result = rosters.sync_context(get_session(), context_id)
+        result = rosters.sync_now(get_db().session_factory(), context_id)
     except CairnError as exc:
-        raise _fail(exc) from exc
-    get_session().commit()
+        raise click.ClickException(exc.message) from exc
     click.echo(f"context {result.context_id}: {result.active} active, {result.inactive} inactive, "
                f"{result.pages} pages")
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from lti import arrivals, catalogue as catalogue_source, keys, platforms
+from lti import arrivals, keys, platforms
+from lti import catalogue as catalogue_source
 from lti.adapter import ContentItem, deep_linking_response
 from lti.errors import LaunchRejected
 from lti.models import Launch
@@ -40,7 +41,7 @@ def respond(session: Session, token: str, chosen: list[str], *, base_url: str) -
     """Build the signed response for the ``chosen`` catalogue keys ("pathway:12", "step:7", "catalogue:")."""
     launch = launch_for_selection(session, token)
     settings = dict(launch.deep_linking_settings or {})
-    if not settings.get("accept_multiple", True) in (True, "true") and len(chosen) > 1:
+    if settings.get("accept_multiple", True) not in (True, "true") and len(chosen) > 1:
         chosen = chosen[:1]
     entries = catalogue_source.entries_by_key(session, chosen)
     urls = platforms.tool_urls(base_url)

@@ -11,18 +11,20 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cairn.db import utcnow
-from lti import keys, platforms
-from lti.adapter import AGS_SCOPE_SCORE, ServiceCallFailed, post_score
+from lti import catalogue, keys, platforms
+from lti.adapter import AGS_SCOPE_SCORE, PlatformConfig, ServiceCallFailed, ToolKeyPair, post_score
 from lti.models import Context, ContextMember, Platform, ResourceLink, ScoreDelivery
+from pathways.services import OutcomeChange
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=1)
 FIRST_BACKOFF = timedelta(seconds=5)
+LEASE = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -72,46 +74,68 @@ class DeliveryReport:
     waiting: int
 
 
+@dataclass(frozen=True)
+class _Job:
+    id: int
+    blocked: bool
+    config: PlatformConfig | None = None
+    key: ToolKeyPair | None = None
+    lineitem_url: str | None = None
+    lineitems_url: str | None = None
+    scopes: tuple[str, ...] = ()
+    score: dict | None = None
+    new_lineitem: dict | None = None
+
+
 def deliver_due(factory: sessionmaker[Session], *, limit: int = 100) -> DeliveryReport:
-    """Deliver due scores, each in its own transaction; returns what happened."""
+    """Deliver due scores. A score is claimed (leased) in one short transaction, posted with no
+    transaction open (the platform may fetch our JWKS meanwhile; on SQLite an open transaction would
+    hold the write lock it needs), and recorded in another."""
     delivered = failed = waiting = 0
     skipped: set[int] = set()
     for _ in range(limit):
         with factory() as session, session.begin():
-            row = _take_next(session, skipped)
-            if row is None:
-                break
-            if _has_earlier_pending(session, row):
-                # An earlier score for this link and learner is still waiting: keep the order.
-                skipped.add(row.id)
-                waiting += 1
-                continue
-            if _deliver(session, row):
-                delivered += 1
-            else:
-                failed += 1
-                skipped.add(row.id)
+            job = _claim_next(session, skipped)
+        if job is None:
+            break
+        skipped.add(job.id)
+        if job.blocked:
+            # An earlier score for this link and learner is still waiting: keep the order.
+            waiting += 1
+            continue
+        assert job.config is not None and job.key is not None and job.score is not None
+        try:
+            used = post_score(job.config, job.key, lineitem_url=job.lineitem_url, lineitems_url=job.lineitems_url,
+                              scopes=list(job.scopes), score=job.score, new_lineitem=job.new_lineitem)
+        except ServiceCallFailed as exc:
+            with factory() as session, session.begin():
+                _record_failure(session, job.id, exc)
+            failed += 1
+            continue
+        with factory() as session, session.begin():
+            _record_delivery(session, job.id, used)
+        delivered += 1
     return DeliveryReport(delivered=delivered, failed=failed, waiting=waiting)
 
 
-def _take_next(session: Session, skipped: set[int]) -> ScoreDelivery | None:
-    query = (select(ScoreDelivery).where(ScoreDelivery.delivered_at.is_(None),
-                                         ScoreDelivery.next_attempt_at <= utcnow())
+def _claim_next(session: Session, skipped: set[int]) -> _Job | None:
+    now = utcnow()
+    query = (select(ScoreDelivery).where(ScoreDelivery.delivered_at.is_(None), ScoreDelivery.next_attempt_at <= now,
+                                         or_(ScoreDelivery.leased_until.is_(None), ScoreDelivery.leased_until < now))
              .order_by(ScoreDelivery.id).limit(1))
     if skipped:
         query = query.where(ScoreDelivery.id.not_in(skipped))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    return session.scalar(query)
-
-
-def _has_earlier_pending(session: Session, row: ScoreDelivery) -> bool:
-    return session.scalar(select(ScoreDelivery.id).where(
+    row = session.scalar(query)
+    if row is None:
+        return None
+    earlier = session.scalar(select(ScoreDelivery.id).where(
         ScoreDelivery.resource_link_id == row.resource_link_id, ScoreDelivery.user_id == row.user_id,
-        ScoreDelivery.delivered_at.is_(None), ScoreDelivery.id < row.id).limit(1)) is not None
-
-
-def _deliver(session: Session, row: ScoreDelivery) -> bool:
+        ScoreDelivery.delivered_at.is_(None), ScoreDelivery.id < row.id).limit(1))
+    if earlier is not None:
+        return _Job(id=row.id, blocked=True)
+    row.leased_until = now + LEASE
     link = session.get(ResourceLink, row.resource_link_id)
     assert link is not None
     platform = session.get(Platform, link.platform_id)
@@ -122,22 +146,31 @@ def _deliver(session: Session, row: ScoreDelivery) -> bool:
     new_lineitem = {"label": link.title or f"Cairn {link.target_kind} {link.target_id}",
                     "scoreMaximum": row.score_maximum, "resourceId": f"{link.target_kind}:{link.target_id}",
                     "resourceLinkId": link.resource_link_id, "tag": f"cairn-{link.resource_link_id}"}
-    try:
-        used = post_score(platforms.platform_config(platform), keys.signing_key(session),
-                          lineitem_url=link.lineitem_url, lineitems_url=link.lineitems_url,
-                          scopes=list(link.ags_scopes or []), score=score, new_lineitem=new_lineitem)
-    except ServiceCallFailed as exc:
-        row.attempts += 1
-        row.last_error = str(exc)[:1000]
-        row.next_attempt_at = utcnow() + min(FIRST_BACKOFF * 2 ** (row.attempts - 1), MAX_BACKOFF)
-        log.warning("AGS score %s for %s not delivered (attempt %s): %s", row.id, row.sub, row.attempts, exc)
-        return False
-    if not link.lineitem_url:
-        link.lineitem_url = used
+    return _Job(id=row.id, blocked=False, config=platforms.platform_config(platform), key=keys.signing_key(session),
+                lineitem_url=link.lineitem_url, lineitems_url=link.lineitems_url,
+                scopes=tuple(link.ags_scopes or []), score=score, new_lineitem=new_lineitem)
+
+
+def _record_failure(session: Session, delivery_id: int, exc: ServiceCallFailed) -> None:
+    row = session.get(ScoreDelivery, delivery_id)
+    assert row is not None
     row.attempts += 1
+    row.leased_until = None
+    row.last_error = str(exc)[:1000]
+    row.next_attempt_at = utcnow() + min(FIRST_BACKOFF * 2 ** (row.attempts - 1), MAX_BACKOFF)
+    log.warning("AGS score %s for %s not delivered (attempt %s): %s", row.id, row.sub, row.attempts, exc)
+
+
+def _record_delivery(session: Session, delivery_id: int, lineitem_url: str) -> None:
+    row = session.get(ScoreDelivery, delivery_id)
+    assert row is not None
+    link = session.get(ResourceLink, row.resource_link_id)
+    if link is not None and not link.lineitem_url:
+        link.lineitem_url = lineitem_url
+    row.attempts += 1
+    row.leased_until = None
     row.delivered_at = utcnow()
     row.last_error = None
-    return True
 
 
 def pending(session: Session) -> list[ScoreDelivery]:
@@ -153,3 +186,17 @@ def retry_now(session: Session) -> int:
         row.next_attempt_at = utcnow()
     session.flush()
     return len(rows)
+
+
+def on_outcome_changed(session: Session, change: OutcomeChange) -> None:
+    """The ``pathways`` outcome listener: queue the new score for every link leading to it."""
+    kind, target_id = catalogue.target_of_outcome(session, change.pathway_id, change.step_id)
+    if change.step_id is None:
+        activity = "Completed" if change.completed else "InProgress"
+        grading = "FullyGraded" if change.completed else "Pending"
+    else:
+        activity, grading = ("Completed" if change.completed else "Submitted"), "FullyGraded"
+    queue_outcome(session, Outcome(user_id=change.user_id, target_kind=kind, target_id=target_id,
+                                   score_given=change.score_given, score_maximum=change.score_maximum or 100.0,
+                                   activity_progress=activity, grading_progress=grading,
+                                   timestamp=change.timestamp))

@@ -5,7 +5,6 @@ Everything a second worker or host must agree on (nonces, states, keys, queued s
 """
 from __future__ import annotations
 
-
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -169,6 +168,8 @@ class ScoreDelivery(Base):
     comment: Mapped[str | None] = mapped_column(String(1000))
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    # A worker's claim while it talks to the platform (no transaction stays open meanwhile).
+    leased_until: Mapped[Timestamp | None]
     last_error: Mapped[str | None] = mapped_column(String(1000))
     delivered_at: Mapped[Timestamp | None]
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)

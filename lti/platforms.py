@@ -8,8 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cairn.errors import Conflict
-from lti.adapter import AGS_SCOPE_LINEITEM, AGS_SCOPE_LINEITEM_READONLY, AGS_SCOPE_RESULT, AGS_SCOPE_SCORE, \
-    NRPS_SCOPE, PlatformConfig
+from lti.adapter import (
+    AGS_SCOPE_LINEITEM,
+    AGS_SCOPE_LINEITEM_READONLY,
+    AGS_SCOPE_RESULT,
+    AGS_SCOPE_SCORE,
+    NRPS_SCOPE,
+    PlatformConfig,
+)
 from lti.errors import PlatformNotFound
 from lti.models import Deployment, Platform
 

@@ -6,14 +6,25 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    after_this_request,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.exceptions import NotFound
 
 from cairn.accounts.services import get_user
 from cairn.auth import current_user, login_required, sign_in
-from cairn.db import get_session
+from cairn.db import get_db, get_session
 from cairn.errors import Forbidden
-from lti import arrivals, deep_linking, keys, launches, platforms, registration
+from lti import arrivals, deep_linking, keys, launches, platforms, registration, rosters
 from lti.errors import LaunchRejected
 from lti.models import Launch
 from lti.schemas import DeepLinkingChoice, LaunchForm, LoginInitiation, RegistrationStart
@@ -79,9 +90,9 @@ def launch() -> Response:
         browser_state = cookie_state
     session = get_session()
     valid = launches.validate_launch(session, id_token=form["id_token"], state=state, browser_state=browser_state)
-    arrival = arrivals.accept(session, valid)
-    for hook in current_app.extensions.get("lti.after_launch", []):
-        hook(session, valid, arrival)
+    arrival = arrivals.accept(session, valid, base_url=current_app.config["BASE_URL"])
+    if arrival.context is not None and rosters.is_stale(arrival.context):
+        _sync_roster_after_response(arrival.context.id)
     log.info("LTI launch accepted: issuer=%s sub=%s message=%s", valid.platform.issuer,
              valid.claims.get("sub"), arrival.launch.message_type)
     if arrival.is_deep_linking:
@@ -96,6 +107,18 @@ def launch() -> Response:
     return response
 
 
+def _sync_roster_after_response(context_pk: int) -> None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    @after_this_request
+    def _schedule(response: Response) -> Response:
+        def sync() -> None:
+            with app.app_context():
+                rosters.sync_in_background(get_db().session_factory(), context_pk)
+        response.call_on_close(sync)
+        return response
+
+
 def _platform_origin(state: str) -> str:
     row = launches.login_state(get_session(), state)
     assert row is not None
@@ -106,15 +129,13 @@ def _platform_origin(state: str) -> str:
 def destination_url(launch: Launch) -> str:
     """Where a launch leads: the portal's page for its pathway, step or catalogue when the portal is
     installed, else the launch summary page."""
-    kind, target_id = arrivals.parse_target(launch.destination)
-    endpoints = {"pathway": ("portal.pathway", "pathway_id"), "step": ("portal.step", "step_id"),
-                 "catalogue": ("portal.catalogue", None)}
-    endpoint, argument = endpoints[kind]
-    if endpoint in current_app.view_functions:
-        try:
-            return url_for(endpoint, **({argument: target_id} if argument else {}))
-        except Exception:  # the portal's URL rules differ: fall back rather than fail the launch
-            log.warning("no portal URL for %s %s", kind, target_id)
+    place = arrivals.destination(get_session(), launch)
+    candidates = {"pathway": ("portal.pathway", {"pathway_id": place.pathway_id}),
+                  "step": ("portal.step", {"step_id": place.step_id}),
+                  "catalogue": ("portal.catalogue", {})}
+    endpoint, arguments = candidates[place.kind]
+    if endpoint in current_app.view_functions and all(v is not None for v in arguments.values()):
+        return url_for(endpoint, **arguments)
     return url_for("lti.launched", token=launch.token)
 
 

@@ -166,6 +166,7 @@ def upgrade() -> None:
     sa.Column('comment', sa.String(length=1000), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', cairn.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('leased_until', cairn.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.String(length=1000), nullable=True),
     sa.Column('delivered_at', cairn.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', cairn.db.UTCDateTime(timezone=True), nullable=False),

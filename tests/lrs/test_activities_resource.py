@@ -49,3 +49,22 @@ def test_only_credentials_with_define_change_the_definition_data_2_4_4_1(db_sess
     store_statements(db_session, [statement({"name": {"en-US": "meeting"}})], authority=TRUSTED)
     store_statements(db_session, [statement({"name": {"en-US": "vandalised"}})], authority=UNTRUSTED)
     assert canonical_activity(db_session, ACTIVITY)["definition"] == {"name": {"en-US": "meeting"}}
+
+
+def test_the_newest_statement_wins_even_when_it_repeats_an_older_definition_data_2_4_4_1(db_session) -> None:
+    first = {"name": {"en-US": "first"}, "type": "http://example.com/t1"}
+    store_statements(db_session, [statement(first)], authority=TRUSTED)
+    store_statements(db_session, [statement({"name": {"en-US": "second"}, "type": "http://example.com/t2"})],
+                     authority=TRUSTED)
+    store_statements(db_session, [statement(first)], authority=TRUSTED)
+    assert canonical_activity(db_session, ACTIVITY)["definition"] == first
+
+
+def test_definitions_inside_sub_statements_count_comm_2_5(db_session) -> None:
+    inner = statement({"description": {"de-DE": "innen"}})
+    sub = {"objectType": "SubStatement", "actor": inner["actor"], "verb": inner["verb"],
+           "object": inner["object"]}
+    outer = statement()
+    outer["object"] = sub
+    store_statements(db_session, [outer], authority=TRUSTED)
+    assert canonical_activity(db_session, ACTIVITY)["definition"] == {"description": {"de-DE": "innen"}}

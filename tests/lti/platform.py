@@ -277,8 +277,35 @@ class TestPlatform:
             if q.get("lti_storage_target"):
                 fields["lti_storage_target"] = q["lti_storage_target"]
             inputs = "".join(f'<input type="hidden" name="{k}" value="{v}">' for k, v in fields.items())
-            return Response(f'<form id="launch" method="post" action="{q["redirect_uri"]}">{inputs}</form>',
-                            mimetype="text/html")
+            return Response(f'<form id="launch" method="post" action="{q["redirect_uri"]}">{inputs}</form>'
+                            '<script>document.getElementById("launch").submit();</script>', mimetype="text/html")
+
+        @app.get("/course")
+        def course() -> Response:
+            # A course page that frames the tool beside the platform's storage frame (LTI Client
+            # Side postMessages): the tool reaches it as parent.frames[lti_storage_target].
+            login = f"{platform.tool_url}/lti/login?" + urlencode(platform.login_params(
+                platform.messages[request.args["hint"]], storage_target="post_message_forwarding",
+                hint=request.args["hint"]))
+            return Response(f'''<!doctype html><title>Course</title>
+<iframe name="post_message_forwarding" src="/storage" title="storage"></iframe>
+<iframe name="tool" id="tool" src="{login}" title="Cairn" width="900" height="600"></iframe>''', mimetype="text/html")
+
+        @app.get("/storage")
+        def storage_frame() -> Response:
+            # The platform's storage: lti.put_data / lti.get_data, keyed by the sender's origin.
+            return Response("""<!doctype html><script>
+var store = {};
+window.addEventListener("message", function (event) {
+  var d = event.data || {}; var mine = store[event.origin] = store[event.origin] || {};
+  if (d.subject === "lti.put_data") { mine[d.key] = d.value;
+    event.source.postMessage({subject: "lti.put_data.response", message_id: d.message_id, key: d.key,
+                              value: d.value}, event.origin); }
+  if (d.subject === "lti.get_data") {
+    event.source.postMessage({subject: "lti.get_data.response", message_id: d.message_id, key: d.key,
+                              value: mine[d.key]}, event.origin); }
+});
+</script>""", mimetype="text/html")
 
         @app.post("/token")
         def token() -> tuple[Response, int] | Response:
@@ -443,9 +470,11 @@ class TestPlatform:
         self.messages[hint] = message
         return hint
 
-    def login_params(self, message: Message, *, storage_target: str | None = None) -> dict[str, str]:
+    def login_params(self, message: Message, *, storage_target: str | None = None,
+                     hint: str | None = None) -> dict[str, str]:
         params = {"iss": self.issuer, "login_hint": message.person.sub,
-                  "target_link_uri": f"{self.tool_url}/lti/launch", "lti_message_hint": self.prepare(message),
+                  "target_link_uri": f"{self.tool_url}/lti/launch",
+                  "lti_message_hint": hint or self.prepare(message),
                   "client_id": self.client_id, "lti_deployment_id": self.deployment_id}
         if storage_target:
             params["lti_storage_target"] = storage_target

@@ -1,0 +1,120 @@
+"""GET /statements filters and ordering (xAPI 1.0.3 Communication 2.1.3, Data 2.5 StatementRef filtering)."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from cairn.db import make_engine
+from lrs import services
+from tests.lrs.conftest import AUTHORITY, statement
+
+Q = services.StatementQuery
+
+
+def ref(target_id: str, verb: str = "http://example.org/verbs/commented") -> dict:
+    return statement(verb={"id": verb}, object={"objectType": "StatementRef", "id": target_id})
+
+
+def test_statements_targeting_a_match_match_too_recursively_data_2_5(db_session: Session) -> None:
+    activity = f"http://example.org/ref/{uuid.uuid4()}"
+    c = services.store_statement(db_session, statement(object={"id": activity}), authority=AUTHORITY)
+    b = services.store_statement(db_session, ref(c.id), authority=AUTHORITY)
+    a = services.store_statement(db_session, ref(b.id), authority=AUTHORITY)
+    services.store_statement(db_session, statement(), authority=AUTHORITY)
+    page = services.query_statements(db_session, Q(activity=activity))
+    assert [s.id for s in page.statements] == [a.id, b.id, c.id]
+
+
+def test_since_and_until_apply_to_the_targeting_statement_itself_data_2_5(db_session: Session) -> None:
+    activity = f"http://example.org/ref/{uuid.uuid4()}"
+    target = services.store_statement(db_session, statement(object={"id": activity}), authority=AUTHORITY)
+    time.sleep(0.01)
+    later = services.store_statement(db_session, ref(target.id), authority=AUTHORITY)
+    page = services.query_statements(db_session, Q(activity=activity, since=target.stored))
+    assert [s.id for s in page.statements] == [later.id]
+    page = services.query_statements(db_session, Q(activity=activity, until=target.stored))
+    assert [s.id for s in page.statements] == [target.id]
+
+
+def test_ascending_orders_oldest_first_communication_2_1_3(db_session: Session) -> None:
+    activity = f"http://example.org/asc/{uuid.uuid4()}"
+    stored = services.store_statements(db_session, [statement(object={"id": activity}) for _ in range(3)],
+                                       authority=AUTHORITY)
+    page = services.query_statements(db_session, Q(activity=activity, ascending=True, limit=2))
+    assert [s.id for s in page.statements] == [stored[0].id, stored[1].id]
+    rest = services.query_statements(db_session, Q(activity=activity, ascending=True, cursor=page.more_cursor))
+    assert [s.id for s in rest.statements] == [stored[2].id] and rest.more_cursor is None
+
+
+def test_related_agents_matches_instructor_team_and_authority_communication_2_1_3(db_session: Session) -> None:
+    teacher = {"mbox": f"mailto:teacher-{uuid.uuid4()}@example.org"}
+    stored = services.store_statement(db_session, statement(context={"instructor": teacher}), authority=AUTHORITY)
+    assert services.query_statements(db_session, Q(agent=teacher)).statements == []
+    related = services.query_statements(db_session, Q(agent=teacher, related_agents=True))
+    assert [s.id for s in related.statements] == [stored.id]
+
+
+def test_agent_filter_matches_an_agent_object_communication_2_1_3(db_session: Session) -> None:
+    friend = {"objectType": "Agent", "mbox": f"mailto:friend-{uuid.uuid4()}@example.org"}
+    stored = services.store_statement(db_session, statement(object=friend), authority=AUTHORITY)
+    assert [s.id for s in services.query_statements(db_session, Q(agent=friend)).statements] == [stored.id]
+
+
+def test_limit_zero_means_the_server_maximum_communication_2_1_3(db_session: Session) -> None:
+    activity = f"http://example.org/limit/{uuid.uuid4()}"
+    services.store_statements(db_session, [statement(object={"id": activity}) for _ in range(3)], authority=AUTHORITY)
+    assert len(services.query_statements(db_session, Q(activity=activity, limit=0)).statements) == 3
+
+
+def test_statement_arriving_before_its_voiding_target_is_voided_on_arrival_data_2_3_2(db_session: Session) -> None:
+    target_id = str(uuid.uuid4())
+    services.store_statement(db_session, ref(target_id, "http://adlnet.gov/expapi/verbs/voided"), authority=AUTHORITY)
+    services.store_statement(db_session, statement(id=target_id), authority=AUTHORITY)
+    assert services.get_statement(db_session, target_id) is None
+    assert services.get_statement(db_session, target_id, voided=True) is not None
+
+
+def test_sequences_follow_commit_order_under_concurrent_writers(database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A writer that starts later but commits first must not get the smaller sequence (brief: service API)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's single writer serialises transactions already (BEGIN IMMEDIATE)")
+    from tests.conftest import fresh_database_url, reset_database
+    url = fresh_database_url(tmp_path, "sequence_order")
+    engine = reset_database(url)
+    try:
+        first = Session(engine)
+        services.store_statement(first, statement(), authority=AUTHORITY)  # holds the sequence lock
+        result: dict[str, int] = {}
+
+        def second_writer() -> None:
+            other = make_engine(url)
+            with Session(other) as second:
+                result["second"] = services.store_statement(second, statement(), authority=AUTHORITY).sequence
+                second.commit()
+            other.dispose()
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join(timeout=0.5)
+        assert thread.is_alive(), "the second writer must wait for the first one's commit"
+        first.commit()
+        thread.join(timeout=10)
+        with Session(engine) as check:
+            sequences = [s.sequence for s in services.iter_statements(check)]
+        assert result["second"] == max(sequences) and len(sequences) == 2
+    finally:
+        first.close()
+        engine.dispose()
+
+
+def test_since_filter_is_exclusive_on_stored_communication_2_1_3(db_session: Session) -> None:
+    activity = f"http://example.org/since/{uuid.uuid4()}"
+    stored = services.store_statement(db_session, statement(object={"id": activity}), authority=AUTHORITY)
+    assert services.query_statements(db_session, Q(activity=activity, since=stored.stored)).statements == []
+    earlier = stored.stored - timedelta(milliseconds=1)
+    assert len(services.query_statements(db_session, Q(activity=activity, since=earlier)).statements) == 1
