@@ -17,3 +17,6 @@ def init_app(app: Flask) -> None:
     subscribe(app, projection.on_statements)
     register_demo_loader(app, demo.load)
     launch_views.init_app(app)  # xAPI content and cmi5 launches: fetch URL, moveOn subscriber, session sweep
+    from pathways import admin, portal
+    admin.init_app(app)
+    portal.init_app(app)
