@@ -7,7 +7,6 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Attach the pathways blueprints, CLI commands, the statement subscriber and the demo loader."""
     from cairn.cli import register_demo_loader
-    from cairn.security import csrf  # noqa: F401  (the JSON API keeps CSRF: it is used with the session cookie)
     from lrs.services import subscribe
     from pathways import api, cli, demo, launch_views, projection, public
 
