@@ -55,6 +55,15 @@ def remote_statements(server: LiveCairn) -> list[tuple[int, str]]:
         engine.dispose()
 
 
+def target_error(server: LiveCairn) -> str | None:
+    engine = make_engine(server.database_url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT last_error FROM lrs_forwarding_targets")).scalar()
+    finally:
+        engine.dispose()
+
+
 def wait_for(predicate, seconds: float = 90.0) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -74,21 +83,27 @@ def test_statements_arrive_exactly_once_in_order_through_remote_and_worker_resta
         auth = (client_key, client_secret)
         sent: list[dict] = []
         workers = [start_worker(origin), start_worker(origin)]  # two workers, as on two hosts
+
+        def post(n: int) -> None:
+            statements = batch(n)
+            response = requests.post(f"{origin.url}/xapi/statements", json=statements, auth=auth,
+                                     headers=HEADERS, timeout=30)
+            assert response.status_code == 200, response.text
+            sent.extend(statements)
+
         try:
-            for n in range(24):
-                if n == 8:
-                    remote.stop()  # the remote goes down in the middle of delivery
-                if n == 12:
-                    stop(workers[0])  # and a forwarding worker restarts
-                    workers[0] = start_worker(origin)
-                if n == 16:
-                    remote.start()  # back, on the same port and database
-                statements = batch(n)
-                response = requests.post(f"{origin.url}/xapi/statements", json=statements, auth=auth,
-                                         headers=HEADERS, timeout=10)
-                assert response.status_code == 200, response.text
-                sent.extend(statements)
-                time.sleep(0.15)
+            for n in range(8):
+                post(n)
+            assert wait_for(lambda: len(remote_statements(remote)) >= 12)  # delivery is under way
+            remote.stop()  # the remote goes down in the middle of delivery
+            for n in range(8, 16):
+                post(n)
+            assert wait_for(lambda: "unreachable" in (target_error(origin) or ""))  # seen and retried later
+            stop(workers[0])  # a forwarding worker restarts too
+            workers[0] = start_worker(origin)
+            remote.start()  # back, on the same port and database
+            for n in range(16, 24):
+                post(n)
             expected = [s["id"] for s in sent]
             assert wait_for(lambda: len(remote_statements(remote)) >= len(expected)), \
                 origin.cli("forward", "list").stdout
