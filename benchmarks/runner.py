@@ -52,7 +52,7 @@ QUICK = Sizes(ingest={1: 10, 10: 50, 100: 200}, clients=(1, 4), query_levels=(1_
               more_results=500, scaleout_statements=200, learners=100, pathways=4, progress_statements=200,
               load_seconds_cap=30, run_seconds_cap=20, command_seconds_cap=60)
 FULL = Sizes(ingest={1: 1_000, 10: 5_000, 100: 20_000}, clients=(1, 4), query_levels=(100_000, 1_000_000),
-             query_repeats=100, more_results=10_000, scaleout_statements=10_000, learners=10_000, pathways=60,
+             query_repeats=100, more_results=10_000, scaleout_statements=10_000, learners=10_000, pathways=10,
              progress_statements=5_000, load_seconds_cap=900, run_seconds_cap=30, command_seconds_cap=120)
 
 
