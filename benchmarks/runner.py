@@ -300,13 +300,40 @@ def phase_queries(run: Run) -> None:
             continue
         top_up(run, level)
         stored = count_statements(run)
-        filters = run.generator.sample_filters(min(stored, run.next_index))
+        filters = stored_filters(run)
         filters["since/until"] = stored_windows(run, len(filters["since/until"]))
         server.reset_peak_rss()
         with run.profiler(f"queries-{level}"):
             query_filters(run, client, stored, filters)
         follow_more(run, client, stored)
         run.add("memory", f"queries at {stored:,}: worker peak RSS", server.peak_rss_mb(), "MB", "< 200 MB")
+
+
+def stored_filters(run: Run, how_many: int = 20) -> dict[str, list[dict[str, str]]]:
+    """Filter values from statements really stored (capped runs leave holes in the generated stream)."""
+    import random
+
+    from sqlalchemy import text
+    top = max_sequence(run)
+    rng = random.Random(top)
+    engine = servers.engine_for(run.server.database_url)  # type: ignore[union-attr]
+    picked: list[dict[str, Any]] = []
+    try:
+        with engine.connect() as connection:
+            for _ in range(how_many * 10):
+                if len(picked) >= how_many:
+                    break
+                row = connection.execute(text("SELECT statement FROM lrs_statements WHERE sequence = :s"),
+                                         {"s": rng.randint(1, top)}).first()
+                statement = row[0] if row else None
+                if isinstance(statement, str):
+                    statement = json.loads(statement)
+                if statement and "context" in statement and statement["object"].get("objectType",
+                                                                                     "Activity") == "Activity":
+                    picked.append(statement)
+    finally:
+        engine.dispose()
+    return generator.filters_from(picked)
 
 
 def stored_windows(run: Run, how_many: int) -> list[dict[str, str]]:
