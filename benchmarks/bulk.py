@@ -107,6 +107,10 @@ class Loader:
             data = {"columns": self.columns, "statements": rows, "seq_at": at["sequence"],
                     "children": self.children, "order": self.order, "child_rows": child_rows}
             limit._write(self.engine, data, rows, len(rows))
+        return count / (time.perf_counter() - started)
+
+    def finish(self) -> None:
+        """Apply voiding to what was loaded and refresh the planner's statistics (once per level)."""
         with self.engine.begin() as connection:
             connection.execute(text(
                 "UPDATE lrs_statements SET voided = :yes WHERE voiding = :no AND voided = :no AND statement_id IN "
@@ -114,4 +118,3 @@ class Loader:
         if self.engine.dialect.name == "postgresql":
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                 connection.execute(text("VACUUM ANALYZE"))
-        return count / (time.perf_counter() - started)

@@ -264,6 +264,7 @@ def top_up(run: Run, level: int) -> None:
                 count = min(50_000, missing - loaded)
                 run.loader.load(run.take(count), count)
                 loaded += count
+            run.loader.finish()
         finally:
             engine.dispose()
         note = "LRS-built rows written by COPY/executemany (see benchmarks/bulk.py)"
