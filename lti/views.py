@@ -190,6 +190,7 @@ def deep_linking_submit(token: str) -> str:
 @bp.get("/register")
 def register() -> str:
     start = RegistrationStart().load(request.args.to_dict())
+    registration.check_registration_link(current_app.config["SECRET_KEY"], start["cairn_token"])
     platform = registration.register(get_session(), start["openid_configuration"], start["registration_token"],
                                      base_url=current_app.config["BASE_URL"])
     return render_template("lti_registered.html", platform=platform)
