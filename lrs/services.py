@@ -46,3 +46,8 @@ from lrs.documents import (  # noqa: E402
 )
 
 __all__ += ["StoredDocument", "delete_state_document", "get_state_document", "put_state_document"]
+
+# Forwarding: the pathways package tells forwarding filters which activities a pathway covers.
+from lrs.forwarding.registry import register_pathway_activities  # noqa: E402
+
+__all__ += ["register_pathway_activities"]

@@ -9,10 +9,11 @@ def init_app(app: Flask) -> None:
     from cairn.cli import register_demo_loader
     from cairn.security import csrf  # noqa: F401  (the JSON API keeps CSRF: it is used with the session cookie)
     from lrs.services import subscribe
-    from pathways import api, cli, demo, projection, public
+    from pathways import api, cli, demo, launch_views, projection, public
 
     app.register_blueprint(api.bp)
     app.register_blueprint(public.bp)
     app.cli.add_command(cli.progress_group)
     subscribe(app, projection.on_statements)
     register_demo_loader(app, demo.load)
+    launch_views.init_app(app)  # xAPI content and cmi5 launches: fetch URL, moveOn subscriber, session sweep

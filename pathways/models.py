@@ -352,3 +352,6 @@ class CertificationAward(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     revoked_by: Mapped[Json] = mapped_column(default=list)  # ids of the voiding statements
     statement_ids: Mapped[Json] = mapped_column(default=list)
+
+
+from pathways.launch_models import Cmi5Session  # noqa: E402,F401  (cmi5 launches: their own module)

@@ -9,8 +9,10 @@ from flask import Flask
 
 def _forwarding_task(app: Flask) -> bool:
     from lrs.forwarding.delivery import deliver_round
+    from lrs.forwarding.filters import pathway_activities_of
     database = app.extensions["cairn.db"]
-    return any(report.progressed for report in deliver_round(database.session_factory()))
+    reports = deliver_round(database.session_factory(), pathway_activities=pathway_activities_of(app))
+    return any(report.progressed for report in reports)
 
 
 def init_app(app: Flask) -> None:

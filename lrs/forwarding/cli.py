@@ -4,11 +4,13 @@ from __future__ import annotations
 import json
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from cairn.db import get_session
 from cairn.errors import CairnError
 from lrs.forwarding import targets
+from lrs.forwarding.filters import pathway_activities_of
 from lrs.services import latest_sequence
 
 forward_group = click.Group("forward", help="Forward statements to other LRSs.")
@@ -54,7 +56,7 @@ def add(endpoint: str, key: str, secret: str, name: str | None, xapi_version: st
 @with_appcontext
 def list_(as_json: bool) -> None:
     """Each target with its backlog, last success and last error."""
-    statuses = targets.list_targets(get_session())
+    statuses = targets.list_targets(get_session(), pathway_activities_of(current_app))
     if as_json:
         click.echo(json.dumps([{
             "id": s.id, "name": s.name, "endpoint": s.endpoint, "xapi_version": s.xapi_version,

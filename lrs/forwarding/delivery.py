@@ -18,7 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cairn.db import new_uuid, utcnow
-from lrs.forwarding.filters import PathwayResolver, wants
+from lrs.forwarding.filters import PathwayActivities, wants
 from lrs.forwarding.models import ForwardingRejection, ForwardingTarget
 from lrs.forwarding.targets import target_filter
 from lrs.forwarding.tincan_adapter import RemoteLRSClient, RemoteResponse
@@ -100,13 +100,13 @@ def claim_target(session: Session, policy: DeliveryPolicy, now: datetime | None 
 
 
 def next_batch(session: Session, target: ForwardingTarget, policy: DeliveryPolicy,
-               resolve_pathway: PathwayResolver | None = None) -> tuple[list[StoredStatement], int]:
+               pathway_activities: PathwayActivities | None = None) -> tuple[list[StoredStatement], int]:
     """The next matching statements after the target's cursor, and how far the scan got.
 
     The second value is the sequence up to which every statement was examined: the cursor may move
     there once the batch is delivered.
     """
-    statement_filter = target_filter(target, resolve_pathway)
+    statement_filter = target_filter(target, session, pathway_activities)
     batch: list[StoredStatement] = []
     scanned_through = target.cursor
     scanned = 0
@@ -160,7 +160,7 @@ def _describe(response: RemoteResponse) -> str:
 
 
 def deliver_once(session_factory: sessionmaker[Session], policy: DeliveryPolicy = DeliveryPolicy(), *,
-                 client_factory: ClientFactory | None = None, resolve_pathway: PathwayResolver | None = None,
+                 client_factory: ClientFactory | None = None, pathway_activities: PathwayActivities | None = None,
                  target_id: int | None = None, exclude: frozenset[int] = frozenset()) -> DeliveryReport | None:
     """Claim one due target and deliver its next batch. None when no target was due."""
     with session_factory() as session:
@@ -171,7 +171,7 @@ def deliver_once(session_factory: sessionmaker[Session], policy: DeliveryPolicy 
     with session_factory() as session:
         target = session.get(ForwardingTarget, claim.target_id)
         assert target is not None
-        batch, scanned_through = next_batch(session, target, policy, resolve_pathway)
+        batch, scanned_through = next_batch(session, target, policy, pathway_activities)
         client = client_factory(target) if client_factory else default_client(target, policy.timeout)
         session.rollback()  # release SQLite's write lock before the network call
     if not batch:
@@ -219,13 +219,13 @@ def _record(session_factory: sessionmaker[Session], claim: _Claim, policy: Deliv
 
 def deliver_round(session_factory: sessionmaker[Session], policy: DeliveryPolicy = DeliveryPolicy(), *,
                   client_factory: ClientFactory | None = None,
-                  resolve_pathway: PathwayResolver | None = None) -> list[DeliveryReport]:
+                  pathway_activities: PathwayActivities | None = None) -> list[DeliveryReport]:
     """Give every due target one batch (each at most once); the reports say what happened."""
     reports: list[DeliveryReport] = []
     seen: set[int] = set()
     while True:
         report = deliver_once(session_factory, policy, client_factory=client_factory,
-                              resolve_pathway=resolve_pathway, exclude=frozenset(seen))
+                              pathway_activities=pathway_activities, exclude=frozenset(seen))
         if report is None:
             return reports
         seen.add(report.target_id)

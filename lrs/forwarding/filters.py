@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from cairn.accounts.services import Identity
+from lrs.forwarding.registry import PathwayActivities, pathway_activities_of  # noqa: F401  (re-exported)
 from lrs.services import get_statement
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -15,8 +16,6 @@ CONTEXT_ACTIVITY_KINDS = ("parent", "grouping", "category", "other")
 # Given a pathway reference, the activity IRIs that belong to it (registered by the pathways package,
 # which lrs may not import). Without a resolver a pathway reference is matched as an activity IRI.
 PathwayResolver = Callable[[str], Iterable[str]]
-
-
 def related_activity_ids(statement: dict) -> set[str]:
     """The statement's object activity and its context activities (xAPI 1.0.3 §4.1.6.2)."""
     ids: set[str] = set()

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cairn.errors import CairnError, NotFound
-from lrs.forwarding.filters import PathwayResolver, StatementFilter, wants
+from lrs.forwarding.filters import PathwayActivities, StatementFilter, wants
 from lrs.forwarding.models import ForwardingRejection, ForwardingTarget
 from lrs.services import iter_statements
 
@@ -96,15 +96,21 @@ def resume_target(session: Session, target_id: int) -> ForwardingTarget:
     return target
 
 
-def target_filter(target: ForwardingTarget, resolve_pathway: PathwayResolver | None = None) -> StatementFilter:
+def target_filter(target: ForwardingTarget, session: Session | None = None,
+                  pathway_activities: PathwayActivities | None = None) -> StatementFilter:
+    """The target's filter; a pathway in it stands for the pathway's and its steps' activities."""
+    resolve = None
+    if pathway_activities is not None and session is not None:
+        def resolve(pathway: str) -> list[str]:
+            return list(pathway_activities(session, pathway))
     return StatementFilter.build(verbs=target.verbs, activities=target.activities, actors=target.actors,
-                                 pathways=target.pathways, resolve_pathway=resolve_pathway)
+                                 pathways=target.pathways, resolve_pathway=resolve)
 
 
-def backlog(session: Session, target: ForwardingTarget, resolve_pathway: PathwayResolver | None = None,
+def backlog(session: Session, target: ForwardingTarget, pathway_activities: PathwayActivities | None = None,
             limit: int = BACKLOG_COUNT_LIMIT) -> tuple[int, bool]:
     """How many matching statements wait for the target (counted up to ``limit``; True when cut off)."""
-    statement_filter = target_filter(target, resolve_pathway)
+    statement_filter = target_filter(target, session, pathway_activities)
     count = 0
     for stored in iter_statements(session, after_sequence=target.cursor):
         if wants(session, statement_filter, stored.statement):
@@ -114,11 +120,11 @@ def backlog(session: Session, target: ForwardingTarget, resolve_pathway: Pathway
     return count, False
 
 
-def list_targets(session: Session, resolve_pathway: PathwayResolver | None = None) -> list[TargetStatus]:
+def list_targets(session: Session, pathway_activities: PathwayActivities | None = None) -> list[TargetStatus]:
     """Every target with its backlog, last success and last error."""
     result = []
     for target in session.scalars(select(ForwardingTarget).order_by(ForwardingTarget.id)):
-        waiting, cut_off = backlog(session, target, resolve_pathway)
+        waiting, cut_off = backlog(session, target, pathway_activities)
         rejected = session.scalar(select(func.count()).select_from(ForwardingRejection)
                                  .where(ForwardingRejection.target_id == target.id)) or 0
         result.append(TargetStatus(

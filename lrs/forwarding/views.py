@@ -1,23 +1,29 @@
 """The forwarding admin page: targets with their backlog, last success and last error."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
+from sqlalchemy.orm import Session
 
 from cairn.auth import admin_required
 from cairn.db import get_session
 from lrs.forwarding import targets
+from lrs.forwarding.filters import pathway_activities_of
 from lrs.forwarding.schemas import TargetForm
 from lrs.services import latest_sequence
 
 bp = Blueprint("lrs_forwarding", __name__, url_prefix="/admin/lrs/forwarding", template_folder="../templates")
 
 
+def _statuses(session: Session) -> list[targets.TargetStatus]:
+    return targets.list_targets(session, pathway_activities_of(current_app))
+
+
 @bp.get("/")
 @admin_required
 def index() -> str:
     session = get_session()
-    return render_template("lrs_forwarding.html", targets=targets.list_targets(session), form={}, errors={})
+    return render_template("lrs_forwarding.html", targets=_statuses(session), form={}, errors={})
 
 
 @bp.post("/")
@@ -27,7 +33,7 @@ def add() -> Response | tuple[str, int]:
     try:
         form = TargetForm().load(request.form)
     except ValidationError as exc:
-        return render_template("lrs_forwarding.html", targets=targets.list_targets(session),
+        return render_template("lrs_forwarding.html", targets=_statuses(session),
                                form=request.form, errors=exc.messages), 400
     from_now = form.pop("from_now")
     target = targets.create_target(session, **{**form, "actors": [{"mbox": f"mailto:{a}"} for a in form["actors"]]},
