@@ -81,13 +81,16 @@ class LoadResult:
 
 
 def _client_main(base_url: str, headers: dict[str, str], make_requests: Callable[[int], list[tuple[Request, int]]],
-                 index: int, ok_statuses: frozenset[int], barrier: Any, queue: Any) -> None:
+                 index: int, ok_statuses: frozenset[int], barrier: Any, queue: Any,
+                 seconds_cap: float | None) -> None:
     work = make_requests(index)  # built before the clock starts
     client = Client(base_url, headers)
     latencies, statuses, items, first_error = [], Counter(), 0, ""
     barrier.wait()
     started = time.perf_counter()
     for (method, path, body), count in work:
+        if seconds_cap is not None and time.perf_counter() - started > seconds_cap:
+            break  # a bounded run: what was sent in time is what is measured
         try:
             response = client.request(method, path, body)
         except OSError as exc:
@@ -105,7 +108,8 @@ def _client_main(base_url: str, headers: dict[str, str], make_requests: Callable
 
 def run_clients(base_url: str, headers: dict[str, str], clients: int,
                 make_requests: Callable[[int], list[tuple[Request, int]]],
-                ok_statuses: frozenset[int] = frozenset({200, 204})) -> LoadResult:
+                ok_statuses: frozenset[int] = frozenset({200, 204}),
+                seconds_cap: float | None = None) -> LoadResult:
     """Run ``clients`` processes; client i sends ``make_requests(i)`` (request, items it carries).
 
     Wall time runs from the common start to the last client's end, so the rate is the real
@@ -114,7 +118,8 @@ def run_clients(base_url: str, headers: dict[str, str], clients: int,
     context = multiprocessing.get_context("fork")
     barrier, queue = context.Barrier(clients), context.Queue()
     processes = [context.Process(target=_client_main, daemon=True,
-                                 args=(base_url, headers, make_requests, i, ok_statuses, barrier, queue))
+                                 args=(base_url, headers, make_requests, i, ok_statuses, barrier, queue,
+                                       seconds_cap))
                  for i in range(clients)]
     for process in processes:
         process.start()

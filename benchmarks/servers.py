@@ -148,7 +148,9 @@ class Server:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
         env.update({"CAIRN_DATABASE_URL": self.database_url, "CAIRN_SECRET_KEY": "benchmark-secret",
-                    "CAIRN_BASE_URL": self.url, "CAIRN_ENV": "production", "CAIRN_LOG_LEVEL": "WARNING"})
+                    "CAIRN_BASE_URL": self.url, "CAIRN_LOG_LEVEL": "WARNING",
+                    # development only lets the session cookie travel over plain HTTP (no TLS here)
+                    "CAIRN_ENV": "development"})
         return env
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

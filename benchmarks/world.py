@@ -11,6 +11,10 @@ from typing import Any
 
 from benchmarks import generator
 
+# A learner (a mailbox identity, so they can sign in by email) whose home page is measured.
+LEARNER_NUMBER = 4
+LEARNER_EMAIL = "learner4@students.example.edu"
+
 
 def available() -> bool:
     try:
@@ -24,7 +28,7 @@ def build(database_url: str, population: generator.Population, pathway_count: in
           steps: int = 8) -> dict[str, Any]:
     """Create learners, published pathways and one assignment per pathway (to its course's audience)."""
     from benchmarks.runner import service_app
-    from cairn.accounts.services import Identity, add_identity, create_user
+    from cairn.accounts.services import Identity, add_identity, create_user, set_password
     from pathways import catalogue, people
     started = time.perf_counter()
     app = service_app(database_url)
@@ -37,6 +41,9 @@ def build(database_url: str, population: generator.Population, pathway_count: in
             agent = generator.learner_agent(n)
             if "mbox" in agent:
                 user = create_user(session, name=agent["name"], email=agent["mbox"].removeprefix("mailto:"))
+                if n == LEARNER_NUMBER:
+                    from benchmarks.runner import LEARNER_PASSWORD
+                    set_password(session, user, LEARNER_PASSWORD)
             else:
                 user = create_user(session, name=agent["name"])
                 identity = Identity.from_agent(agent)
