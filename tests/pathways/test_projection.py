@@ -269,3 +269,14 @@ def test_statements_not_about_activities_are_ignored(db_session, store) -> None:
     store(statement)
     assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.status == "not_started"
     assert uuid.UUID(statement["id"])
+
+
+def test_publishing_a_step_for_an_activity_already_done_counts_earlier_statements(db_session, store) -> None:
+    learner = factories.user(db_session)
+    store(xapi(learner.email, VERB_COMPLETED, "https://content.example.org/legacy"))
+    pathway = services.create_pathway(db_session, title="Later", outcome_kind="onboarding")
+    services.add_step(db_session, pathway.id, kind="xapi", title="Legacy", launch_url="https://c.example/l",
+                      activity_iri="https://content.example.org/legacy")
+    services.publish_pathway(db_session, pathway.id)
+    history = services.learner_pathways(db_session, learner.id, include_history=True)
+    assert [(p.pathway.id, p.status) for p in history] == [(pathway.id, "completed")]
