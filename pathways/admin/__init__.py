@@ -7,8 +7,7 @@ from cairn.nav import register_nav_link
 
 
 def init_app(app: Flask) -> None:
-    from pathways.admin import (assessments, attendance, builder, dashboard, learners,  # noqa: F401 - routes
-                                organisation)
+    from pathways.admin import assessments, attendance, builder, dashboard, learners, organisation  # noqa: F401 - routes
     from pathways.admin.blueprint import bp
     app.register_blueprint(bp)
     register_nav_link(app, "admin", "pathways_admin.dashboard", "Dashboard", order=10,

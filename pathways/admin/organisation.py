@@ -13,8 +13,14 @@ from cairn.pages import load_form
 from pathways import services
 from pathways.admin.blueprint import bp
 from pathways.admin.common import errors_from
-from pathways.admin.forms import (AssignmentForm, AudienceForm, CategoryForm, ClassForm, MembershipForm,
-                                  rules_as_lines)
+from pathways.admin.forms import (
+    AssignmentForm,
+    AudienceForm,
+    CategoryForm,
+    ClassForm,
+    MembershipForm,
+    rules_as_lines,
+)
 
 
 def _people() -> list[Any]:

@@ -76,3 +76,33 @@ def test_an_invalid_step_is_shown_again_with_the_field_named_and_nothing_saved(c
     assert response.status_code == 400 and 'id="launch_url-error"' in response.get_data(as_text=True)
     db_session.expire_all()
     assert services.get_pathway(db_session, pathway_id).steps == ()
+
+
+def test_editing_a_published_pathway_makes_a_draft_whose_dry_run_names_the_learners_affected(
+        app, client, db_session) -> None:
+    from pathways import actions
+    _admin(client, db_session, "versions@example.org")
+    learner = factories.user(db_session, email="vera@example.org", name="Vera Version")
+    pathway_id = _create(client, "Versioned")
+    _add_step(client, pathway_id, kind="document", title="Part one", document_url="https://d.example/1")
+    url = f"/admin/pathways/{pathway_id}"
+    assert post_form(client, url, url + "/publish", {}).status_code == 302
+    services.assign_pathway(db_session, pathway_id, user_id=learner.id)
+    step = services.get_pathway(db_session, pathway_id).steps[0]
+    with app.app_context():
+        actions.record_reading(db_session, learner.id, step.id)
+    db_session.commit()
+
+    response = post_form(client, url, url + "/draft", {})
+    draft_id = int(re.search(r"/admin/pathways/(\d+)", response.headers["Location"]).group(1))
+    assert draft_id != pathway_id
+    _add_step(client, draft_id, kind="document", title="Part two", document_url="https://d.example/2")
+    review = client.get(f"/admin/pathways/{draft_id}/publish").get_data(as_text=True)
+    assert_clean_page(review)
+    assert "Vera Version" in review and "completed" in review and "50%" in review
+    draft_url = f"/admin/pathways/{draft_id}"
+    assert post_form(client, draft_url, draft_url + "/publish", {}).status_code == 302
+    db_session.expire_all()
+    versions = {v.version: v.status for v in services.versions_of(db_session, services.get_pathway(
+        db_session, pathway_id).pathway.lineage)}
+    assert versions == {1: "archived", 2: "published"}
