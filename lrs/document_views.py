@@ -24,7 +24,9 @@ from lrs.document_schemas import (
     StateParams,
 )
 from lrs.documents import DocumentError, DocumentKey, DocumentScope, Preconditions
-from lrs.http import authenticate, check_launch_document, is_v2, xapi_version
+from lrs.errors import ScopeForbidden
+from lrs.http import authenticate, check_launch_document, current_credential, is_v2, xapi_version
+from lrs.identities import same_identity
 from lrs.persons import person_of
 
 bp = Blueprint("xapi_documents", __name__)
@@ -64,6 +66,7 @@ def state() -> Response:
 def activity_profile() -> Response:
     _authorize("profile")
     params = _load(ActivityProfileParams)
+    _check_launch_profile(activity_id=params["activity_id"])
     scope = documents.activity_profile_scope(activity_id=params["activity_id"])
     return _profile(scope, params)
 
@@ -74,6 +77,7 @@ def activity_profile() -> Response:
 def agent_profile() -> Response:
     _authorize("profile")
     params = _load(AgentProfileParams)
+    _check_launch_profile(agent=params["agent"])
     scope = documents.agent_profile_scope(agent=params["agent"])
     return _profile(scope, params)
 
@@ -172,6 +176,17 @@ def _request_content() -> tuple[bytes, str | None]:
             f"the document is {request.content_length} bytes; this LRS stores documents of at most "
             f"{max_bytes} bytes. Nothing was stored.")
     return request.get_data(cache=False), request.headers.get("Content-Type")
+
+
+def _check_launch_profile(*, agent: dict | None = None, activity_id: str | None = None) -> None:
+    """A launch credential given the profile scope reaches only its learner's and activity's profiles."""
+    credential = current_credential()
+    if not credential.is_launch:
+        return
+    if agent is not None and not same_identity(agent, credential.launch_agent):
+        raise ScopeForbidden("this launch credential may only use the launched learner's agent profile")
+    if activity_id is not None and activity_id != credential.launch_activity_id:
+        raise ScopeForbidden("this launch credential may only use the launched activity's profile")
 
 
 def _authorize(resource: str) -> None:

@@ -6,7 +6,6 @@ a consumer remembering the last sequence it saw never misses a statement that co
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
@@ -17,8 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import and_, func, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy.orm import Session, aliased
 
 from cairn.db import utcnow
 from lrs.errors import BadRequest, StatementConflict, StatementInvalid
@@ -140,8 +139,15 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
     for row, _full in new_rows:
         session.add(row)
     session.flush()
+    agents: list[dict] = []
+    activities: list[dict] = []
     for row, full in new_rows:
-        session.add_all(_side_rows(row.sequence, full))
+        _side_rows(row.sequence, full, agents, activities)
+    # Core executemany: side rows need no ORM identity, and building objects cost more than the SQL.
+    if agents:
+        session.execute(insert(StatementAgent), agents)
+    if activities:
+        session.execute(insert(StatementActivity), activities)
     _store_attachment_contents(session, attachments or {})
     session.flush()
     _apply_voiding(session, void_targets, [row for row, _ in new_rows])
@@ -235,11 +241,14 @@ def query_statements(session: Session, query: StatementQuery) -> StatementPage:
         conditions.append(Statement.stored <= query.until)
     if query.authority is not None:
         conditions.append(Statement.authority_ifi == ifi_of(query.authority))
-    matched = _matching_sequences(query)
+    matched = _matching_condition(query)
     if matched is not None:
-        conditions.append(Statement.sequence.in_(select(matched.c.sequence)))
+        conditions.append(matched)
     order = Statement.sequence.asc() if query.ascending else Statement.sequence.desc()
-    rows = session.scalars(select(Statement).where(*conditions).order_by(order).limit(limit + 1)).all()
+    # Choose the page by sequence alone, then read its rows: sorting matches never drags their JSON along.
+    page_sequences = select(Statement.sequence).where(*conditions).order_by(order).limit(limit + 1)
+    rows = session.scalars(select(Statement).where(Statement.sequence.in_(page_sequences.scalar_subquery()))
+                           .order_by(order)).all()
     page = StatementPage([_stored_of(row) for row in rows[:limit]])
     if len(rows) > limit:
         page.more_cursor = f"{rows[limit - 1].sequence}.{ceiling}"
@@ -277,7 +286,7 @@ def _lock_sequence(session: Session) -> None:
 
 
 def _complete(statement: dict, statement_id: str, stored_at: datetime, authority: dict, version: str) -> dict:
-    full = copy.deepcopy(statement)
+    full = json.loads(json.dumps(statement))  # a deep copy, faster than copy.deepcopy for JSON
     full["id"] = statement_id
     full["stored"] = format_stored(stored_at)
     full.setdefault("timestamp", full["stored"])
@@ -313,7 +322,8 @@ def _row_for(full: dict, digest: str, sequence: int, stored_at: datetime) -> Sta
         voiding=full["verb"]["id"] == VOIDED_VERB)
 
 
-def _side_rows(sequence: int, full: dict) -> list[StatementAgent | StatementActivity]:
+def _side_rows(sequence: int, full: dict, agent_rows: list[dict], activity_rows: list[dict]) -> None:
+    """Append the side-table rows of one statement: identities and activities it mentions."""
     agents: dict[str, bool] = {}
     activities: dict[str, bool] = {}
 
@@ -349,10 +359,8 @@ def _side_rows(sequence: int, full: dict) -> list[StatementAgent | StatementActi
 
     add_statement_parts(full, True)
     add_agent(full.get("authority"), False)
-    rows: list[StatementAgent | StatementActivity] = [
-        StatementAgent(sequence=sequence, ifi=ifi, direct=direct) for ifi, direct in agents.items()]
-    rows += [StatementActivity(sequence=sequence, activity_id=a, direct=d) for a, d in activities.items()]
-    return rows
+    agent_rows += [{"sequence": sequence, "ifi": ifi, "direct": direct} for ifi, direct in agents.items()]
+    activity_rows += [{"sequence": sequence, "activity_id": a, "direct": d} for a, d in activities.items()]
 
 
 def _check_void_targets(session: Session, void_targets: dict[str, str], batch: dict[str, dict]) -> None:
@@ -421,34 +429,53 @@ def _notify(session: Session, statements: list[StoredStatement]) -> None:
             savepoint.rollback()
 
 
-def _matching_sequences(query: StatementQuery) -> Any:
-    """The sequences matching the statement-property filters plus those referring to them, or None."""
+def _filter_conditions(query: StatementQuery, table: Any) -> list[Any]:
+    """The statement-property filters of ``query`` as conditions on ``table`` (lrs_statements or an alias)."""
     conditions = []
     identities = [a for a in ([query.agent] if query.agent else []) + list(query.agents or [])]
     if identities:
-        ifis = [ifi_of(a) for a in identities]
-        ifis = [i for i in ifis if i]
+        ifis = [i for i in (ifi_of(a) for a in identities) if i]
         agent_match = select(StatementAgent.sequence).where(StatementAgent.ifi.in_(ifis))
         if not query.related_agents:
             agent_match = agent_match.where(StatementAgent.direct.is_(True))
-        conditions.append(Statement.sequence.in_(agent_match))
+        conditions.append(table.sequence.in_(agent_match))
     if query.verb:
-        conditions.append(Statement.verb_id == query.verb)
+        conditions.append(table.verb_id == query.verb)
     if query.activity:
         if query.related_activities:
-            conditions.append(Statement.sequence.in_(select(StatementActivity.sequence).where(
+            conditions.append(table.sequence.in_(select(StatementActivity.sequence).where(
                 StatementActivity.activity_id == query.activity)))
         else:
-            conditions.append(Statement.object_activity_id == query.activity)
+            conditions.append(table.object_activity_id == query.activity)
     if query.registration:
-        conditions.append(Statement.registration == query.registration.lower())
+        conditions.append(table.registration == query.registration.lower())
+    return conditions
+
+
+def _matching_condition(query: StatementQuery) -> Any:
+    """Statements matching the filters, or targeting (by StatementRef, recursively) one that does.
+
+    The recursion starts from the StatementRef statements only, so its size is bounded by how
+    many statements refer to others, not by how many match; the page itself is then read in
+    sequence order and can stop at ``limit``.
+    """
+    conditions = _filter_conditions(query, Statement)
     if not conditions:
         return None
-    base = select(Statement.sequence, Statement.statement_id).where(and_(*conditions)).cte(
-        "matched", recursive=True)
-    referring = select(Statement.sequence, Statement.statement_id).where(
-        Statement.object_statement_id == base.c.statement_id)
-    return base.union(referring)
+    referring = aliased(Statement, name="referring")
+    target = aliased(Statement, name="target")
+    # Start from the (few) statements that refer to another and look their target up by id; the
+    # range test (not IS NOT NULL) lets SQLite read them from the object_statement_id index.
+    target_matches = (select(target.sequence).where(target.statement_id == referring.object_statement_id,
+                                                    *_filter_conditions(query, target)).exists())
+    chain = (select(referring.sequence, referring.statement_id)
+             .where(referring.object_statement_id > "", target_matches)
+             .cte("referring_chain", recursive=True))
+    further = aliased(Statement, name="further")
+    chain = chain.union(select(further.sequence, further.statement_id)
+                        .where(further.object_statement_id == chain.c.statement_id))
+    return or_(and_(*conditions), and_(Statement.object_statement_id.is_not(None),
+                                       Statement.sequence.in_(select(chain.c.sequence))))
 
 
 def _decode_cursor(cursor: str) -> tuple[int, int]:

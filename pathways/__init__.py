@@ -7,7 +7,6 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Attach the pathways blueprints, CLI commands, the statement subscriber and the demo loader."""
     from cairn.cli import register_demo_loader
-    from cairn.security import csrf  # noqa: F401  (the JSON API keeps CSRF: it is used with the session cookie)
     from lrs.services import subscribe
     from pathways import api, cli, demo, launch_views, projection, public
 
@@ -15,5 +14,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(public.bp)
     app.cli.add_command(cli.progress_group)
     subscribe(app, projection.on_statements)
+    projection.watch_people()
     register_demo_loader(app, demo.load)
     launch_views.init_app(app)  # xAPI content and cmi5 launches: fetch URL, moveOn subscriber, session sweep
+    from pathways import admin, portal
+    admin.init_app(app)
+    portal.init_app(app)

@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session
 from cairn.accounts.models import User
 from cairn.auth import Unauthorized, current_user
 from pathways.errors import Forbidden
+
+__all__ = ["Forbidden", "admin", "can_view_learner", "report_scope", "require_class_manager",
+           "require_learner_view", "signed_in"]
 from pathways.people import classes_taught_by, learners_taught_by
 
 

@@ -283,11 +283,16 @@ def assignments_list() -> Any:
     return _dump(s.AssignmentOut, services.list_assignments(get_session(), **_query(s.AssignmentQuery)), many=True)
 
 
-@route("/assignments", "POST", summary="Assign a pathway to an audience, class or learner", tag="people",
+@route("/assignments", "POST",
+       summary="Assign a pathway to an audience, class or learner (instructors: to their classes)", tag="people",
        body=s.AssignmentIn, response=s.AssignmentOut, status=201)
 def assignments_create() -> Any:
-    access.admin()
+    viewer = access.signed_in()
     data = _body(s.AssignmentIn)
+    if not viewer.is_admin:  # instructors assign pathways to the classes they teach, nothing else
+        if data.get("class_id") is None:
+            raise access.Forbidden("instructors can assign pathways to their classes only")
+        access.require_class_manager(get_session(), viewer, data["class_id"])
     return _dump(s.AssignmentOut, services.assign_pathway(get_session(), data.pop("pathway_id"), **data), 201)
 
 

@@ -43,3 +43,13 @@ def status() -> None:
     session = get_session()
     applied, latest = projection.last_applied_sequence(session), lrs_services.latest_sequence(session)
     click.echo(f"projection at sequence {applied}; store at {latest}; behind by {max(0, latest - applied)}")
+
+
+@progress_group.command("reminders")
+@with_appcontext
+def reminders() -> None:
+    """Print today's due-date reminders (learner, pathway, due date), one per line, tab-separated."""
+    from pathways import reports
+    for reminder in reports.due_reminders(get_session()):
+        click.echo(f"{reminder.email or reminder.name}\t{reminder.pathway_title}\t{reminder.due_at.isoformat()}"
+                   f"\t{reminder.days_before} days before")

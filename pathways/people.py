@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User
@@ -470,24 +470,67 @@ def enrollments_of(session: Session, user_id: int) -> dict[str, Enrollment]:
 
     Optional assignments the learner has not enrolled in are left out: they are the catalogue.
     """
-    result: dict[str, Enrollment] = {}
-    for row in _assignments_reaching(session, user_id):
-        if not row.mandatory and not row.self_enrolled:
-            continue
-        due = row.due_at
-        if row.due_days is not None:
-            due = row.created_at + timedelta(days=row.due_days)
-        previous = result.get(row.lineage)
-        if previous is None:
-            result[row.lineage] = Enrollment(user_id, row.lineage, row.mandatory, due, row.recurrence_months,
-                                             (row.id,))
-        else:
-            dues = [d for d in (previous.due_at, due) if d is not None]
-            recurrences = [r for r in (previous.recurrence_months, row.recurrence_months) if r]
-            result[row.lineage] = Enrollment(user_id, row.lineage, previous.mandatory or row.mandatory,
-                                             min(dues) if dues else None,
-                                             min(recurrences) if recurrences else None,
-                                             previous.assignment_ids + (row.id,))
+    return enrollments_for(session, [user_id]).get(user_id, {})
+
+
+def enrollments_for(session: Session, user_ids: Iterable[int]) -> dict[int, dict[str, Enrollment]]:
+    """``enrollments_of`` for many learners at once, in a fixed number of queries."""
+    result: dict[int, dict[str, Enrollment]] = {}
+    for user_id, rows in assignments_reaching_many(session, user_ids).items():
+        mine: dict[str, Enrollment] = {}
+        for row in rows:
+            if not row.mandatory and not row.self_enrolled:
+                continue
+            due = row.due_at
+            if row.due_days is not None:
+                due = row.created_at + timedelta(days=row.due_days)
+            previous = mine.get(row.lineage)
+            if previous is None:
+                mine[row.lineage] = Enrollment(user_id, row.lineage, row.mandatory, due, row.recurrence_months,
+                                               (row.id,))
+            else:
+                dues = [d for d in (previous.due_at, due) if d is not None]
+                recurrences = [r for r in (previous.recurrence_months, row.recurrence_months) if r]
+                mine[row.lineage] = Enrollment(user_id, row.lineage, previous.mandatory or row.mandatory,
+                                               min(dues) if dues else None,
+                                               min(recurrences) if recurrences else None,
+                                               previous.assignment_ids + (row.id,))
+        result[user_id] = mine
+    return result
+
+
+def assignments_reaching_many(session: Session, user_ids: Iterable[int]) -> dict[int, list[Assignment]]:
+    """The assignments that reach each learner (directly, by class as a learner, or by audience)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)))}
+    classes: dict[int, set[int]] = {}
+    for user_id, class_id in session.execute(select(ClassMember.user_id, ClassMember.class_id).where(
+            ClassMember.user_id.in_(ids), ClassMember.role == "learner", ClassMember.active.is_(True))):
+        classes.setdefault(user_id, set()).add(class_id)
+    audiences: dict[int, set[int]] = {}
+    for user_id, audience_id in session.execute(select(AudienceMember.user_id, AudienceMember.audience_id).where(
+            AudienceMember.user_id.in_(ids))):
+        audiences.setdefault(user_id, set()).add(audience_id)
+    ruled = [a for a in session.scalars(select(Audience)) if a.rules]
+    for user in users.values():
+        if user.active:
+            for audience in ruled:
+                if user_matches_rules(user, audience.rules):
+                    audiences.setdefault(user.id, set()).add(audience.id)
+    all_classes = sorted({c for cs in classes.values() for c in cs})
+    all_audiences = sorted({a for ids_ in audiences.values() for a in ids_})
+    conditions = [Assignment.user_id.in_(ids)]
+    if all_classes:
+        conditions.append(Assignment.class_id.in_(all_classes))
+    if all_audiences:
+        conditions.append(Assignment.audience_id.in_(all_audiences))
+    rows = list(session.scalars(select(Assignment).where(or_(*conditions)).order_by(Assignment.id)))
+    result: dict[int, list[Assignment]] = {}
+    for user_id in users:
+        result[user_id] = [r for r in rows if r.user_id == user_id or r.class_id in classes.get(user_id, ())
+                           or r.audience_id in audiences.get(user_id, ())]
     return result
 
 
@@ -520,16 +563,7 @@ def self_enroll(session: Session, user_id: int, pathway_id: int) -> AssignmentIn
 
 
 def _assignments_reaching(session: Session, user_id: int) -> list[Assignment]:
-    class_ids = [c.id for c in classes_of(session, user_id)
-                 if any(m.role == "learner" for m in class_members(session, c.id) if m.user_id == user_id)]
-    audience_ids = audiences_of(session, user_id)
-    conditions = [Assignment.user_id == user_id]
-    if class_ids:
-        conditions.append(Assignment.class_id.in_(class_ids))
-    if audience_ids:
-        conditions.append(Assignment.audience_id.in_(audience_ids))
-    from sqlalchemy import or_
-    return list(session.scalars(select(Assignment).where(or_(*conditions)).order_by(Assignment.id)))
+    return assignments_reaching_many(session, [user_id]).get(user_id, [])
 
 
 def learners_of_lineage(session: Session, lineage: str) -> list[int]:
@@ -547,5 +581,4 @@ def _refresh_for_audience(session: Session, audience_id: int) -> None:
 
 def _refresh_users(session: Session, user_ids: Iterable[int]) -> None:
     from pathways import projection
-    for user_id in sorted(set(user_ids)):
-        projection.refresh_user(session, user_id)
+    projection.refresh_users(session, user_ids)

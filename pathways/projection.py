@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from flask import current_app, has_app_context
 from sqlalchemy import delete, or_, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from cairn.accounts.models import User, UserIdentity
 from cairn.accounts.services import Identity
@@ -106,36 +106,62 @@ def _fact_row(stored: StoredStatementLike) -> ProgressFact | None:
                         score_scaled=float(score) if isinstance(score, int | float) else None)
 
 
+def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
 def apply_statements(session: Session, batch: Iterable[StoredStatementLike]) -> set[int]:
-    """Record the facts of statements (in sequence order); return the ids of the learners affected."""
-    identities: set[tuple[str, str]] = set()
-    registrations: set[str] = set()
+    """Record the facts of statements (in sequence order); return the ids of the learners affected.
+
+    Looks rows up a batch at a time, and reports only learners whose facts touch a step's activity or
+    a registration a step launched: other statements cannot change any derived value.
+    """
+    batch = list(batch)
+    targets: dict[str, str] = {}
     for stored in batch:
-        statement = stored.statement
-        if (statement.get("verb") or {}).get("id") == VERB_VOIDED:
-            target = str((statement.get("object") or {}).get("id", "")).lower()
-            if target and session.get(ProgressVoid, target) is None:
-                session.add(ProgressVoid(target_id=target, voiding_id=stored.id))
-                fact = session.get(ProgressFact, target)
-                if fact is not None and fact.voided_by is None:
-                    fact.voided_by = stored.id
-                    identities.add((fact.identity_kind, fact.identity_value))
-                    if fact.registration:
-                        registrations.add(fact.registration)
+        if (stored.statement.get("verb") or {}).get("id") == VERB_VOIDED:
+            targets[stored.id] = str((stored.statement.get("object") or {}).get("id", "")).lower()
+    keys = sorted({s.id for s in batch} | set(targets.values()))
+    facts: dict[str, ProgressFact] = {}
+    voids: dict[str, ProgressVoid] = {}
+    for chunk in _chunks(keys):
+        facts.update({f.statement_id: f for f in session.scalars(
+            select(ProgressFact).where(ProgressFact.statement_id.in_(chunk)))})
+        voids.update({v.target_id: v for v in session.scalars(
+            select(ProgressVoid).where(ProgressVoid.target_id.in_(chunk)))})
+    touched: list[ProgressFact] = []
+    for stored in batch:
+        target = targets.get(stored.id)
+        if target is not None:
+            if not target or target in voids:
+                continue
+            voids[target] = ProgressVoid(target_id=target, voiding_id=stored.id)
+            session.add(voids[target])
+            fact = facts.get(target)
+            if fact is not None and fact.voided_by is None:
+                fact.voided_by = stored.id
+                touched.append(fact)
             continue
-        if session.get(ProgressFact, stored.id) is not None:
+        if stored.id in facts:
             continue
         row = _fact_row(stored)
         if row is None:
             continue
-        void = session.get(ProgressVoid, stored.id)
-        if void is not None:
-            row.voided_by = void.voiding_id
+        if stored.id in voids:
+            row.voided_by = voids[stored.id].voiding_id
         session.add(row)
-        identities.add((row.identity_kind, row.identity_value))
-        if row.registration:
-            registrations.add(row.registration)
+        facts[stored.id] = row
+        touched.append(row)
     session.flush()
+    if not touched:
+        return set()
+    activities = sorted({f.activity_iri for f in touched})
+    relevant: set[str] = set()
+    for chunk in _chunks(activities):
+        relevant.update(session.scalars(select(Step.activity_iri).where(Step.activity_iri.in_(chunk)).distinct()))
+    registrations = {f.registration for f in touched if f.registration}
+    identities = {(f.identity_kind, f.identity_value) for f in touched if f.activity_iri in relevant}
     return _users_for(session, identities, registrations)
 
 
@@ -196,9 +222,7 @@ def catch_up(session: Session, *, batch_size: int = 1000) -> int:
                 cursor.last_sequence = batch[-1].sequence
                 applied += len(batch)
             session.flush()
-            new_awards: list[tuple[int, int]] = []
-            for user_id in sorted(users):
-                new_awards.extend(refresh_user(session, user_id))
+            new_awards = refresh_users(session, users)
             if not _record_earned(session, new_awards):
                 break
     finally:
@@ -214,89 +238,197 @@ def on_statements(session: Session, batch: list[Any]) -> None:
 # --------------------------------------------------------------------------------------- derived layer
 
 
-def _facts_of(session: Session, user_id: int) -> tuple[list[Fact], dict[int, set[str]]]:
-    identities = [(i.kind, i.value) for i in session.scalars(
-        select(UserIdentity).where(UserIdentity.user_id == user_id))]
-    launches: dict[int, set[str]] = {}
-    for launch in session.scalars(select(StepLaunch).where(StepLaunch.user_id == user_id)):
-        launches.setdefault(launch.step_id, set()).add(launch.registration.lower())
-    all_regs = sorted({r for regs in launches.values() for r in regs})
-    conditions = []
-    if identities:
-        conditions.append(tuple_(ProgressFact.identity_kind, ProgressFact.identity_value).in_(identities))
-    if all_regs:
-        conditions.append(ProgressFact.registration.in_(all_regs))
-    if not conditions:
-        return [], launches
-    rows = session.scalars(select(ProgressFact).where(or_(*conditions)))
-    facts = [Fact(r.statement_id, r.verb, r.activity_iri, r.registration, r.timestamp, r.success, r.completion,
-                  r.score_scaled, r.voided_by) for r in rows]
-    facts.sort(key=lambda f: f.order)
+def _load_facts(session: Session, user_ids: list[int]
+                ) -> tuple[dict[int, list[Fact]], dict[int, dict[int, set[str]]]]:
+    """Each learner's facts about step activities (by any identity, or in a registration a step launched)."""
+    owner: dict[tuple[str, str], int] = {}
+    for user_id, kind, value in session.execute(select(UserIdentity.user_id, UserIdentity.kind, UserIdentity.value)
+                                                .where(UserIdentity.user_id.in_(user_ids))):
+        owner[(kind, value)] = user_id
+    launches: dict[int, dict[int, set[str]]] = {u: {} for u in user_ids}
+    registration_owner: dict[str, int] = {}
+    for user_id, step_id, registration in session.execute(
+            select(StepLaunch.user_id, StepLaunch.step_id, StepLaunch.registration)
+            .where(StepLaunch.user_id.in_(user_ids))):
+        launches[user_id].setdefault(step_id, set()).add(registration.lower())
+        registration_owner[registration.lower()] = user_id
+    facts: dict[int, list[Fact]] = {u: [] for u in user_ids}
+    seen: set[tuple[int, str]] = set()
+    columns = (ProgressFact.statement_id, ProgressFact.verb, ProgressFact.activity_iri, ProgressFact.registration,
+               ProgressFact.timestamp, ProgressFact.success, ProgressFact.completion, ProgressFact.score_scaled,
+               ProgressFact.voided_by, ProgressFact.identity_kind, ProgressFact.identity_value)
+    step_activities = select(Step.activity_iri)
+
+    def take(user_id: int | None, row: Any) -> None:
+        if user_id is None or (user_id, row[0]) in seen:
+            return
+        seen.add((user_id, row[0]))
+        facts[user_id].append(Fact(*row[:9]))
+
+    for chunk in _chunks(sorted({value for _, value in owner})):
+        for row in session.execute(select(*columns).where(ProgressFact.identity_value.in_(chunk),
+                                                          ProgressFact.activity_iri.in_(step_activities))):
+            take(owner.get((row[9], row[10])), row)
+    for chunk in _chunks(sorted(registration_owner)):
+        for row in session.execute(select(*columns).where(ProgressFact.registration.in_(chunk))):
+            take(registration_owner.get(row[3]), row)
+    for items in facts.values():
+        items.sort(key=lambda f: f.order)
     return facts, launches
 
 
-def _pathways_for(session: Session, user_id: int, facts: list[Fact], launches: dict[int, set[str]]
-                  ) -> dict[int, int | None]:
-    """Pathway versions a learner has progress on -> the recurrence (months) of their enrolment.
+def _facts_of(session: Session, user_id: int) -> tuple[list[Fact], dict[int, set[str]]]:
+    facts, launches = _load_facts(session, [user_id])
+    return facts[user_id], launches[user_id]
 
-    The published version of every lineage they are enrolled in, plus every non-draft version one of
-    whose steps their statements touch (so what they completed on an old version stays).
-    """
-    from pathways.people import enrollments_of
-    enrollments = enrollments_of(session, user_id)
-    result: dict[int, int | None] = {}
-    if enrollments:
-        for pathway in session.scalars(select(Pathway).where(Pathway.lineage.in_(sorted(enrollments)),
-                                                             Pathway.status == "published")):
-            result[pathway.id] = enrollments[pathway.lineage].recurrence_months
-    activities = sorted({f.activity_iri for f in facts})
-    touched: set[int] = set()
-    for start in range(0, len(activities), 500):
-        touched.update(session.scalars(select(Step.pathway_id).where(
-            Step.activity_iri.in_(activities[start:start + 500]))))
-    if launches:
-        touched.update(session.scalars(select(Step.pathway_id).where(Step.id.in_(sorted(launches)))))
-    for pathway in session.scalars(select(Pathway).where(Pathway.id.in_(sorted(touched)),
-                                                         Pathway.status != "draft")):
-        enrollment = enrollments.get(pathway.lineage)
-        result.setdefault(pathway.id, enrollment.recurrence_months if enrollment else None)
-    return result
+
+def _set(row: Any, **values: Any) -> bool:
+    """Set only the attributes that differ (an unchanged row is not written); tell whether any did."""
+    changed = False
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    return changed
 
 
 def refresh_user(session: Session, user_id: int) -> list[tuple[int, int]]:
-    """Recompute a learner's step states, pathway progress and awards from their facts.
+    """Recompute one learner's step states, pathway progress and awards from their facts."""
+    return refresh_users(session, [user_id])
 
-    Returns the (user_id, award id) of awards that are new and active (they get an ``earned`` statement).
+
+def refresh_users(session: Session, user_ids: Iterable[int]) -> list[tuple[int, int]]:
+    """Recompute learners' step states, pathway progress and awards from their facts, in batches.
+
+    A learner has progress on the published version of every lineage they are enrolled in, and on
+    every non-draft version one of whose steps their statements touch (so what they completed on an
+    old version stays). Returns (user id, award id) of awards that are new and active.
     """
-    facts, launches = _facts_of(session, user_id)
-    targets = _pathways_for(session, user_id, facts, launches)
-    existing = {p.pathway_id: p for p in session.scalars(select(PathwayProgress).where(
-        PathwayProgress.user_id == user_id))}
+    ids = sorted(set(user_ids))
     new_awards: list[tuple[int, int]] = []
-    for pathway_id in sorted(targets):
-        pathway = session.get(Pathway, pathway_id)
-        assert pathway is not None
-        steps = [step_info(s) for s in pathway.steps]
-        validity = pathway.validity_days
-        if validity is None and targets[pathway_id]:
-            validity = targets[pathway_id] * 30  # type: ignore[operator]
-        result = derive_pathway(steps, facts, launches, validity_days=validity,
-                                window_days=pathway.recertification_window_days)
-        before = _snapshot(existing.get(pathway_id))
-        before_steps = {(c.step_id): (c.state, c.best_score) for c in session.scalars(select(StepProgress).where(
-            StepProgress.user_id == user_id, StepProgress.step_id.in_([s.id for s in steps] or [-1])))}
-        _store_progress(session, user_id, pathway, result, existing.get(pathway_id))
-        new_awards.extend((user_id, a) for a in _store_awards(session, user_id, pathway, result))
-        _notify(session, user_id, pathway, steps, before, before_steps, result)
-    for pathway_id, row in existing.items():
-        if pathway_id not in targets:
-            session.delete(row)
-            session.execute(delete(StepProgress).where(StepProgress.user_id == user_id, StepProgress.step_id.in_(
-                select(Step.id).where(Step.pathway_id == pathway_id))))
-            session.execute(delete(CertificationAward).where(CertificationAward.user_id == user_id,
-                                                             CertificationAward.pathway_id == pathway_id))
-    session.flush()
+    for start in range(0, len(ids), 200):
+        new_awards.extend(_refresh_chunk(session, ids[start:start + 200]))
     return new_awards
+
+
+def _refresh_chunk(session: Session, ids: list[int]) -> list[tuple[int, int]]:
+    from pathways.people import enrollments_for
+    facts, launches = _load_facts(session, ids)
+    enrollments = enrollments_for(session, ids)
+    lineages = sorted({lineage for per in enrollments.values() for lineage in per})
+    activities = sorted({f.activity_iri for fs in facts.values() for f in fs})
+    by_activity: dict[str, set[int]] = {}
+    for chunk in _chunks(activities):
+        for pathway_id, iri in session.execute(select(Step.pathway_id, Step.activity_iri).where(
+                Step.activity_iri.in_(chunk))):
+            by_activity.setdefault(iri, set()).add(pathway_id)
+    launched_steps = sorted({s for per in launches.values() for s in per})
+    pathway_of_step: dict[int, int] = {step_id: pathway_id for step_id, pathway_id in session.execute(
+        select(Step.id, Step.pathway_id).where(Step.id.in_(launched_steps)))} if launched_steps else {}
+    candidate_ids = {p for ps in by_activity.values() for p in ps} | set(pathway_of_step.values())
+    query = select(Pathway).options(selectinload(Pathway.steps))
+    conditions = []
+    if lineages:
+        conditions.append((Pathway.lineage.in_(lineages)) & (Pathway.status == "published"))
+    if candidate_ids:
+        conditions.append(Pathway.id.in_(sorted(candidate_ids)))
+    pathways = {p.id: p for p in session.scalars(query.where(or_(*conditions)))} if conditions else {}
+    published = {p.lineage: p for p in pathways.values() if p.status == "published"}
+    steps_of = {p.id: [step_info(s) for s in p.steps] for p in pathways.values()}
+
+    progress = {(r.user_id, r.pathway_id): r for r in session.scalars(
+        select(PathwayProgress).where(PathwayProgress.user_id.in_(ids)))}
+    cells = {(r.user_id, r.step_id): r for r in session.scalars(
+        select(StepProgress).where(StepProgress.user_id.in_(ids)))}
+    awards: dict[tuple[int, int], dict[datetime, CertificationAward]] = {}
+    for award in session.scalars(select(CertificationAward).where(CertificationAward.user_id.in_(ids))):
+        awards.setdefault((award.user_id, award.pathway_id), {})[award.earned_at] = award
+    codes = {(c.user_id, c.lineage, c.earned_at) for c in session.scalars(
+        select(CertificateCode).where(CertificateCode.user_id.in_(ids)))}
+
+    fresh: list[tuple[int, CertificationAward]] = []
+    notices: list[tuple[int, Pathway, list[Any], Any, dict[int, Any], PathwayResult]] = []
+    for user_id in ids:
+        mine = enrollments.get(user_id, {})
+        targets: dict[int, int | None] = {}
+        for lineage, enrollment in mine.items():
+            if lineage in published:
+                targets[published[lineage].id] = enrollment.recurrence_months
+        touched = {p for f in facts[user_id] for p in by_activity.get(f.activity_iri, ())}
+        touched |= {pathway_of_step[s] for s in launches[user_id] if s in pathway_of_step}
+        for pathway_id in touched:
+            pathway = pathways.get(pathway_id)
+            if pathway is not None and pathway.status != "draft":
+                enrollment = mine.get(pathway.lineage)
+                targets.setdefault(pathway_id, enrollment.recurrence_months if enrollment else None)
+        for pathway_id in sorted(targets):
+            pathway = pathways[pathway_id]
+            steps = steps_of[pathway_id]
+            validity = pathway.validity_days or ((targets[pathway_id] or 0) * 30) or None
+            result = derive_pathway(steps, facts[user_id], launches[user_id], validity_days=validity,
+                                    window_days=pathway.recertification_window_days)
+            row = progress.get((user_id, pathway_id))
+            before = _snapshot(row)
+            before_steps = {s.id: (cells[(user_id, s.id)].state, cells[(user_id, s.id)].best_score)
+                            for s in steps if (user_id, s.id) in cells}
+            if row is None:
+                row = PathwayProgress(user_id=user_id, pathway_id=pathway_id, renewal_percent=0, attempts=0)
+                session.add(row)
+            _set(row, status=result.status, percent=result.percent, completed_at=result.completed_at,
+                 best_score=result.best_score, attempts=result.attempts, last_activity_at=result.last_activity_at,
+                 expires_at=result.expires_at, renewal_opens_at=result.renewal_opens_at,
+                 renewal_percent=result.renewal_percent, evidence=result.evidence)
+            for step_id, sr in result.steps.items():
+                cell = cells.get((user_id, step_id))
+                if cell is None:
+                    cell = StepProgress(user_id=user_id, step_id=step_id, attempts=0)
+                    session.add(cell)
+                _set(cell, state=sr.state, done_at=sr.done_at, best_score=sr.best_score, attempts=sr.attempts,
+                     last_activity_at=sr.last_activity_at, evidence=sr.evidence, withdrawn=sr.withdrawn)
+            fresh.extend((user_id, a) for a in _sync_awards(session, user_id, pathway, result,
+                                                             awards.get((user_id, pathway_id), {}), codes))
+            notices.append((user_id, pathway, steps, before, before_steps, result))
+        for (uid, pathway_id), row in list(progress.items()):
+            if uid == user_id and pathway_id not in targets:
+                session.delete(row)
+                session.execute(delete(StepProgress).where(StepProgress.user_id == user_id, StepProgress.step_id.in_(
+                    select(Step.id).where(Step.pathway_id == pathway_id))))
+                for award in awards.get((user_id, pathway_id), {}).values():
+                    session.delete(award)
+    session.flush()
+    for notice in notices:
+        _notify(session, *notice)
+    return [(user_id, award.id) for user_id, award in fresh]
+
+
+def _sync_awards(session: Session, user_id: int, pathway: Pathway, result: PathwayResult,
+                 current: dict[datetime, CertificationAward], codes: set[tuple[int, str, datetime]]
+                 ) -> list[CertificationAward]:
+    """Bring a learner's award rows for a pathway in line with the derived ones; return newly active ones."""
+    if not (pathway.grants_certification or pathway.outcome_kind == "certification"):
+        result.awards = []
+    wanted = {a.earned_at for a in result.awards}
+    for earned_at, row in current.items():
+        if earned_at not in wanted:
+            session.delete(row)
+    fresh = []
+    for award in result.awards:
+        row = current.get(award.earned_at)
+        is_new = row is None or (row.revoked and not award.revoked)
+        if row is None:
+            row = CertificationAward(user_id=user_id, pathway_id=pathway.id, earned_at=award.earned_at)
+            session.add(row)
+        _set(row, expires_at=award.expires_at, revoked=award.revoked, revoked_by=award.revoked_by,
+             statement_ids=award.statement_ids)
+        if not award.revoked:
+            if (user_id, pathway.lineage, award.earned_at) not in codes:
+                import secrets
+                session.add(CertificateCode(code=secrets.token_hex(8).upper(), user_id=user_id,
+                                            lineage=pathway.lineage, earned_at=award.earned_at))
+                codes.add((user_id, pathway.lineage, award.earned_at))
+            if is_new:
+                fresh.append(row)
+    return fresh
 
 
 def refresh_lineage(session: Session, lineage: str) -> None:
@@ -305,73 +437,22 @@ def refresh_lineage(session: Session, lineage: str) -> None:
     users = set(learners_of_lineage(session, lineage))
     users.update(session.scalars(select(PathwayProgress.user_id).join(
         Pathway, Pathway.id == PathwayProgress.pathway_id).where(Pathway.lineage == lineage)))
-    for user_id in sorted(users):
-        refresh_user(session, user_id)
+    # Learners whose earlier statements are about one of the (new) steps' activities.
+    steps = select(Step.id, Step.activity_iri).join(Pathway, Pathway.id == Step.pathway_id).where(
+        Pathway.lineage == lineage, Pathway.status != "draft")
+    activities = sorted({iri for _, iri in session.execute(steps)})
+    for chunk in _chunks(activities):
+        users.update(session.scalars(select(UserIdentity.user_id).join(
+            ProgressFact, (ProgressFact.identity_kind == UserIdentity.kind) &
+            (ProgressFact.identity_value == UserIdentity.value)).where(ProgressFact.activity_iri.in_(chunk))
+            .distinct()))
+    users.update(session.scalars(select(StepLaunch.user_id).where(
+        StepLaunch.step_id.in_(select(steps.subquery().c.id)))))
+    refresh_users(session, users)
 
 
 def _snapshot(row: PathwayProgress | None) -> tuple[str, int, float | None] | None:
     return (row.status, row.percent, row.best_score) if row is not None else None
-
-
-def _store_progress(session: Session, user_id: int, pathway: Pathway, result: PathwayResult,
-                    row: PathwayProgress | None) -> None:
-    if row is None:
-        row = PathwayProgress(user_id=user_id, pathway_id=pathway.id)
-        session.add(row)
-    row.status, row.percent, row.completed_at = result.status, result.percent, result.completed_at
-    row.best_score, row.attempts, row.last_activity_at = result.best_score, result.attempts, result.last_activity_at
-    row.expires_at, row.renewal_opens_at = result.expires_at, result.renewal_opens_at
-    row.renewal_percent, row.evidence = result.renewal_percent, result.evidence
-    steps = {s.step_id: s for s in session.scalars(select(StepProgress).where(
-        StepProgress.user_id == user_id, StepProgress.step_id.in_([s.id for s in pathway.steps] or [-1])))}
-    for step_id, sr in result.steps.items():
-        cell = steps.get(step_id)
-        if cell is None:
-            cell = StepProgress(user_id=user_id, step_id=step_id)
-            session.add(cell)
-        cell.state, cell.done_at, cell.best_score = sr.state, sr.done_at, sr.best_score
-        cell.attempts, cell.last_activity_at = sr.attempts, sr.last_activity_at
-        cell.evidence, cell.withdrawn = sr.evidence, sr.withdrawn
-
-
-def _store_awards(session: Session, user_id: int, pathway: Pathway, result: PathwayResult) -> list[int]:
-    """Bring the award rows in line with the derived ones; return ids of newly active awards."""
-    if not (pathway.grants_certification or pathway.outcome_kind == "certification"):
-        result.awards = []
-    current = {a.earned_at: a for a in session.scalars(select(CertificationAward).where(
-        CertificationAward.user_id == user_id, CertificationAward.pathway_id == pathway.id))}
-    fresh: list[int] = []
-    wanted = {a.earned_at for a in result.awards}
-    for earned_at, row in current.items():
-        if earned_at not in wanted:
-            session.delete(row)
-    session.flush()
-    for award in result.awards:
-        row = current.get(award.earned_at)
-        is_new = row is None or (row.revoked and not award.revoked)
-        if row is None:
-            row = CertificationAward(user_id=user_id, pathway_id=pathway.id, earned_at=award.earned_at)
-            session.add(row)
-        row.expires_at, row.revoked = award.expires_at, award.revoked
-        row.revoked_by, row.statement_ids = award.revoked_by, award.statement_ids
-        session.flush()
-        if not award.revoked:
-            _ensure_code(session, user_id, pathway.lineage, award.earned_at)
-            if is_new:
-                fresh.append(row.id)
-    return fresh
-
-
-def _ensure_code(session: Session, user_id: int, lineage: str, earned_at: datetime) -> str:
-    code = session.scalar(select(CertificateCode.code).where(
-        CertificateCode.user_id == user_id, CertificateCode.lineage == lineage,
-        CertificateCode.earned_at == earned_at))
-    if code is None:
-        import secrets
-        code = secrets.token_hex(8).upper()
-        session.add(CertificateCode(code=code, user_id=user_id, lineage=lineage, earned_at=earned_at))
-        session.flush()
-    return code
 
 
 def system_authority() -> dict:
@@ -463,8 +544,7 @@ def rebuild(session: Session) -> int:
     session.flush()
     count = catch_up(session)
     # Learners with assignments but no statements still get their (not started) rows.
-    for user_id in sorted(session.scalars(select(User.id))):
-        refresh_user(session, user_id)
+    refresh_users(session, session.scalars(select(User.id)))
     return count
 
 
@@ -517,3 +597,45 @@ def publish_dry_run(session: Session, pathway_id: int) -> list[StatusChange]:
             changes.append(StatusChange(user_id, user.name if user else "", before[0], after.status, before[1],
                                         after.percent))
     return changes
+
+
+# ------------------------------------------------------------------------------ people changing under us
+
+PEOPLE_CHANGED = "pathways.people_changed"
+
+
+def _note_people_changes(session: Session, _flush_context: Any) -> None:
+    """After a flush: remember learners whose identities or attributes changed (rules, statements)."""
+    from sqlalchemy import inspect as sa_inspect
+    pending: set[int] = session.info.setdefault(PEOPLE_CHANGED, set())
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, UserIdentity) and obj.user_id is not None:
+            pending.add(obj.user_id)
+        elif isinstance(obj, User) and obj.id is not None:
+            state = sa_inspect(obj)
+            if obj in session.new or any(state.attrs[name].history.has_changes()
+                                         for name in ("attributes", "role", "active")):
+                pending.add(obj.id)
+    for obj in session.deleted:
+        if isinstance(obj, UserIdentity) and obj.user_id is not None:
+            pending.add(obj.user_id)
+
+
+def _refresh_changed_people(session: Session) -> None:
+    """Before a commit: bring those learners' progress in line (identities and audience rules changed)."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # the commit's own flush comes after this event: collect its changes now
+    pending = session.info.pop(PEOPLE_CHANGED, None)
+    if pending and not session.info.get("pathways.projecting"):
+        existing = set(session.scalars(select(User.id).where(User.id.in_(sorted(pending)))))
+        if existing:
+            refresh_users(session, existing)
+            session.info.pop(PEOPLE_CHANGED, None)
+
+
+def watch_people() -> None:
+    """Keep progress right when a learner gains an identity or changes attributes (LTI, admin pages)."""
+    from sqlalchemy import event
+    if not event.contains(Session, "after_flush", _note_people_changes):
+        event.listen(Session, "after_flush", _note_people_changes)
+        event.listen(Session, "before_commit", _refresh_changed_people)

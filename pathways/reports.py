@@ -208,6 +208,41 @@ def certifications_report(session: Session, *, learner_ids: Iterable[int] | None
     return out
 
 
+@dataclass(frozen=True)
+class Reminder:
+    user_id: int
+    name: str
+    email: str | None
+    pathway_id: int
+    pathway_title: str
+    due_at: datetime
+    days_before: int
+
+
+def due_reminders(session: Session, *, now: datetime | None = None,
+                  learner_ids: Iterable[int] | None = None) -> list[Reminder]:
+    """Reminders whose threshold (days before the due date) falls within the day starting at ``now``.
+
+    Run once a day (``cairn progress reminders``); completed work gets no reminder.
+    """
+    from pathways.models import Assignment
+    now = now or utcnow()
+    thresholds: dict[str, set[int]] = {}
+    for lineage, days in session.execute(select(Assignment.lineage, Assignment.reminder_days)):
+        thresholds.setdefault(lineage, set()).update(int(d) for d in (days or []))
+    result = []
+    for row in iter_progress(session, now=now, learner_ids=learner_ids):
+        if row.due_at is None or row.status in ("completed", "expired"):
+            continue
+        pathway = session.get(Pathway, row.pathway_id)
+        for days in sorted(thresholds.get(pathway.lineage if pathway else "", set()), reverse=True):
+            moment = row.due_at - timedelta(days=days)
+            if now <= moment < now + timedelta(days=1):
+                result.append(Reminder(row.user_id, row.name, row.email, row.pathway_id, row.pathway_title,
+                                       row.due_at, days))
+    return result
+
+
 # ---------------------------------------------------------------------------------------------- history
 
 
@@ -320,6 +355,7 @@ def columns_of(cls: type) -> list[str]:
     return [f.name for f in fields(cls)]
 
 
-__all__ = ["STATUSES", "STATUS_ORDER", "HistoryEntry", "HistoryPage", "ProgressRow", "ReportPage", "SummaryRow",
+__all__ = ["STATUSES", "STATUS_ORDER", "HistoryEntry", "HistoryPage", "ProgressRow", "Reminder", "ReportPage",
+           "SummaryRow", "due_reminders",
            "certifications_report", "columns_of", "compliance_report", "csv_lines", "iter_learner_history",
            "iter_learner_statements", "iter_progress", "learner_history", "progress_report", "summary_report"]

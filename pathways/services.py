@@ -21,7 +21,17 @@ from pathways.people import (AssignmentInfo, AudienceInfo, ClassInfo, Enrollment
                              learners_taught_by, list_assignments, list_audiences, list_classes,
                              remove_audience_member, self_enroll, set_class_membership, unassign,
                              update_audience)
-from pathways.projection import OutcomeChange, on_outcome_changed, system_authority
+from pathways.actions import (AttendanceEntry, attendance_sheet, can_mark_attendance, launches_of,
+                              mark_attendance, record_reading, record_step_launch)
+from pathways.assessments import (AnswerResult, AssessmentInfo, AttemptInfo, AttemptResult, QuestionInfo,
+                                  add_question, attempts_used, create_assessment, get_assessment, get_attempt,
+                                  list_assessments, remove_question, start_attempt, submit_attempt,
+                                  update_assessment, update_question)
+from pathways.projection import (OutcomeChange, StatusChange, on_outcome_changed, publish_dry_run,
+                                 refresh_user, system_authority)
+from pathways.reports import (HistoryEntry, HistoryPage, ProgressRow, Reminder, ReportPage, due_reminders, SummaryRow, certifications_report,
+                              compliance_report, csv_lines, iter_learner_history, iter_learner_statements,
+                              iter_progress, learner_history, progress_report, summary_report)
 from pathways.records import (CertificationInfo, LearnerPathway, LearnerPathwayDetail, StepState,
                               effective_status, learner_certifications, learner_pathway, learner_pathways,
                               verify_certificate)
@@ -39,7 +49,15 @@ __all__ = [
     "delete_class", "enrollments_of", "ensure_class", "get_audience", "get_class", "is_instructor",
     "learners_of_lineage", "learners_taught_by", "list_assignments", "list_audiences", "list_classes",
     "remove_audience_member", "self_enroll", "set_class_membership", "unassign", "update_audience",
-    "OutcomeChange", "on_outcome_changed", "system_authority",
+    "AttendanceEntry", "attendance_sheet", "can_mark_attendance", "launches_of", "mark_attendance",
+    "record_reading", "record_step_launch",
+    "AnswerResult", "AssessmentInfo", "AttemptInfo", "AttemptResult", "QuestionInfo", "add_question",
+    "attempts_used", "create_assessment", "get_assessment", "get_attempt", "list_assessments", "remove_question",
+    "start_attempt", "submit_attempt", "update_assessment", "update_question",
+    "OutcomeChange", "StatusChange", "on_outcome_changed", "publish_dry_run", "refresh_user", "system_authority",
+    "HistoryEntry", "HistoryPage", "ProgressRow", "Reminder", "due_reminders", "ReportPage", "SummaryRow", "certifications_report",
+    "compliance_report", "csv_lines", "iter_learner_history", "iter_learner_statements", "iter_progress",
+    "learner_history", "progress_report", "summary_report",
     "CertificationInfo", "LearnerPathway", "LearnerPathwayDetail", "StepState", "effective_status",
     "learner_certifications", "learner_pathway", "learner_pathways", "verify_certificate",
 ]

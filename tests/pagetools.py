@@ -36,6 +36,10 @@ class _InlineFinder(HTMLParser):
         self.forms_without_token = 0
         self._in_post_form = False
         self._form_has_token = False
+        self.fields: list[tuple[str, str]] = []  # (tag, id) of controls that need a label
+        self.unnamed: list[str] = []
+        self.label_targets: set[str] = set()
+        self._in_label = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         names = dict(attrs)
@@ -52,8 +56,21 @@ class _InlineFinder(HTMLParser):
             self._in_post_form, self._form_has_token = True, False
         if tag == "input" and names.get("name") == "csrf_token":
             self._form_has_token = True
+        if tag == "label":
+            self._in_label += 1
+            if names.get("for"):
+                self.label_targets.add(names["for"] or "")
+        needs_label = tag in ("select", "textarea") or (
+            tag == "input" and (names.get("type") or "text") not in ("hidden", "submit", "button", "image", "reset"))
+        if needs_label and not (names.get("aria-label") or names.get("aria-labelledby") or self._in_label):
+            if names.get("id"):
+                self.fields.append((tag, names["id"] or ""))
+            else:
+                self.unnamed.append(f"<{tag} name={names.get('name')}>")
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "label" and self._in_label:
+            self._in_label -= 1
         if tag == "form" and self._in_post_form:
             if not self._form_has_token:
                 self.forms_without_token += 1
@@ -61,9 +78,12 @@ class _InlineFinder(HTMLParser):
 
 
 def assert_clean_page(html: str) -> None:
-    """No inline script, handler or style (the CSP forbids them); every POST form carries a CSRF token."""
+    """No inline script, handler or style (the CSP forbids them); every POST form carries a CSRF token;
+    every form control has a label (WCAG 2.1 1.3.1/4.1.2); the page has its landmarks."""
     finder = _InlineFinder()
     finder.feed(html)
     assert finder.problems == []
     assert finder.forms_without_token == 0
+    unlabelled = [f"<{tag} id={id_}>" for tag, id_ in finder.fields if id_ not in finder.label_targets]
+    assert unlabelled + finder.unnamed == [], "form controls without a label"
     assert 'id="main"' in html and "<nav" in html

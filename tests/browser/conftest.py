@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -106,22 +107,32 @@ def page(context: Any) -> Any:
     return context.new_page()
 
 
-def make_user(live: LiveCairn, *, email: str, name: str, role: str = "learner",
-              password: str = PASSWORD, **attributes: str) -> int:
-    """Create a user in the live server's database through the accounts service (test setup)."""
+@contextmanager
+def live_session(live: LiveCairn) -> Iterator[Any]:
+    """A committed session on the live server's database, inside an app context (test setup through
+    the service functions, with the app's statement subscribers wired as in the server)."""
     from cairn import create_app
-    from cairn.accounts.services import create_user
     from cairn.db import get_session
     app = create_app({"DATABASE_URL": live.database_url, "SECRET_KEY": "setup", "ENV": "test",
                       "AUTO_UPGRADE": False, "SKIP_SCHEMA_CHECK": True})
-    with app.app_context():
-        session = get_session()
+    try:
+        with app.app_context():
+            session = get_session()
+            yield session
+            session.commit()
+    finally:
+        app.extensions["cairn.db"].dispose()
+
+
+def make_user(live: LiveCairn, *, email: str, name: str, role: str = "learner",
+              password: str = PASSWORD, **attributes: str) -> int:
+    """Create a user in the live server's database through the accounts service (test setup)."""
+    from cairn.accounts.services import create_user
+    with live_session(live) as session:
         user = create_user(session, name=name, email=email, password=password, role=role,
                            attributes=dict(attributes))
-        session.commit()
-        user_id = user.id
-    app.extensions["cairn.db"].dispose()
-    return user_id
+        session.flush()
+        return user.id
 
 
 def sign_in(page: Any, email: str, password: str = PASSWORD) -> None:

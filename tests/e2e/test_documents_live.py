@@ -1,7 +1,7 @@
 """Documents against real gunicorn workers on a committed database (SQLite or PostgreSQL per run).
 
 xAPI 1.0.3 Communication 3.1: concurrent writers with If-None-Match: * never both create a document;
-a refused (413) request leaves the stored document as it was.
+a refused (413) request leaves the stored document as it was; concurrent merges lose nothing.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 AGENT = {"objectType": "Agent", "mbox": "mailto:live@example.com"}
 
 
-def test_concurrent_profile_creations_and_oversized_documents_on_live_workers(tmp_path) -> None:
+def test_concurrent_creations_merges_and_oversized_documents_on_live_workers(tmp_path) -> None:
     with live_cairn(tmp_path, "documents_live", workers=2, CAIRN_DOCUMENT_MAX_BYTES="1000") as cairn:
         created = json.loads(cairn.cli("credentials", "create", "--name", "live", "--scopes", "all",
                                        "--json").stdout)
@@ -45,3 +45,14 @@ def test_concurrent_profile_creations_and_oversized_documents_on_live_workers(tm
         assert "at most 1000 bytes" in too_big.json()["message"]
         again = session.get(url, params=params, timeout=10)
         assert again.content == stored.content and again.headers["ETag"] == stored.headers["ETag"]
+
+        # Concurrent POST merges into one State document lose no property (Communication 2.2).
+        state_url = f"{cairn.url}/xapi/activities/state"
+        state = {"activityId": "http://example.com/live", "agent": json.dumps(AGENT), "stateId": "merged"}
+
+        def merge(n: int) -> int:
+            return session.post(state_url, params=state, json={f"k{n}": n}, timeout=30).status_code
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            assert set(pool.map(merge, range(12))) == {204}
+        assert session.get(state_url, params=state, timeout=10).json() == {f"k{n}": n for n in range(12)}

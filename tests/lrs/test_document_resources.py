@@ -326,6 +326,24 @@ def test_launch_credential_may_only_use_its_own_learners_state(client, db_sessio
     assert api("GET", "/activities/state", state()).status_code == 403  # no registration
 
 
+def test_launch_credential_with_profile_scope_reaches_only_its_learner_and_activity(
+        client, db_session) -> None:
+    from lrs.services import issue_launch_credential
+    key, secret = issue_launch_credential(db_session, agent=AGENT, registration=REGISTRATION,
+                                          activity_id=ACTIVITY, scopes=("state", "profile"))
+    db_session.commit()
+    api = DocumentsClient(client, key, secret)
+    preferences = {"agent": AGENT, "profileId": "cmi5LearnerPreferences"}
+    assert api("PUT", "/agents/profile", preferences, {"languagePreference": "en-US"},
+               If_None_Match="*").status_code == 204
+    assert api("GET", "/agents/profile", preferences).status_code == 200
+    other_learner = {**preferences, "agent": {"mbox": "mailto:other@example.com"}}
+    assert api("GET", "/agents/profile", other_learner).status_code == 403
+    assert api("GET", "/activities/profile", {"activityId": ACTIVITY, "profileId": "p"}).status_code == 404
+    other_activity = {"activityId": "http://example.com/activities/other", "profileId": "p"}
+    assert api("GET", "/activities/profile", other_activity).status_code == 403
+
+
 @pytest.mark.parametrize("path, params", RESOURCES)
 def test_head_answers_the_headers_of_get_without_a_body_comm_1_1(xapi, path, params) -> None:
     xapi("PUT", path, params(), {"a": 1}, If_None_Match="*")

@@ -239,3 +239,16 @@ def test_attempts_through_the_api_hide_answers_and_grade(client, db_session, peo
     assert result.status_code == 200 and result.get_json()["passed"] is True
     bad = api.post(f"/api/attempts/{attempt.get_json()['id']}/submit", json={"answers": {"first": True}})
     assert bad.status_code in (400, 404, 409)
+
+
+def test_instructors_assign_pathways_to_their_classes_only(client, db_session, people) -> None:
+    other_class = services.create_class(db_session, title="Chemistry")
+    db_session.commit()
+    api = Api(client, people["teacher"])
+    pathway_id = people["pathway"].pathway.id
+    mine = api.post("/api/assignments", json={"pathway_id": pathway_id, "class_id": people["class"].id,
+                                              "mandatory": False})
+    assert mine.status_code == 201
+    assert api.post("/api/assignments", json={"pathway_id": pathway_id, "class_id": other_class.id}).status_code == 403
+    assert api.post("/api/assignments", json={"pathway_id": pathway_id,
+                                              "user_id": people["learner"].id}).status_code == 403

@@ -162,3 +162,20 @@ def test_pass_mark_and_limits_are_checked(db_session) -> None:
         with pytest.raises(InvalidInput) as error:
             assessments.create_assessment(db_session, title="B", **rules)
         assert error.value.field == field
+
+
+def test_assessment_outcomes_reach_outcome_listeners_for_grade_passback(app, db_session) -> None:
+    from pathways.projection import on_outcome_changed
+    heard = []
+    on_outcome_changed(app, lambda session, change: heard.append(change))
+    bank, ids = _bank(db_session)
+    pathway, step = _pathway_with(db_session, bank)
+    learner = factories.user(db_session)
+    services.assign_pathway(db_session, pathway.id, user_id=learner.id)
+    with app.app_context():
+        attempt = assessments.start_attempt(db_session, learner.id, bank.id, step_id=step.id, now=T0)
+        assessments.submit_attempt(db_session, attempt.id, learner.id, dict(zip(ids, RIGHT)), now=T0)
+    step_changes = [c for c in heard if c.step_id == step.id]
+    assert [(c.user_id, c.score_given, c.score_maximum, c.completed) for c in step_changes] == \
+        [(learner.id, 100.0, 100.0, True)]
+    assert any(c.step_id is None and c.completed for c in heard)

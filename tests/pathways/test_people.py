@@ -138,3 +138,14 @@ def test_unassigning_removes_the_pathway_from_the_learner(db_session) -> None:
     assert services.learner_pathways(db_session, learner.id) == []
     with pytest.raises(NotFound):
         services.unassign(db_session, assignment.id)
+
+
+def test_reminders_fall_on_their_thresholds_before_the_due_date(db_session) -> None:
+    detail = make_pathway(db_session)
+    learner = factories.user(db_session)
+    due = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    services.assign_pathway(db_session, detail.pathway.id, user_id=learner.id, due_at=due, reminder_days=[7, 1])
+    week_before = services.due_reminders(db_session, now=due - timedelta(days=7, hours=1))
+    assert [(r.user_id, r.days_before) for r in week_before] == [(learner.id, 7)]
+    assert services.due_reminders(db_session, now=due - timedelta(days=5)) == []
+    assert [r.days_before for r in services.due_reminders(db_session, now=due - timedelta(days=1, hours=2))] == [1]

@@ -63,7 +63,7 @@ def _world(db_session):
     return activities, actors
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(batches=stream)
 def test_incremental_and_rebuilt_projections_are_identical(app, db_session, store, batches) -> None:
