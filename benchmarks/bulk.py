@@ -69,8 +69,13 @@ class Loader:
             full = lrs_statements._complete(statement, statement["id"].lower(), stored_at, AUTHORITY, "1.0.3")
             row = lrs_statements._row_for(full, lrs_statements.content_hash(statement), 0, stored_at)
             sides: dict[str, list[tuple[Any, ...]]] = {name: [] for name in self.order}
-            for side in lrs_statements._side_rows(0, full):
-                sides[side.__tablename__].append(_values(side, self.children[side.__tablename__]))
+            from lrs.models import StatementActivity, StatementAgent
+            agent_rows: list[dict] = []
+            activity_rows: list[dict] = []
+            lrs_statements._side_rows(0, full, agent_rows, activity_rows)
+            for table, side_rows in ((StatementAgent.__tablename__, agent_rows),
+                                     (StatementActivity.__tablename__, activity_rows)):
+                sides[table] += [tuple(side.get(c) for c in self.children[table]) for side in side_rows]
             template = (full, _values(row, self.columns), sides)
             self.templates[index] = template
         return template

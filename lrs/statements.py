@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import and_, func, insert, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy.orm import Session, aliased
 
 from cairn.db import utcnow
 from lrs.errors import BadRequest, StatementConflict, StatementInvalid
@@ -241,11 +241,14 @@ def query_statements(session: Session, query: StatementQuery) -> StatementPage:
         conditions.append(Statement.stored <= query.until)
     if query.authority is not None:
         conditions.append(Statement.authority_ifi == ifi_of(query.authority))
-    matched = _matching_sequences(query)
+    matched = _matching_condition(query)
     if matched is not None:
-        conditions.append(Statement.sequence.in_(select(matched.c.sequence)))
+        conditions.append(matched)
     order = Statement.sequence.asc() if query.ascending else Statement.sequence.desc()
-    rows = session.scalars(select(Statement).where(*conditions).order_by(order).limit(limit + 1)).all()
+    # Choose the page by sequence alone, then read its rows: sorting matches never drags their JSON along.
+    page_sequences = select(Statement.sequence).where(*conditions).order_by(order).limit(limit + 1)
+    rows = session.scalars(select(Statement).where(Statement.sequence.in_(page_sequences.scalar_subquery()))
+                           .order_by(order)).all()
     page = StatementPage([_stored_of(row) for row in rows[:limit]])
     if len(rows) > limit:
         page.more_cursor = f"{rows[limit - 1].sequence}.{ceiling}"
@@ -426,34 +429,53 @@ def _notify(session: Session, statements: list[StoredStatement]) -> None:
             savepoint.rollback()
 
 
-def _matching_sequences(query: StatementQuery) -> Any:
-    """The sequences matching the statement-property filters plus those referring to them, or None."""
+def _filter_conditions(query: StatementQuery, table: Any) -> list[Any]:
+    """The statement-property filters of ``query`` as conditions on ``table`` (lrs_statements or an alias)."""
     conditions = []
     identities = [a for a in ([query.agent] if query.agent else []) + list(query.agents or [])]
     if identities:
-        ifis = [ifi_of(a) for a in identities]
-        ifis = [i for i in ifis if i]
+        ifis = [i for i in (ifi_of(a) for a in identities) if i]
         agent_match = select(StatementAgent.sequence).where(StatementAgent.ifi.in_(ifis))
         if not query.related_agents:
             agent_match = agent_match.where(StatementAgent.direct.is_(True))
-        conditions.append(Statement.sequence.in_(agent_match))
+        conditions.append(table.sequence.in_(agent_match))
     if query.verb:
-        conditions.append(Statement.verb_id == query.verb)
+        conditions.append(table.verb_id == query.verb)
     if query.activity:
         if query.related_activities:
-            conditions.append(Statement.sequence.in_(select(StatementActivity.sequence).where(
+            conditions.append(table.sequence.in_(select(StatementActivity.sequence).where(
                 StatementActivity.activity_id == query.activity)))
         else:
-            conditions.append(Statement.object_activity_id == query.activity)
+            conditions.append(table.object_activity_id == query.activity)
     if query.registration:
-        conditions.append(Statement.registration == query.registration.lower())
+        conditions.append(table.registration == query.registration.lower())
+    return conditions
+
+
+def _matching_condition(query: StatementQuery) -> Any:
+    """Statements matching the filters, or targeting (by StatementRef, recursively) one that does.
+
+    The recursion starts from the StatementRef statements only, so its size is bounded by how
+    many statements refer to others, not by how many match; the page itself is then read in
+    sequence order and can stop at ``limit``.
+    """
+    conditions = _filter_conditions(query, Statement)
     if not conditions:
         return None
-    base = select(Statement.sequence, Statement.statement_id).where(and_(*conditions)).cte(
-        "matched", recursive=True)
-    referring = select(Statement.sequence, Statement.statement_id).where(
-        Statement.object_statement_id == base.c.statement_id)
-    return base.union(referring)
+    referring = aliased(Statement, name="referring")
+    target = aliased(Statement, name="target")
+    # Start from the (few) statements that refer to another and look their target up by id; the
+    # range test (not IS NOT NULL) lets SQLite read them from the object_statement_id index.
+    target_matches = (select(target.sequence).where(target.statement_id == referring.object_statement_id,
+                                                    *_filter_conditions(query, target)).exists())
+    chain = (select(referring.sequence, referring.statement_id)
+             .where(referring.object_statement_id > "", target_matches)
+             .cte("referring_chain", recursive=True))
+    further = aliased(Statement, name="further")
+    chain = chain.union(select(further.sequence, further.statement_id)
+                        .where(further.object_statement_id == chain.c.statement_id))
+    return or_(and_(*conditions), and_(Statement.object_statement_id.is_not(None),
+                                       Statement.sequence.in_(select(chain.c.sequence))))
 
 
 def _decode_cursor(cursor: str) -> tuple[int, int]:

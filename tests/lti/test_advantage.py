@@ -253,11 +253,17 @@ def test_dynamic_registration_registers_the_platform_and_closes(world: LtiWorld)
     """LTI Dynamic Registration 1.0 §3: configuration read, client registration posted, result
     stored, and the page posts org.imsglobal.lti.close."""
     with running_platform(world.cairn.url, client_id="dynamic-client", deployment_id="dyn-1") as other:
-        url = f"{world.cairn.url}/lti/register"
-        refused = requests.get(url, params={"openid_configuration": f"{other.issuer}/.well-known/openid-configuration",
-                                            "registration_token": "wrong"}, timeout=10)
+        config = json.loads(world.cairn.cli("lti", "tool-config", "--json").stdout)
+        url = config["dynamic_registration_url"]
+        assert url.startswith(f"{world.cairn.url}/lti/register?cairn_token=")
+        openid = f"{other.issuer}/.well-known/openid-configuration"
+        # Without an administrator's registration link nobody may register a platform.
+        unlinked = requests.get(f"{world.cairn.url}/lti/register", params={
+            "openid_configuration": openid, "registration_token": other.registration_token}, timeout=10)
+        assert unlinked.status_code == 403 and other.registrations == []
+        refused = requests.get(url, params={"openid_configuration": openid, "registration_token": "wrong"}, timeout=10)
         assert refused.status_code == 502 and other.registrations == []
-        page = requests.get(url, params={"openid_configuration": f"{other.issuer}/.well-known/openid-configuration",
+        page = requests.get(url, params={"openid_configuration": openid,
                                          "registration_token": other.registration_token}, timeout=10)
         assert page.status_code == 200, page.text
         assert parse_page(page.text).data_elements["lti-registered"]["close"] == "org.imsglobal.lti.close"
