@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import UTC, datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin
@@ -282,13 +283,15 @@ def test_key_rotation_publishes_first_then_signs_with_the_new_key(
     jwks_url = f"{world.cairn.url}/lti/jwks.json"
     assert deep_link(world, browser, ["catalogue:"]).status_code == 200
     old_kid = world.platform.deep_link_responses[-1]["kid"]
-    output = world.cairn.cli("lti", "keys", "rotate", "--publish-ahead", "3", "--keep-old", "3600").stdout
+    # Long enough ahead that the next deep link is signed before it, even on a loaded machine.
+    output = world.cairn.cli("lti", "keys", "rotate", "--publish-ahead", "12", "--keep-old", "3600").stdout
     new_kid = output.split()[2]
     assert {k["kid"] for k in requests.get(jwks_url, timeout=5).json()["keys"]} >= {old_kid, new_kid}
     with requests.Session() as other:
         assert deep_link(world, other, ["catalogue:"]).status_code == 200
     assert world.platform.deep_link_responses[-1]["kid"] == old_kid  # published, not signing yet
-    time.sleep(3.5)
+    signs_from = datetime.fromisoformat(output.rsplit("signs from ", 1)[1].strip())
+    time.sleep(max(0.0, (signs_from - datetime.now(UTC)).total_seconds() + 0.5))
     with requests.Session() as other:
         assert deep_link(world, other, ["catalogue:"]).status_code == 200
     assert world.platform.deep_link_responses[-1]["kid"] == new_kid
