@@ -161,6 +161,9 @@ def launch_allows_statement(credential: CredentialInfo, statement: dict) -> str 
     """Why a launch credential may not write ``statement`` (None when it may)."""
     if not credential.is_launch:
         return None
+    # Content writes its own record; withdrawing records is not for it (cmi5 6.3 forbids it outright).
+    if (statement.get("verb") or {}).get("id") == "http://adlnet.gov/expapi/verbs/voided":
+        return "a launch credential may not void statements"
     if not same_identity(statement.get("actor"), credential.launch_agent):
         return "this launch credential may only write statements whose actor is the launched learner"
     context = statement.get("context") or {}

@@ -82,6 +82,10 @@ def test_statements_arrive_exactly_once_in_order_through_remote_and_worker_resta
                     stop(workers[0])  # and a forwarding worker restarts
                     workers[0] = start_worker(origin)
                 if n == 16:
+                    # Under load a worker may not have tried the dead remote yet: wait until it has,
+                    # so the outage is really exercised rather than raced past.
+                    assert wait_for(lambda: "unreachable" in (json.loads(origin.cli(
+                        "forward", "list", "--json").stdout)[0]["last_error"] or ""), 60)
                     remote.start()  # back, on the same port and database
                 statements = batch(n)
                 response = requests.post(f"{origin.url}/xapi/statements", json=statements, auth=auth,

@@ -120,6 +120,21 @@ def test_a_launch_token_is_refused_for_another_learner_another_activity_or_regis
     assert step_state(db_session, learner.id, pathway_id) == "not_started"
 
 
+def test_a_launch_token_cannot_void_statements_cmi5_6_3(app, client, db_session) -> None:
+    learner, pathway_id, step_id = build(db_session)
+    with app.app_context():
+        info = launch.launch_xapi_content(db_session, learner.id, step_id)
+    db_session.commit()
+    auth = {**HEADERS, "Authorization": params(info.url)["auth"]}
+    [statement_id] = client.post(f"{info.endpoint}statements", json=content_statement(info), headers=auth).get_json()
+    void = content_statement(info, "voided", object={"objectType": "StatementRef", "id": statement_id},
+                             context={"registration": info.registration,
+                                      "contextActivities": {"grouping": [{"id": info.activity_id}]}})
+    response = client.post(f"{info.endpoint}statements", json=void, headers=auth)
+    assert response.status_code == 403 and "void" in response.get_json()["message"]
+    assert step_state(db_session, learner.id, pathway_id) == "done"
+
+
 def test_only_xapi_steps_launch_as_xapi_content(app, db_session) -> None:
     learner, _, step_id = build(db_session, kind="cmi5", move_on="Completed")
     with app.app_context(), pytest.raises(Exception, match="cmi5 step, not xapi"):
@@ -289,3 +304,31 @@ def test_a_cmi5_token_is_refused_for_another_learner_or_activity(app, client, db
         status, _ = au.http("POST", f"{au.endpoint}statements", au._headers(), None, statement)
         assert status == 403
     assert step_state(db_session, learner.id, pathway_id) == "in_progress"
+
+
+def test_a_signed_in_learner_launches_a_step_by_form_and_is_sent_to_the_content(client, db_session) -> None:
+    from tests.pagetools import csrf_token, sign_in
+    learner, _, step_id = build(db_session)
+    _, _, au_step_id = build(db_session, kind="cmi5", move_on="Completed")
+    anonymous = client.post(f"/launch/steps/{step_id}",
+                            data={"csrf_token": csrf_token(client.get("/signin").get_data(as_text=True))})
+    assert anonymous.status_code == 302 and "/signin" in anonymous.location
+    sign_in(client, learner.email)
+    token = csrf_token(client.get("/signin").get_data(as_text=True))
+    response = client.post(f"/launch/steps/{step_id}", data={"csrf_token": token})
+    assert response.status_code == 303 and response.location.startswith(f"{CONTENT}/")
+    assert set(params(response.location)) >= {"endpoint", "auth", "actor", "registration", "activity_id"}
+    assert client.post(f"/launch/steps/{step_id}").status_code == 400  # no CSRF token: refused
+    au_response = client.post(f"/launch/steps/{au_step_id}",
+                              data={"csrf_token": token, "return_url": "/portal/steps/1"})
+    assert au_response.status_code == 303
+    query = params(au_response.location)
+    document = get_state_document(db_session, activity_id=query["activityId"], agent=json.loads(query["actor"]),
+                                  registration=query["registration"], state_id="LMS.LaunchData")
+    assert json.loads(document.content)["returnURL"] == "http://localhost/portal/steps/1"
+    offsite = client.post(f"/launch/steps/{au_step_id}",
+                          data={"csrf_token": token, "return_url": "https://evil.example/"})
+    query = params(offsite.location)
+    document = get_state_document(db_session, activity_id=query["activityId"], agent=json.loads(query["actor"]),
+                                  registration=query["registration"], state_id="LMS.LaunchData")
+    assert "returnURL" not in json.loads(document.content)
