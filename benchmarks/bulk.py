@@ -69,8 +69,13 @@ class Loader:
             full = lrs_statements._complete(statement, statement["id"].lower(), stored_at, AUTHORITY, "1.0.3")
             row = lrs_statements._row_for(full, lrs_statements.content_hash(statement), 0, stored_at)
             sides: dict[str, list[tuple[Any, ...]]] = {name: [] for name in self.order}
-            for side in lrs_statements._side_rows(0, full):
-                sides[side.__tablename__].append(_values(side, self.children[side.__tablename__]))
+            from lrs.models import StatementActivity, StatementAgent
+            agent_rows: list[dict] = []
+            activity_rows: list[dict] = []
+            lrs_statements._side_rows(0, full, agent_rows, activity_rows)
+            for table, side_rows in ((StatementAgent.__tablename__, agent_rows),
+                                     (StatementActivity.__tablename__, activity_rows)):
+                sides[table] += [tuple(side.get(c) for c in self.children[table]) for side in side_rows]
             template = (full, _values(row, self.columns), sides)
             self.templates[index] = template
         return template
@@ -107,6 +112,10 @@ class Loader:
             data = {"columns": self.columns, "statements": rows, "seq_at": at["sequence"],
                     "children": self.children, "order": self.order, "child_rows": child_rows}
             limit._write(self.engine, data, rows, len(rows))
+        return count / (time.perf_counter() - started)
+
+    def finish(self) -> None:
+        """Apply voiding to what was loaded and refresh the planner's statistics (once per level)."""
         with self.engine.begin() as connection:
             connection.execute(text(
                 "UPDATE lrs_statements SET voided = :yes WHERE voiding = :no AND voided = :no AND statement_id IN "
@@ -114,4 +123,3 @@ class Loader:
         if self.engine.dialect.name == "postgresql":
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                 connection.execute(text("VACUUM ANALYZE"))
-        return count / (time.perf_counter() - started)

@@ -213,25 +213,28 @@ class StatementGenerator:
         """Values for each common GET filter, taken from statements that were generated."""
         rng = random.Random(self.seed * 65_537 + count)
         picks = [self.statement(rng.randrange(count)) for _ in range(how_many * 4)]
-        picks = [s for s in picks if "context" in s][:how_many]
-        out: dict[str, list[dict[str, str]]] = {k: [] for k in (
-            "agent", "verb", "activity", "activity+related", "registration", "since/until",
-            "agent+verb+activity")}
-        import json
-        for s in picks:
-            agent = json.dumps({k: v for k, v in s["actor"].items() if k not in {"name", "objectType"}})
-            out["agent"].append({"agent": agent})
-            out["verb"].append({"verb": s["verb"]["id"]})
-            out["activity"].append({"activity": s["object"]["id"]})
-            out["activity+related"].append({"activity": s["context"]["contextActivities"]["grouping"][0]["id"],
-                                            "related_activities": "true"})
-            out["registration"].append({"registration": s["context"]["registration"]})
-            at = datetime.fromisoformat(s["timestamp"].replace("Z", "+00:00"))
-            out["since/until"].append({"since": (at - timedelta(days=3)).isoformat(),
-                                       "until": at.isoformat()})
-            out["agent+verb+activity"].append({"agent": agent, "verb": s["verb"]["id"],
-                                               "activity": s["object"]["id"]})
-        return out
+        return filters_from([s for s in picks if "context" in s][:how_many])
+
+
+def filters_from(statements: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+    """Values for each common GET filter taken from these (stored, non-voiding) statements."""
+    import json
+    out: dict[str, list[dict[str, str]]] = {k: [] for k in (
+        "agent", "verb", "activity", "activity+related", "registration", "since/until",
+        "agent+verb+activity")}
+    for s in statements:
+        agent = json.dumps({k: v for k, v in s["actor"].items() if k not in {"name", "objectType"}})
+        out["agent"].append({"agent": agent})
+        out["verb"].append({"verb": s["verb"]["id"]})
+        out["activity"].append({"activity": s["object"]["id"]})
+        out["activity+related"].append({"activity": s["context"]["contextActivities"]["grouping"][0]["id"],
+                                        "related_activities": "true"})
+        out["registration"].append({"registration": s["context"]["registration"]})
+        at = datetime.fromisoformat(s["timestamp"].replace("Z", "+00:00"))
+        out["since/until"].append({"since": (at - timedelta(days=3)).isoformat(), "until": at.isoformat()})
+        out["agent+verb+activity"].append({"agent": agent, "verb": s["verb"]["id"],
+                                           "activity": s["object"]["id"]})
+    return out
 
 
 def pathways(population: Population | None = None, count: int = 20, steps: int = 8,

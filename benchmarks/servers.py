@@ -22,6 +22,8 @@ from cairn.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/cairn_bench"
+# Each run's PostgreSQL databases carry its process id, so two runs never drop each other's.
+RUN_TAG = f"p{os.getpid()}"
 
 
 def free_port() -> int:
@@ -50,7 +52,7 @@ def fresh_database(kind: str, name: str, workdir: Path, postgres_url: str) -> st
         url = f"sqlite:///{path.as_posix()}"
     else:
         base = make_url(postgres_url)
-        database = f"{base.database}_{name}"
+        database = f"{base.database}_{RUN_TAG}_{name}"
         admin = make_engine(base.set(database="postgres").render_as_string(hide_password=False),
                             isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:

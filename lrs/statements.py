@@ -322,8 +322,16 @@ def _row_for(full: dict, digest: str, sequence: int, stored_at: datetime) -> Sta
         voiding=full["verb"]["id"] == VOIDED_VERB)
 
 
-def _side_rows(sequence: int, full: dict, agent_rows: list[dict], activity_rows: list[dict]) -> None:
-    """Append the side-table rows of one statement: identities and activities it mentions."""
+def _side_rows(sequence: int, full: dict, agent_rows: list[dict] | None = None,
+               activity_rows: list[dict] | None = None) -> list[StatementAgent | StatementActivity]:
+    """The side-table rows of one statement: identities and activities it mentions.
+
+    With ``agent_rows``/``activity_rows`` they are appended there as column dicts (for executemany)
+    and nothing is returned; without them they are returned as model objects (benchmarks.bulk).
+    """
+    as_objects = agent_rows is None and activity_rows is None
+    agent_rows = [] if agent_rows is None else agent_rows
+    activity_rows = [] if activity_rows is None else activity_rows
     agents: dict[str, bool] = {}
     activities: dict[str, bool] = {}
 
@@ -361,6 +369,10 @@ def _side_rows(sequence: int, full: dict, agent_rows: list[dict], activity_rows:
     add_agent(full.get("authority"), False)
     agent_rows += [{"sequence": sequence, "ifi": ifi, "direct": direct} for ifi, direct in agents.items()]
     activity_rows += [{"sequence": sequence, "activity_id": a, "direct": d} for a, d in activities.items()]
+    if not as_objects:
+        return []
+    return ([StatementAgent(**row) for row in agent_rows]
+            + [StatementActivity(**row) for row in activity_rows])
 
 
 def _check_void_targets(session: Session, void_targets: dict[str, str], batch: dict[str, dict]) -> None:

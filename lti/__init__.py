@@ -22,6 +22,9 @@ def init_app(app: Flask) -> None:
     register_nav_link(app, "admin", "lti_admin.admin_page", "LTI platforms", order=70, section="lti_admin.")
     app.register_error_handler(LaunchRejected, views.rejected_page)
     app.cli.add_command(cli.lti_group)
+    from cairn.cli import register_demo_loader
+    from lti import demo
+    register_demo_loader(app, demo.load)
     # Changed pathway and assessment outcomes are passed back to the platforms (AGS).
     from lti import grades
     from pathways.services import on_outcome_changed

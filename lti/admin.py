@@ -7,10 +7,15 @@ from marshmallow import ValidationError
 
 from cairn.auth import admin_required
 from cairn.db import get_db, get_session
-from lti import keys, platforms, rosters
+from lti import keys, platforms, registration, rosters
 from lti.schemas import PlatformInput, PlatformOutput, RosterSyncOutput
 
 bp = Blueprint("lti_admin", __name__, url_prefix="/lti", template_folder="templates")
+
+
+def _tool_configuration() -> dict:
+    token = registration.registration_link_token(current_app.config["SECRET_KEY"])
+    return platforms.tool_configuration(current_app.config["BASE_URL"], token)
 
 
 @bp.get("/admin")
@@ -18,7 +23,7 @@ bp = Blueprint("lti_admin", __name__, url_prefix="/lti", template_folder="templa
 def admin_page() -> str:
     session = get_session()
     return render_template("lti_admin.html", platforms=platforms.list_platforms(session),
-                           config=platforms.tool_configuration(current_app.config["BASE_URL"]),
+                           config=_tool_configuration(),
                            keys=keys.list_keys(session), errors={}, form={})
 
 
@@ -30,7 +35,7 @@ def admin_add_platform() -> Response | tuple[str, int]:
         data = PlatformInput().load(request.form)
     except ValidationError as exc:
         return render_template("lti_admin.html", platforms=platforms.list_platforms(session),
-                               config=platforms.tool_configuration(current_app.config["BASE_URL"]),
+                               config=_tool_configuration(),
                                keys=keys.list_keys(session), errors=exc.messages, form=request.form), 400
     platform = platforms.add_platform(session, **data)
     flash(f"Platform {platform.name} registered.")
@@ -68,7 +73,7 @@ def api_remove_platform(platform_id: int) -> tuple[str, int]:
 @bp.get("/api/tool-config")
 @admin_required
 def api_tool_config() -> dict:
-    return platforms.tool_configuration(current_app.config["BASE_URL"])
+    return _tool_configuration()
 
 
 @bp.post("/api/contexts/<int:context_id>/roster-sync")

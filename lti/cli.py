@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 
 from cairn.db import get_db, get_session
 from cairn.errors import CairnError
-from lti import grades, keys, launches, platforms, rosters
+from lti import grades, keys, launches, platforms, registration, rosters
 from lti.schemas import PlatformInput, PlatformOutput
 
 lti_group = click.Group("lti", help="The LTI 1.3 tool: platforms, configuration, keys, scores, rosters.")
@@ -82,7 +82,8 @@ def platform_remove(platform_id: int) -> None:
 @with_appcontext
 def tool_config(as_json: bool) -> None:
     """Print what a VLE administrator enters on the platform."""
-    config = platforms.tool_configuration(current_app.config["BASE_URL"])
+    config = platforms.tool_configuration(current_app.config["BASE_URL"],
+                                          registration.registration_link_token(current_app.config["SECRET_KEY"]))
     if as_json:
         click.echo(json.dumps(config, indent=2))
         return

@@ -132,6 +132,10 @@ def validate_launch(session: Session, *, id_token: str, state: str, browser_stat
     if config.fetched_jwks is not None:
         platform.jwks = config.fetched_jwks
         platform.jwks_fetched_at = utcnow()
+    target = claims.get("https://purl.imsglobal.org/spec/lti/claim/target_link_uri")
+    if target and target != row.target_link_uri:
+        raise LaunchRejected("target_link_uri", f"The id_token's target_link_uri {target!r} is not the one the "
+                             f"login was initiated with ({row.target_link_uri!r}).")
     if claims.get("nonce") != row.nonce:
         raise LaunchRejected("nonce", "The id_token's nonce is not the one Cairn sent in this login.")
     _use_nonce(session, platform.issuer, str(claims["nonce"]), claims.get("exp"), leeway)

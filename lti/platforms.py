@@ -3,6 +3,7 @@ configuration for a VLE administrator to copy."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -104,8 +105,9 @@ def tool_urls(base_url: str) -> ToolUrls:
                     deep_linking=f"{base}/lti/launch", registration=f"{base}/lti/register")
 
 
-def tool_configuration(base_url: str) -> dict:
-    """What a VLE administrator enters on the platform: URLs and a Canvas-style JSON configuration."""
+def tool_configuration(base_url: str, registration_token: str | None = None) -> dict:
+    """What a VLE administrator enters on the platform: URLs and a Canvas-style JSON configuration
+    (with the dynamic registration link when a link token is given)."""
     urls = tool_urls(base_url)
     domain = base_url.split("://", 1)[-1].split("/", 1)[0]
     return {
@@ -116,7 +118,8 @@ def tool_configuration(base_url: str) -> dict:
         "redirect_uris": [urls.launch],
         "public_jwk_url": urls.jwks,
         "deep_linking_url": urls.deep_linking,
-        "dynamic_registration_url": urls.registration,
+        "dynamic_registration_url": (f"{urls.registration}?{urlencode({'cairn_token': registration_token})}"
+                                     if registration_token else urls.registration),
         "scopes": TOOL_SCOPES,
         "extensions": [{
             "platform": "canvas.instructure.com",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from lti import platforms
@@ -14,6 +15,25 @@ from lti.models import Platform
 PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 REQUIRED = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "registration_endpoint")
+# Whoever holds a registration link may register a platform; a link is made by an administrator
+# and expires, so that strangers cannot register platforms of their own.
+LINK_SALT = "cairn.lti.registration"
+LINK_LIFETIME_SECONDS = 7 * 24 * 3600
+
+
+def registration_link_token(secret_key: str) -> str:
+    """A signed, expiring token that allows one to use Cairn's dynamic registration URL."""
+    return URLSafeTimedSerializer(secret_key, salt=LINK_SALT).dumps({"purpose": "lti-registration"})
+
+
+def check_registration_link(secret_key: str, token: str | None) -> None:
+    """Refuse a registration without a valid, unexpired link token."""
+    try:
+        URLSafeTimedSerializer(secret_key, salt=LINK_SALT).loads(token or "", max_age=LINK_LIFETIME_SECONDS)
+    except BadData as exc:
+        raise RegistrationFailed("This registration link is missing, invalid or expired: ask a Cairn "
+                                 "administrator for a new one (LTI administration page or "
+                                 "`cairn lti tool-config`).", status=403, code="registration_link_invalid") from exc
 
 
 def client_registration(base_url: str, platform_configuration: dict) -> dict:

@@ -54,6 +54,7 @@ class RegistrationStart(Schema):
 
     openid_configuration = fields.Url(required=True, require_tld=False)
     registration_token = fields.String(load_default=None)
+    cairn_token = fields.String(load_default=None)
 
 
 def _split_ids(value: Any) -> list[str]:

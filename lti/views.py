@@ -76,7 +76,8 @@ def launch() -> Response:
     storage_checked = form["lti_storage_state"] is not None
     if storage_checked:
         # Our own page re-posts after reading the platform's storage; only our origin may do that.
-        if request.headers.get("Origin") != launches.origin_of(request.host_url):
+        ours = {launches.origin_of(request.host_url), launches.origin_of(current_app.config["BASE_URL"])}
+        if request.headers.get("Origin") not in ours:
             raise LaunchRejected("state", "The storage-checked launch was not posted by Cairn's own page.")
         browser_state = form["lti_storage_state"]
     elif cookie_state is None and form["lti_storage_target"] and launches.login_state(get_session(), state):
@@ -190,6 +191,7 @@ def deep_linking_submit(token: str) -> str:
 @bp.get("/register")
 def register() -> str:
     start = RegistrationStart().load(request.args.to_dict())
+    registration.check_registration_link(current_app.config["SECRET_KEY"], start["cairn_token"])
     platform = registration.register(get_session(), start["openid_configuration"], start["registration_token"],
                                      base_url=current_app.config["BASE_URL"])
     return render_template("lti_registered.html", platform=platform)

@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(public.bp)
     app.cli.add_command(cli.progress_group)
     subscribe(app, projection.on_statements)
+    projection.watch_people()
     register_demo_loader(app, demo.load)
     launch_views.init_app(app)  # xAPI content and cmi5 launches: fetch URL, moveOn subscriber, session sweep
     from pathways import admin, portal

@@ -597,3 +597,45 @@ def publish_dry_run(session: Session, pathway_id: int) -> list[StatusChange]:
             changes.append(StatusChange(user_id, user.name if user else "", before[0], after.status, before[1],
                                         after.percent))
     return changes
+
+
+# ------------------------------------------------------------------------------ people changing under us
+
+PEOPLE_CHANGED = "pathways.people_changed"
+
+
+def _note_people_changes(session: Session, _flush_context: Any) -> None:
+    """After a flush: remember learners whose identities or attributes changed (rules, statements)."""
+    from sqlalchemy import inspect as sa_inspect
+    pending: set[int] = session.info.setdefault(PEOPLE_CHANGED, set())
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, UserIdentity) and obj.user_id is not None:
+            pending.add(obj.user_id)
+        elif isinstance(obj, User) and obj.id is not None:
+            state = sa_inspect(obj)
+            if obj in session.new or any(state.attrs[name].history.has_changes()
+                                         for name in ("attributes", "role", "active")):
+                pending.add(obj.id)
+    for obj in session.deleted:
+        if isinstance(obj, UserIdentity) and obj.user_id is not None:
+            pending.add(obj.user_id)
+
+
+def _refresh_changed_people(session: Session) -> None:
+    """Before a commit: bring those learners' progress in line (identities and audience rules changed)."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # the commit's own flush comes after this event: collect its changes now
+    pending = session.info.pop(PEOPLE_CHANGED, None)
+    if pending and not session.info.get("pathways.projecting"):
+        existing = set(session.scalars(select(User.id).where(User.id.in_(sorted(pending)))))
+        if existing:
+            refresh_users(session, existing)
+            session.info.pop(PEOPLE_CHANGED, None)
+
+
+def watch_people() -> None:
+    """Keep progress right when a learner gains an identity or changes attributes (LTI, admin pages)."""
+    from sqlalchemy import event
+    if not event.contains(Session, "after_flush", _note_people_changes):
+        event.listen(Session, "after_flush", _note_people_changes)
+        event.listen(Session, "before_commit", _refresh_changed_people)

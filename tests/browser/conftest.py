@@ -62,8 +62,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     return report
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Per module, not per session: a Playwright left running would stop other test folders from
+    # starting their own (the sync API refuses to run inside another's event loop).
     skip_or_fail_without_chromium()
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:

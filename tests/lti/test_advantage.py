@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import UTC, datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin
@@ -253,11 +254,17 @@ def test_dynamic_registration_registers_the_platform_and_closes(world: LtiWorld)
     """LTI Dynamic Registration 1.0 §3: configuration read, client registration posted, result
     stored, and the page posts org.imsglobal.lti.close."""
     with running_platform(world.cairn.url, client_id="dynamic-client", deployment_id="dyn-1") as other:
-        url = f"{world.cairn.url}/lti/register"
-        refused = requests.get(url, params={"openid_configuration": f"{other.issuer}/.well-known/openid-configuration",
-                                            "registration_token": "wrong"}, timeout=10)
+        config = json.loads(world.cairn.cli("lti", "tool-config", "--json").stdout)
+        url = config["dynamic_registration_url"]
+        assert url.startswith(f"{world.cairn.url}/lti/register?cairn_token=")
+        openid = f"{other.issuer}/.well-known/openid-configuration"
+        # Without an administrator's registration link nobody may register a platform.
+        unlinked = requests.get(f"{world.cairn.url}/lti/register", params={
+            "openid_configuration": openid, "registration_token": other.registration_token}, timeout=10)
+        assert unlinked.status_code == 403 and other.registrations == []
+        refused = requests.get(url, params={"openid_configuration": openid, "registration_token": "wrong"}, timeout=10)
         assert refused.status_code == 502 and other.registrations == []
-        page = requests.get(url, params={"openid_configuration": f"{other.issuer}/.well-known/openid-configuration",
+        page = requests.get(url, params={"openid_configuration": openid,
                                          "registration_token": other.registration_token}, timeout=10)
         assert page.status_code == 200, page.text
         assert parse_page(page.text).data_elements["lti-registered"]["close"] == "org.imsglobal.lti.close"
@@ -276,13 +283,15 @@ def test_key_rotation_publishes_first_then_signs_with_the_new_key(
     jwks_url = f"{world.cairn.url}/lti/jwks.json"
     assert deep_link(world, browser, ["catalogue:"]).status_code == 200
     old_kid = world.platform.deep_link_responses[-1]["kid"]
-    output = world.cairn.cli("lti", "keys", "rotate", "--publish-ahead", "3", "--keep-old", "3600").stdout
+    # Long enough ahead that the next deep link is signed before it, even on a loaded machine.
+    output = world.cairn.cli("lti", "keys", "rotate", "--publish-ahead", "12", "--keep-old", "3600").stdout
     new_kid = output.split()[2]
     assert {k["kid"] for k in requests.get(jwks_url, timeout=5).json()["keys"]} >= {old_kid, new_kid}
     with requests.Session() as other:
         assert deep_link(world, other, ["catalogue:"]).status_code == 200
     assert world.platform.deep_link_responses[-1]["kid"] == old_kid  # published, not signing yet
-    time.sleep(3.5)
+    signs_from = datetime.fromisoformat(output.rsplit("signs from ", 1)[1].strip())
+    time.sleep(max(0.0, (signs_from - datetime.now(UTC)).total_seconds() + 0.5))
     with requests.Session() as other:
         assert deep_link(world, other, ["catalogue:"]).status_code == 200
     assert world.platform.deep_link_responses[-1]["kid"] == new_kid

@@ -212,3 +212,31 @@ def test_login_from_an_unregistered_issuer_is_refused(world: LtiWorld, browser: 
         "iss": "http://127.0.0.1:1/unknown", "login_hint": "x", "target_link_uri": f"{world.cairn.url}/lti/launch"},
         allow_redirects=False, timeout=10)
     assert_rejected(world, response, "issuer", before)
+
+
+def test_a_token_just_past_its_expiry_is_accepted_within_the_leeway(world: LtiWorld, browser: requests.Session) -> None:
+    """Security Framework §5.1.3: a small leeway for clock skew (Cairn allows 60 s)."""
+    now = int(time.time())
+    response = world.platform.launch(browser, Message(person=person(), overrides={"iat": now - 330, "exp": now - 20}))
+    assert response.status_code == 302, response.text
+
+
+def test_several_audiences_with_our_azp_are_accepted(world: LtiWorld, browser: requests.Session) -> None:
+    response = world.platform.launch(browser, Message(person=person(), overrides={
+        "aud": ["other-tool", world.platform.client_id], "azp": world.platform.client_id}))
+    assert response.status_code == 302, response.text
+
+
+def test_an_institution_administrator_manages_the_class(world: LtiWorld, browser: requests.Session) -> None:
+    admin = person(roles=["http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator"])
+    assert world.platform.launch(browser, Message(person=admin, context_id="c-admin")).status_code == 302
+    rows = world.query("SELECT cm.role FROM class_members cm JOIN academic_classes ac ON ac.id = cm.class_id "
+                       "JOIN user_identities i ON i.user_id = cm.user_id "
+                       "WHERE ac.external_id = 'c-admin' AND i.value = :v", v=f"{world.platform.issuer}|{admin.sub}")
+    assert rows == [("instructor",)]
+
+
+def test_a_target_link_uri_other_than_the_login_s_is_rejected(world: LtiWorld) -> None:
+    response, before = rejected_launch(world, Message(person=person(), overrides={
+        LTI + "target_link_uri": "http://127.0.0.1:9/elsewhere"}))
+    assert_rejected(world, response, "target_link_uri", before)

@@ -280,3 +280,25 @@ def test_publishing_a_step_for_an_activity_already_done_counts_earlier_statement
     services.publish_pathway(db_session, pathway.id)
     history = services.learner_pathways(db_session, learner.id, include_history=True)
     assert [(p.pathway.id, p.status) for p in history] == [(pathway.id, "completed")]
+
+
+def test_a_changed_attribute_enrols_by_audience_rule_at_commit(db_session) -> None:
+    detail = make_pathway(db_session, steps=1)
+    audience = services.create_audience(db_session, name="Nurses",
+                                        rules=[{"attribute": "department", "value": "Nursing"}])
+    services.assign_pathway(db_session, detail.pathway.id, audience_id=audience.id)
+    learner = factories.user(db_session, department="Radiology")
+    db_session.commit()
+    assert services.learner_pathways(db_session, learner.id) == []
+    learner.attributes = {"department": "Nursing"}
+    db_session.commit()
+    assert [p.pathway.id for p in services.learner_pathways(db_session, learner.id)] == [detail.pathway.id]
+
+
+def test_an_identity_added_later_counts_its_statements_at_commit(db_session, store) -> None:
+    detail, learner = _assigned(db_session, steps=1)
+    store(xapi(actor={"objectType": "Agent", "account": {"homePage": "https://lms.example", "name": "s-9"}},
+               verb=VERB_COMPLETED, activity=detail.steps[0].activity_iri))
+    add_identity(db_session, learner, Identity("account", "https://lms.example|s-9"))
+    db_session.commit()
+    assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.status == "completed"

@@ -9,24 +9,27 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, skip_or_fail_without_chromium
-from tests.lti.conftest import LtiWorld
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.lti.conftest import LtiWorld, lti_world
 from tests.lti.platform import Message, Person
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    skip_or_fail_without_chromium()
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        # Responses that Playwright fulfils (cookies removed) count as public-network documents, and
-        # Chromium's local-network checks would then block their navigation back to 127.0.0.1.
-        args = [*CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests"]
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
-        yield browser
-        browser.close()
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LtiWorld]:
+    yield from lti_world(tmp_path_factory, "br_lti_storage")
+
+
+@pytest.fixture(scope="module")
+def chromium(browser: Any) -> Iterator[Any]:
+    """A second Chromium from the session's Playwright (which runs once per process), without the
+    local-network checks: responses that Playwright fulfils (cookies removed) count as public-network
+    documents, whose navigation back to 127.0.0.1 Chromium would otherwise block."""
+    args = [*CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests"]
+    other = browser.browser_type.launch(executable_path=CHROMIUM, args=args, headless=True)
+    yield other
+    other.close()
 
 
 def test_launch_in_an_iframe_without_cookies_is_confirmed_through_the_platform_storage(
@@ -39,7 +42,7 @@ def test_launch_in_an_iframe_without_cookies_is_confirmed_through_the_platform_s
     context.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
 
     def drop_cookies(route: Any) -> None:
-        # The browser refuses the tool's cookies in the frame (third-party cookies blocked).
+        # The browser keeps no cookie of the tool's in the frame (third-party cookies blocked).
         response = route.fetch(max_redirects=0)
         context.clear_cookies()  # route.fetch() shares the context's cookie jar: empty it again
         headers = {k: v for k, v in response.headers.items() if k.lower() != "set-cookie"}
