@@ -554,15 +554,16 @@ def report_progress() -> Any:
 
 
 @route("/reports/compliance", "GET", summary="Who is overdue, expired, or expires within N days (JSON or CSV)",
-       tag="reports", query=s.ComplianceQuery, response=s.ProgressRowOut, many=True, csv=True)
+       tag="reports", query=s.ComplianceQuery, response=s.ReportPageOut, csv=True)
 def report_compliance() -> Any:
     data = _query(s.ComplianceQuery)
     out = data.pop("format")
     filters = _report_filters(data)
-    rows = reports.compliance_report(get_session(), **filters)
     if out == "csv":
-        return _csv(rows, reports.columns_of(reports.ProgressRow), f"compliance-{filters['kind']}.csv")
-    return _dump(s.ProgressRowOut, rows, many=True)
+        filters.pop("cursor", None), filters.pop("limit", None)
+        return _csv(reports.iter_compliance(get_session(), **filters), reports.columns_of(reports.ProgressRow),
+                    f"compliance-{filters['kind']}.csv")
+    return _dump(s.ReportPageOut, reports.compliance_page(get_session(), **filters))
 
 
 @route("/reports/summary", "GET", summary="Participation and completion per pathway (JSON or CSV)",

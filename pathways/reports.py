@@ -158,19 +158,43 @@ def iter_progress(session: Session, **filters: Any) -> Iterator[ProgressRow]:
         cursor = page.next_cursor
 
 
-def compliance_report(session: Session, *, kind: str, within_days: int = 30, now: datetime | None = None,
-                      **filters: Any) -> list[ProgressRow]:
-    """``overdue``: unfinished past their due date; ``expiring``: completions expiring within N days."""
+def iter_compliance(session: Session, *, kind: str, within_days: int = 30, now: datetime | None = None,
+                    **filters: Any) -> Iterator[ProgressRow]:
+    """``overdue``: unfinished past their due date; ``expiring``: completions expiring within N days.
+
+    Rows come in progress-row id order, which is what ``compliance_page`` pages by.
+    """
     now = now or utcnow()
     if kind not in ("overdue", "expiring", "expired"):
         raise InvalidInput("kind", "must be overdue, expiring or expired")
     if within_days < 0:
         raise InvalidInput("within_days", "must not be negative")
     if kind in ("overdue", "expired"):
-        return list(iter_progress(session, status=kind, now=now, **filters))
+        yield from iter_progress(session, status=kind, now=now, **filters)
+        return
     horizon = now + timedelta(days=within_days)
-    return [row for row in iter_progress(session, status="completed", now=now, **filters)
-            if row.expires_at is not None and now < row.expires_at <= horizon]
+    yield from (row for row in iter_progress(session, status="completed", now=now, **filters)
+                if row.expires_at is not None and now < row.expires_at <= horizon)
+
+
+def compliance_report(session: Session, **criteria: Any) -> list[ProgressRow]:
+    """Every row of a compliance report (see ``iter_compliance``)."""
+    return list(iter_compliance(session, **criteria))
+
+
+def compliance_page(session: Session, *, cursor: int | None = None, limit: int = 100,
+                    **criteria: Any) -> ReportPage:
+    """One page of a compliance report: rows after ``cursor`` (a progress-row id), at most ``limit``."""
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("limit", "must be between 1 and 1000")
+    rows: list[ProgressRow] = []
+    for row in iter_compliance(session, **criteria):
+        if cursor is not None and row.id <= cursor:
+            continue
+        if len(rows) == limit:
+            return ReportPage(tuple(rows), rows[-1].id)
+        rows.append(row)
+    return ReportPage(tuple(rows), None)
 
 
 def summary_report(session: Session, *, now: datetime | None = None, **filters: Any) -> list[SummaryRow]:

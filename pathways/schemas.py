@@ -219,6 +219,8 @@ class ComplianceQuery(Strict):
     pathway_id = fields.Integer()
     audience_id = fields.Integer()
     class_id = fields.Integer()
+    cursor = fields.Integer(validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
 
 

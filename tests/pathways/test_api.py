@@ -252,3 +252,28 @@ def test_instructors_assign_pathways_to_their_classes_only(client, db_session, p
     assert api.post("/api/assignments", json={"pathway_id": pathway_id, "class_id": other_class.id}).status_code == 403
     assert api.post("/api/assignments", json={"pathway_id": pathway_id,
                                               "user_id": people["learner"].id}).status_code == 403
+
+
+def test_compliance_report_is_paginated_by_cursor_and_exports_every_row_as_csv(client, db_session, people) -> None:
+    from datetime import timedelta
+
+    from cairn.db import utcnow
+    pathway = services.create_pathway(db_session, title="Fire safety", outcome_kind="compliance")
+    services.add_step(db_session, pathway.id, kind="document", title="Read",
+                      document_url="https://intranet.example/fire.pdf")
+    services.publish_pathway(db_session, pathway.id)
+    for learner in (people["learner"], people["outsider"]):
+        services.assign_pathway(db_session, pathway.id, user_id=learner.id, due_at=utcnow() - timedelta(days=3))
+    db_session.commit()
+    api = Api(client, people["admin"])
+    first = api.get(f"/api/reports/compliance?kind=overdue&pathway_id={pathway.id}&limit=1").get_json()
+    assert len(first["rows"]) == 1 and first["next_cursor"] is not None
+    second = api.get(f"/api/reports/compliance?kind=overdue&pathway_id={pathway.id}&limit=1"
+                     f"&cursor={first['next_cursor']}").get_json()
+    assert len(second["rows"]) == 1 and second["next_cursor"] is None
+    assert {first["rows"][0]["user_id"], second["rows"][0]["user_id"]} == {people["learner"].id,
+                                                                           people["outsider"].id}
+    assert all(r["status"] == "overdue" for r in first["rows"] + second["rows"])
+    text = api.get(f"/api/reports/compliance?kind=overdue&pathway_id={pathway.id}&format=csv").get_data(as_text=True)
+    assert len(text.strip().splitlines()) == 3  # header and both learners, whatever the page size
+    assert api.get("/api/reports/compliance?limit=0").status_code == 400
