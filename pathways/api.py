@@ -567,17 +567,19 @@ def report_compliance() -> Any:
 
 
 @route("/reports/summary", "GET", summary="Participation and completion per pathway (JSON or CSV)",
-       tag="reports", query=s.SummaryQuery, response=s.SummaryRowOut, many=True, csv=True)
+       tag="reports", query=s.SummaryQuery, response=s.SummaryPageOut, csv=True)
 def report_summary() -> Any:
     data = _query(s.SummaryQuery)
     out = data.pop("format")
-    rows = reports.summary_report(get_session(), **_report_filters(data))
-    if out == "csv":
-        flat = [{"pathway_id": r.pathway_id, "pathway_title": r.pathway_title, "learners": r.learners,
-                 **r.counts, "completion_rate": r.completion_rate} for r in rows]
-        return _csv(flat, ["pathway_id", "pathway_title", "learners", *reports.STATUSES, "completion_rate"],
-                    "summary.csv")
-    return _dump(s.SummaryRowOut, rows, many=True)
+    filters = _report_filters(data)
+    if out != "csv":
+        return _dump(s.SummaryPageOut, reports.summary_page(get_session(), **filters))
+    filters.pop("cursor", None), filters.pop("limit", None)
+    flat = [{"pathway_id": r.pathway_id, "pathway_title": r.pathway_title, "learners": r.learners,
+             **r.counts, "completion_rate": r.completion_rate}
+            for r in reports.summary_report(get_session(), **filters)]
+    return _csv(flat, ["pathway_id", "pathway_title", "learners", *reports.STATUSES, "completion_rate"],
+                "summary.csv")
 
 
 # ---------------------------------------------------------------------------------------- certificates

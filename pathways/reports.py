@@ -212,6 +212,24 @@ def summary_report(session: Session, *, now: datetime | None = None, **filters: 
     return result
 
 
+@dataclass(frozen=True)
+class SummaryPage:
+    rows: tuple[SummaryRow, ...]
+    next_cursor: int | None
+
+
+def summary_page(session: Session, *, cursor: int | None = None, limit: int = 100,
+                 **filters: Any) -> SummaryPage:
+    """One page of the per-pathway summary, in pathway id order, after ``cursor`` (a pathway id)."""
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("limit", "must be between 1 and 1000")
+    rows = sorted((r for r in summary_report(session, **filters) if cursor is None or r.pathway_id > cursor),
+                  key=lambda r: r.pathway_id)
+    if len(rows) > limit:
+        return SummaryPage(tuple(rows[:limit]), rows[limit - 1].pathway_id)
+    return SummaryPage(tuple(rows), None)
+
+
 def certifications_report(session: Session, *, learner_ids: Iterable[int] | None = None,
                           pathway_id: int | None = None) -> list[dict[str, Any]]:
     """Every award (history included) with learner and pathway, for auditors."""

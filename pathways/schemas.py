@@ -228,6 +228,8 @@ class SummaryQuery(Strict):
     pathway_id = fields.Integer()
     audience_id = fields.Integer()
     class_id = fields.Integer()
+    cursor = fields.Integer(validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
 
 
@@ -513,6 +515,11 @@ class SummaryRowOut(Schema):
     learners = fields.Integer()
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
     completion_rate = fields.Float()
+
+
+class SummaryPageOut(Schema):
+    rows = fields.List(fields.Nested(SummaryRowOut))
+    next_cursor = fields.Integer(allow_none=True)
 
 
 class HistoryEntryOut(Schema):

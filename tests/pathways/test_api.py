@@ -140,7 +140,8 @@ def test_progress_report_as_csv(client, db_session, store, people) -> None:
     learner_row = next(r for r in rows if r["user_id"] == str(people["learner"].id))
     assert learner_row["status"] == "in_progress" and learner_row["percent"] == "50"
     summary = api.get("/api/reports/summary").get_json()
-    assert summary[0]["learners"] == 2 and summary[0]["counts"]["in_progress"] == 1
+    assert summary["rows"][0]["learners"] == 2 and summary["rows"][0]["counts"]["in_progress"] == 1
+    assert summary["next_cursor"] is None
     assert api.get("/api/reports/compliance?kind=expiring&within_days=30").status_code == 200
 
 
@@ -277,3 +278,23 @@ def test_compliance_report_is_paginated_by_cursor_and_exports_every_row_as_csv(c
     text = api.get(f"/api/reports/compliance?kind=overdue&pathway_id={pathway.id}&format=csv").get_data(as_text=True)
     assert len(text.strip().splitlines()) == 3  # header and both learners, whatever the page size
     assert api.get("/api/reports/compliance?limit=0").status_code == 400
+
+
+def test_summary_report_is_paginated_by_pathway(client, db_session, people) -> None:
+    for title in ("Second", "Third"):
+        pathway = services.create_pathway(db_session, title=title, outcome_kind="onboarding")
+        services.add_step(db_session, pathway.id, kind="document", title="Read",
+                          document_url="https://intranet.example/x.pdf")
+        services.publish_pathway(db_session, pathway.id)
+        services.assign_pathway(db_session, pathway.id, user_id=people["learner"].id)
+    db_session.commit()
+    api = Api(client, people["admin"])
+    seen, cursor = [], None
+    while True:
+        page = api.get("/api/reports/summary?limit=1" + (f"&cursor={cursor}" if cursor else "")).get_json()
+        assert len(page["rows"]) == 1
+        seen.append(page["rows"][0]["pathway_id"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 3 and seen == sorted(seen)
