@@ -34,15 +34,46 @@ SUBSCRIBERS_KEY = "lrs.subscribers"
 LRS_SET_PROPERTIES = ("id", "stored", "authority", "version")
 
 
-@dataclass(frozen=True)
 class StoredStatement:
-    """A statement as stored: full JSON (with ``stored``, ``authority``, ``version``) and its sequence."""
+    """A statement as stored: full JSON (with ``stored``, ``authority``, ``version``) and its sequence.
 
-    id: str
-    sequence: int
-    statement: dict
-    stored: datetime
-    voided: bool
+    Query pages carry the JSON text as the database returned it, so a response can pass it through
+    (``json_text``); ``statement`` decodes it only when someone looks inside.
+    """
+
+    __slots__ = ("id", "sequence", "stored", "voided", "_statement", "_json_text")
+
+    def __init__(self, id: str, sequence: int, statement: dict | None = None,  # noqa: A002 - xAPI's name
+                 stored: datetime | None = None, voided: bool = False, *, json_text: str | None = None) -> None:
+        if statement is None and json_text is None:
+            raise ValueError("a stored statement needs its JSON, decoded or as text")
+        self.id, self.sequence, self.voided = id, sequence, voided
+        self.stored: datetime = stored  # type: ignore[assignment]
+        self._statement, self._json_text = statement, json_text
+
+    @property
+    def statement(self) -> dict:
+        if self._statement is None:
+            self._statement = json.loads(self._json_text)  # type: ignore[arg-type]
+        return self._statement
+
+    @property
+    def json_text(self) -> str:
+        """The statement as JSON text (the stored text when the query read it, else encoded now)."""
+        if self._json_text is None:
+            self._json_text = json.dumps(self._statement, separators=(",", ":"))
+        return self._json_text
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StoredStatement):
+            return NotImplemented
+        return (self.id, self.sequence, self.stored, self.voided, self.statement) == (
+            other.id, other.sequence, other.stored, other.voided, other.statement)
+
+    __hash__ = None  # type: ignore[assignment]  # equal by content, which is a mutable dict
+
+    def __repr__(self) -> str:
+        return f"StoredStatement(id={self.id!r}, sequence={self.sequence}, voided={self.voided})"
 
 
 @dataclass
@@ -151,6 +182,8 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
     _store_attachment_contents(session, attachments or {})
     session.flush()
     _apply_voiding(session, void_targets, [row for row, _ in new_rows])
+    mark_reference_chains(session, {row.statement_id: row.sequence for row, _ in new_rows
+                                    if row.object_statement_id})
 
     stored_new = [_stored_of(row) for row, _ in new_rows]
     by_sequence = iter(stored_new)
@@ -221,38 +254,24 @@ def iter_statements(session: Session, *, after_sequence: int = 0,
         last = rows[-1].sequence
 
 
-def query_statements(session: Session, query: StatementQuery) -> StatementPage:
-    """One page of unvoided statements matching ``query``, newest first unless ``ascending``.
+def mark_reference_chains(session: Session, new_references: dict[str, int]) -> None:
+    """Keep ``targets_reference``: set on each statement whose StatementRef target is a StatementRef statement.
 
-    Statements that target a matching statement by StatementRef are returned too (xAPI 1.0.3
-    2.5 "Filter Conditions for StatementRefs"). ``more_cursor`` continues the same query; the
-    page boundary is a sequence number, so statements arriving meanwhile shift nothing.
+    ``new_references`` maps the ids of the just-stored StatementRef statements to their sequences.
+    Either end of a chain may arrive first, so both directions are checked: new statements whose
+    target is a stored StatementRef statement, and stored statements that target a new one.
     """
-    limit = MAX_PAGE if query.limit <= 0 else min(query.limit, MAX_PAGE)
-    after, ceiling = _decode_cursor(query.cursor) if query.cursor else (None, None)
-    if ceiling is None:
-        ceiling = latest_sequence(session)
-    conditions = [Statement.voided.is_(False), Statement.sequence <= ceiling]
-    if after is not None:
-        conditions.append(Statement.sequence > after if query.ascending else Statement.sequence < after)
-    if query.since is not None:
-        conditions.append(Statement.stored > query.since)
-    if query.until is not None:
-        conditions.append(Statement.stored <= query.until)
-    if query.authority is not None:
-        conditions.append(Statement.authority_ifi == ifi_of(query.authority))
-    matched = _matching_condition(query)
-    if matched is not None:
-        conditions.append(matched)
-    order = Statement.sequence.asc() if query.ascending else Statement.sequence.desc()
-    # Choose the page by sequence alone, then read its rows: sorting matches never drags their JSON along.
-    page_sequences = select(Statement.sequence).where(*conditions).order_by(order).limit(limit + 1)
-    rows = session.scalars(select(Statement).where(Statement.sequence.in_(page_sequences.scalar_subquery()))
-                           .order_by(order)).all()
-    page = StatementPage([_stored_of(row) for row in rows[:limit]])
-    if len(rows) > limit:
-        page.more_cursor = f"{rows[limit - 1].sequence}.{ceiling}"
-    return page
+    if not new_references:
+        return
+    target = aliased(Statement, name="target")
+    target_is_reference = (select(target.sequence).where(target.statement_id == Statement.object_statement_id,
+                                                         target.object_statement_id.is_not(None)).exists())
+    session.execute(update(Statement).where(Statement.sequence.in_(list(new_references.values())),
+                                            target_is_reference).values(targets_reference=True)
+                    .execution_options(synchronize_session=False))
+    session.execute(update(Statement).where(Statement.object_statement_id.in_(list(new_references)),
+                                            Statement.targets_reference.is_(False))
+                    .values(targets_reference=True).execution_options(synchronize_session=False))
 
 
 def subscribe(app: Flask, callback: Callable[[Session, list[StoredStatement]], None]) -> None:
@@ -319,7 +338,7 @@ def _row_for(full: dict, digest: str, sequence: int, stored_at: datetime) -> Sta
         object_statement_id=obj["id"].lower() if object_type == "StatementRef" else None,
         registration=registration.lower() if registration else None,
         authority_ifi=ifi_of(full["authority"]), stored=stored_at, voided=False,
-        voiding=full["verb"]["id"] == VOIDED_VERB)
+        voiding=full["verb"]["id"] == VOIDED_VERB, targets_reference=False)
 
 
 def _side_rows(sequence: int, full: dict, agent_rows: list[dict] | None = None,
@@ -439,61 +458,3 @@ def _notify(session: Session, statements: list[StoredStatement]) -> None:
         except Exception:
             log.exception("statement subscriber %r failed; its work is rolled back", callback)
             savepoint.rollback()
-
-
-def _filter_conditions(query: StatementQuery, table: Any) -> list[Any]:
-    """The statement-property filters of ``query`` as conditions on ``table`` (lrs_statements or an alias)."""
-    conditions = []
-    identities = [a for a in ([query.agent] if query.agent else []) + list(query.agents or [])]
-    if identities:
-        ifis = [i for i in (ifi_of(a) for a in identities) if i]
-        agent_match = select(StatementAgent.sequence).where(StatementAgent.ifi.in_(ifis))
-        if not query.related_agents:
-            agent_match = agent_match.where(StatementAgent.direct.is_(True))
-        conditions.append(table.sequence.in_(agent_match))
-    if query.verb:
-        conditions.append(table.verb_id == query.verb)
-    if query.activity:
-        if query.related_activities:
-            conditions.append(table.sequence.in_(select(StatementActivity.sequence).where(
-                StatementActivity.activity_id == query.activity)))
-        else:
-            conditions.append(table.object_activity_id == query.activity)
-    if query.registration:
-        conditions.append(table.registration == query.registration.lower())
-    return conditions
-
-
-def _matching_condition(query: StatementQuery) -> Any:
-    """Statements matching the filters, or targeting (by StatementRef, recursively) one that does.
-
-    The recursion starts from the StatementRef statements only, so its size is bounded by how
-    many statements refer to others, not by how many match; the page itself is then read in
-    sequence order and can stop at ``limit``.
-    """
-    conditions = _filter_conditions(query, Statement)
-    if not conditions:
-        return None
-    referring = aliased(Statement, name="referring")
-    target = aliased(Statement, name="target")
-    # Start from the (few) statements that refer to another and look their target up by id; the
-    # range test (not IS NOT NULL) lets SQLite read them from the object_statement_id index.
-    target_matches = (select(target.sequence).where(target.statement_id == referring.object_statement_id,
-                                                    *_filter_conditions(query, target)).exists())
-    chain = (select(referring.sequence, referring.statement_id)
-             .where(referring.object_statement_id > "", target_matches)
-             .cte("referring_chain", recursive=True))
-    further = aliased(Statement, name="further")
-    chain = chain.union(select(further.sequence, further.statement_id)
-                        .where(further.object_statement_id == chain.c.statement_id))
-    return or_(and_(*conditions), and_(Statement.object_statement_id.is_not(None),
-                                       Statement.sequence.in_(select(chain.c.sequence))))
-
-
-def _decode_cursor(cursor: str) -> tuple[int, int]:
-    try:
-        after, ceiling = cursor.split(".", 1)
-        return int(after), int(ceiling)
-    except ValueError:
-        raise BadRequest("cursor: not a cursor this LRS issued") from None
-
