@@ -82,12 +82,29 @@ def _sequence_bounds(column: Any, query: StatementQuery, after: int | None, ceil
     return bounds
 
 
-def _own_conditions(query: StatementQuery) -> list[ColumnElement[bool]]:
-    """Conditions on the returned statement itself, never on the statement it targets."""
-    conditions: list[ColumnElement[bool]] = [Statement.voided.is_(False)]
+def _stored_bounds(column: Any, query: StatementQuery) -> list[Any]:
+    """since/until as a sequence range: ``stored`` never decreases as the sequence grows (the store
+    keeps it so), so the first statement after ``since`` and the last up to ``until`` bound exactly the
+    statements in the window, and the scan in sequence order starts and stops there."""
+    bounds = []
     if query.since is not None:
-        conditions.append(Statement.stored > query.since)
+        bounds.append(column >= select(Statement.sequence).where(Statement.stored > query.since)
+                      .order_by(Statement.stored, Statement.sequence).limit(1).scalar_subquery())
     if query.until is not None:
+        bounds.append(column <= select(Statement.sequence).where(Statement.stored <= query.until)
+                      .order_by(Statement.stored.desc(), Statement.sequence.desc()).limit(1).scalar_subquery())
+    return bounds
+
+
+def _own_conditions(query: StatementQuery, *, stored: bool = True) -> list[ColumnElement[bool]]:
+    """Conditions on the returned statement itself, never on the statement it targets.
+
+    ``stored=False`` leaves since/until out for a caller that applies them as sequence bounds.
+    """
+    conditions: list[ColumnElement[bool]] = [Statement.voided.is_(False)]
+    if query.since is not None and stored:
+        conditions.append(Statement.stored > query.since)
+    if query.until is not None and stored:
         conditions.append(Statement.stored <= query.until)
     if query.authority is not None:
         conditions.append(Statement.authority_ifi == ifi_of(query.authority))
@@ -108,7 +125,9 @@ def _direct_rows(session: Session, query: StatementQuery, after: int | None, cei
     order is the page order), otherwise ``lrs_statements`` with its per-filter indexes.
     """
     order_column: Any = Statement.sequence
-    conditions: list[Any] = _own_conditions(query)
+    # since/until only as sequence bounds: as conditions on ``stored`` too, they tempted the planner
+    # into reading the whole window along the stored index and sorting it.
+    conditions: list[Any] = _own_conditions(query, stored=False)
     statement = select(*_columns(Statement))
     ifis = _identities(query)
     if len(ifis) == 1:
@@ -128,7 +147,7 @@ def _direct_rows(session: Session, query: StatementQuery, after: int | None, cei
     else:
         conditions += _filter_conditions(query, Statement)
     # On the driving column, so the index range applies (the planner does not carry a range across a join).
-    conditions += _sequence_bounds(order_column, query, after, ceiling)
+    conditions += _sequence_bounds(order_column, query, after, ceiling) + _stored_bounds(order_column, query)
     if ceiling is None:
         statement = statement.add_columns(select(func.max(Statement.sequence)).scalar_subquery().label("newest"))
     order = order_column.asc() if query.ascending else order_column.desc()
@@ -160,11 +179,10 @@ def _referring_rows(session: Session, query: StatementQuery, low: int, high: int
     direct_target = (select(*_columns(Statement))
                      .join(target, target.statement_id == Statement.object_statement_id)
                      .where(Statement.object_statement_id.is_not(None), *own, *_filter_conditions(query, target)))
-    rows = list(session.execute(direct_target).all())
     # Chains (a StatementRef to a StatementRef statement): walk from the few referring statements
     # flagged at store time; UNION (not UNION ALL) ends the walk on a cycle.
     chain = (select(Statement.sequence.label("origin"), Statement.object_statement_id.label("target_id"))
-             .where(Statement.targets_reference.is_(True), *own)
+             .where(Statement.targets_reference, *own)
              .cte("reference_chain", recursive=True))
     link = aliased(Statement, name="link")
     chain = chain.union(select(chain.c.origin, link.object_statement_id)
@@ -173,8 +191,9 @@ def _referring_rows(session: Session, query: StatementQuery, low: int, high: int
     end = aliased(Statement, name="chain_target")
     matched = (select(chain.c.origin).join(end, end.statement_id == chain.c.target_id)
                .where(*_filter_conditions(query, end)))
-    rows += session.execute(select(*_columns(Statement)).where(Statement.sequence.in_(matched))).all()
-    return rows
+    through_chain = select(*_columns(Statement)).where(Statement.sequence.in_(matched))
+    # One round trip; each branch keeps its own plan.
+    return list(session.execute(direct_target.union_all(through_chain)).all())
 
 
 def _filter_conditions(query: StatementQuery, table: Any, *, skip_agent: bool = False,

@@ -144,8 +144,7 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
 
     results: list[StoredStatement | None] = []
     new_rows: list[tuple[Statement, dict]] = []
-    next_sequence = latest_sequence(session) + 1
-    stored_at = _now_ms()
+    next_sequence, stored_at = _next_position(session)
     void_targets: dict[str, str] = {}
     batch_ids = {s.get("id", "").lower(): s for s in statements if "id" in s}
     for statement in statements:
@@ -292,6 +291,19 @@ def attachment_contents(session: Session, sha2s: list[str]) -> dict[str, tuple[s
 
 
 # -- internals ---------------------------------------------------------------------------------
+
+
+def _next_position(session: Session) -> tuple[int, datetime]:
+    """The next sequence number and the ``stored`` time for the batch (call under the sequence lock).
+
+    ``stored`` never goes back as the sequence grows, even if the clock does: since/until queries
+    rely on it to turn a time window into a sequence range (``lrs.statement_queries``).
+    """
+    newest = session.execute(select(Statement.sequence, Statement.stored)
+                             .order_by(Statement.sequence.desc()).limit(1)).first()
+    if newest is None:
+        return 1, _now_ms()
+    return newest.sequence + 1, max(_now_ms(), newest.stored)
 
 
 def _now_ms() -> datetime:

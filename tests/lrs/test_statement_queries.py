@@ -185,3 +185,32 @@ def test_page_statements_carry_their_stored_json_text(db_session: Session) -> No
     found = services.query_statements(db_session, Q(activity=activity)).statements
     assert [json.loads(s.json_text) for s in found] == [stored.statement]
     assert found == [services.get_statement(db_session, stored.id)]
+
+
+def test_stored_never_goes_back_as_the_sequence_grows(db_session: Session) -> None:
+    """since/until become sequence bounds, which is exact only while ``stored`` follows the sequence;
+    a clock that steps back (here: a newest ``stored`` ahead of the clock) must not break that."""
+    from sqlalchemy import update
+
+    from lrs.models import Statement
+    first = services.store_statement(db_session, statement(), authority=AUTHORITY)
+    ahead = first.stored + timedelta(minutes=5)
+    db_session.execute(update(Statement).where(Statement.sequence == first.sequence).values(stored=ahead))
+    second = services.store_statement(db_session, statement(), authority=AUTHORITY)
+    assert second.sequence > first.sequence and second.stored >= ahead
+
+
+@pytest.mark.parametrize("ascending", [False, True])
+def test_since_until_window_pages_through_exactly_its_statements_communication_2_1_3(
+        db_session: Session, ascending: bool) -> None:
+    activity = f"http://example.org/window/{uuid.uuid4()}"
+    stored = []
+    for _ in range(6):
+        stored.append(services.store_statement(db_session, statement(object={"id": activity}), authority=AUTHORITY))
+        time.sleep(0.002)
+    inside = [s.id for s in stored[1:5]]
+    for query in (Q(since=stored[0].stored, until=stored[4].stored, limit=1),
+                  Q(activity=activity, since=stored[0].stored, until=stored[4].stored, limit=3)):
+        query.ascending = ascending
+        found = [i for i in _all_pages(db_session, query) if i in {s.id for s in stored}]
+        assert found == (inside if ascending else inside[::-1])
