@@ -131,11 +131,15 @@ def _all_pages(session: Session, query: services.StatementQuery) -> list[str]:
         page = services.query_statements(session, Q(**{**query.__dict__, "cursor": page.more_cursor}))
 
 
+@pytest.mark.parametrize("few_matches", [1000, 0], ids=["from-matches", "from-references"])
 @pytest.mark.parametrize("ascending", [False, True])
 def test_pages_of_matches_and_statements_targeting_them_are_complete_and_ordered_data_2_5(
-        db_session: Session, ascending: bool) -> None:
+        db_session: Session, ascending: bool, few_matches: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Matches and StatementRefs to them, interleaved with other statements, page by page (limit 2):
-    every page's sequence range must also hold the statements that target a match from far away."""
+    every page's sequence range must also hold the statements that target a match from far away.
+    Both ways of finding those are checked (from the filter's matches, from the range's StatementRefs)."""
+    from lrs import statement_queries
+    monkeypatch.setattr(statement_queries, "FEW_MATCHES", few_matches)
     learner = {"objectType": "Agent", "mbox": f"mailto:pages-{uuid.uuid4()}@example.org"}
     activity = f"http://example.org/pages/{uuid.uuid4()}"
     old_match = services.store_statement(db_session, statement(actor=learner, object={"id": activity}),
@@ -157,9 +161,13 @@ def test_pages_of_matches_and_statements_targeting_them_are_complete_and_ordered
         assert _all_pages(db_session, query) == ordered, query
 
 
-def test_chain_whose_middle_arrives_last_still_matches_data_2_5(db_session: Session) -> None:
+@pytest.mark.parametrize("few_matches", [1000, 0], ids=["from-matches", "from-references"])
+def test_chain_whose_middle_arrives_last_still_matches_data_2_5(
+        db_session: Session, few_matches: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """A StatementRef to a statement not stored yet: when that one arrives and is itself a StatementRef,
     the first becomes part of a chain and matches what the end of the chain matches."""
+    from lrs import statement_queries
+    monkeypatch.setattr(statement_queries, "FEW_MATCHES", few_matches)
     activity = f"http://example.org/chain/{uuid.uuid4()}"
     end = services.store_statement(db_session, statement(object={"id": activity}), authority=AUTHORITY)
     middle_id = str(uuid.uuid4())
