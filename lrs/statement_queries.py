@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, cast, false, func, select
+from sqlalchemy import ColumnElement, Text, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
 from lrs.errors import BadRequest
@@ -188,26 +188,9 @@ def _referring_rows(session: Session, query: StatementQuery, low: int, high: int
     """
     if low > high:
         return []
-    in_range = [Statement.sequence.between(low, high), Statement.sequence <= ceiling]
-    own = [*_own_conditions(query), *in_range]
-    target = aliased(Statement, name="target")
-    found: list[Row] = []
-    direct_target: Any = None
-    if estimated_matches <= FEW_MATCHES:
-        match_ids = session.scalars(select(target.statement_id).where(*_filter_conditions(query, target))
-                                    .limit(FEW_MATCHES + 1)).all()
-        if len(match_ids) <= FEW_MATCHES:
-            # The range is checked here, not in SQL: there it made the planner scan the range's
-            # StatementRef statements instead of looking up the few that refer to these matches.
-            referring = session.execute(select(*_columns(Statement)).where(
-                Statement.object_statement_id.in_(match_ids), *_own_conditions(query))).all() if match_ids else []
-            found = [row for row in referring if low <= row.sequence <= min(high, ceiling)]
-            direct_target = select(*_columns(Statement)).where(false())
-    if direct_target is None:
-        direct_target = (select(*_columns(Statement))
-                         .join(target, target.statement_id == Statement.object_statement_id)
-                         .where(Statement.object_statement_id.is_not(None), *own,
-                                *_filter_conditions(query, target)))
+    own = [*_own_conditions(query), Statement.sequence.between(low, high), Statement.sequence <= ceiling]
+    by_matches = (_referring_to_few_matches(session, query, low, min(high, ceiling))
+                  if estimated_matches <= FEW_MATCHES else None)
     # Chains (a StatementRef to a StatementRef statement): walk from the few referring statements
     # flagged at store time; UNION (not UNION ALL) ends the walk on a cycle.
     chain = (select(Statement.sequence.label("origin"), Statement.object_statement_id.label("target_id"))
@@ -221,8 +204,30 @@ def _referring_rows(session: Session, query: StatementQuery, low: int, high: int
     matched = (select(chain.c.origin).join(end, end.statement_id == chain.c.target_id)
                .where(*_filter_conditions(query, end)))
     through_chain = select(*_columns(Statement)).where(Statement.sequence.in_(matched))
+    if by_matches is not None:
+        return by_matches + list(session.execute(through_chain).all())
+    target = aliased(Statement, name="target")
+    direct_target = (select(*_columns(Statement))
+                     .join(target, target.statement_id == Statement.object_statement_id)
+                     .where(Statement.object_statement_id.is_not(None), *own, *_filter_conditions(query, target)))
     # One round trip; each branch keeps its own plan.
-    return found + list(session.execute(direct_target.union_all(through_chain)).all())
+    return list(session.execute(direct_target.union_all(through_chain)).all())
+
+
+def _referring_to_few_matches(session: Session, query: StatementQuery, low: int, high: int) -> list[Row] | None:
+    """Statements in ``[low, high]`` that target a match, if at most ``FEW_MATCHES`` match (else None)."""
+    target = aliased(Statement, name="target")
+    match_ids = session.scalars(select(target.statement_id).where(*_filter_conditions(query, target))
+                                .limit(FEW_MATCHES + 1)).all()
+    if len(match_ids) > FEW_MATCHES:
+        return None
+    if not match_ids:
+        return []
+    # The range is checked here, not in SQL: there it made the planner scan the range's StatementRef
+    # statements instead of looking up the few that refer to these matches.
+    referring = session.execute(select(*_columns(Statement)).where(
+        Statement.object_statement_id.in_(match_ids), *_own_conditions(query))).all()
+    return [row for row in referring if low <= row.sequence <= high]
 
 
 def _filter_conditions(query: StatementQuery, table: Any, *, skip_agent: bool = False,
