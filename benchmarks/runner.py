@@ -46,11 +46,12 @@ class Sizes:
     run_seconds_cap: float = 60       # each ingest run stops sending after this long (reported)
     command_seconds_cap: float = 300  # rebuild and export are stopped after this long (reported)
     sqlite_query_max: int = 100_000   # SQLite's query levels stop here (the time budget of a full run)
+    lti_launches: int = 300           # per (clients) run of the LTI phase, within run_seconds_cap
 
 
 QUICK = Sizes(ingest={1: 10, 10: 50, 100: 200}, clients=(1, 4), query_levels=(1_000,), query_repeats=10,
               more_results=500, scaleout_statements=200, learners=100, pathways=4, progress_statements=200,
-              load_seconds_cap=30, run_seconds_cap=20, command_seconds_cap=60)
+              load_seconds_cap=30, run_seconds_cap=20, command_seconds_cap=60, lti_launches=12)
 FULL = Sizes(ingest={1: 1_000, 10: 5_000, 100: 20_000}, clients=(1, 4), query_levels=(100_000, 1_000_000),
              query_repeats=100, more_results=10_000, scaleout_statements=10_000, learners=10_000, pathways=10,
              progress_statements=5_000, load_seconds_cap=900, run_seconds_cap=30, command_seconds_cap=120)
@@ -68,7 +69,7 @@ def scaled(sizes: Sizes, factor: float) -> Sizes:
                  pathways=n(sizes.pathways, 3), progress_statements=n(sizes.progress_statements, 200),
                  load_seconds_cap=sizes.load_seconds_cap, run_seconds_cap=sizes.run_seconds_cap,
                  command_seconds_cap=sizes.command_seconds_cap,
-                 sqlite_query_max=n(sizes.sqlite_query_max, 600))
+                 sqlite_query_max=n(sizes.sqlite_query_max, 600), lti_launches=n(sizes.lti_launches, 8))
 
 
 @dataclass
@@ -475,6 +476,43 @@ def phase_pages(run: Run) -> None:
     run.add("memory", "pages: worker peak RSS", server.peak_rss_mb(), "MB", "< 200 MB")
 
 
+def phase_lti(run: Run) -> None:
+    """Whole LTI launch round trips (login -> platform auth -> id_token post -> final page) per second."""
+    from benchmarks import lti
+    from benchmarks.load import percentile
+    server = run.server
+    assert server is not None
+    with lti.platform_for(server) as platform:
+        lti.round_trip(server.url, lti.login_params(platform, 1, "warm")[0])  # Cairn fetches the JWKS here
+        fetched = platform.jwks_requests
+        for clients in run.sizes.clients:
+            count = run.sizes.lti_launches
+            params = lti.login_params(platform, count + 1, f"c{clients}")
+            # The course, its resource link and class exist before the clock starts (its first launch
+            # creates them): the timed launches are learners arriving in a running course.
+            lti.round_trip(server.url, params.pop())
+            server.reset_peak_rss()
+            result = lti.run_launches(server.url, params, clients, run.sizes.run_seconds_cap)
+            label = f"{clients} client{'s' if clients > 1 else ''}"
+            cap = run.sizes.run_seconds_cap
+            capped = f"{result.items:,} of {count:,} launched within the {cap:.0f} s cap" \
+                if result.items < count and not result.first_error else ""
+            run.add("lti", f"{label}: launches/s", round(result.items_per_second, 1), "/s",
+                    note=capped or f"{result.items:,} launches, each by a new learner (account created)")
+            latencies = result.latencies_ms
+            run.add("lti", f"{label}: p50 / p95 per launch round trip",
+                    f"{percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f}", "ms",
+                    note="login -> platform auth -> id_token POST -> final page")
+            run.add("memory", f"lti {label}: worker peak RSS", server.peak_rss_mb(), "MB", "< 200 MB")
+            if result.first_error:
+                run.failures.append(f"lti {label}: {result.statuses.get('failed', 0)} launches failed; "
+                                    f"{result.first_error}")
+        again = platform.jwks_requests - fetched
+    run.add("lti", "platform JWKS fetches: first launch / all later launches", f"{fetched} / {again}", "",
+            "1 / 0", note="keys cached by Cairn (in the platform's row) after the first launch" if not again
+            else "Cairn fetched the JWKS again: the platform keys are not cached")
+
+
 def phase_scaleout(run: Run) -> None:
     if run.kind != "postgresql":
         run.add("scale-out", "two servers", "n/a", note="SQLite is one file on one host")
@@ -524,12 +562,27 @@ def phase_scaleout(run: Run) -> None:
         run.add("scale-out", "sequence numbers unique", "yes" if sequences_unique else "NO", "", "yes")
         if lost or duplicated or not sequences_unique:
             run.failures.append(f"scale-out: {lost} lost, {duplicated} duplicated, unique={sequences_unique}")
-        run.add("scale-out", "nonces / queued items taken twice", "not available yet",
-                note="no LTI nonces or queues on main yet")
+        _taken_twice(run, first, second)
     finally:
         first.stop()
         second.stop()
         servers.drop_database(url)
+
+
+def _taken_twice(run: Run, first: servers.Server, second: servers.Server) -> None:
+    """No LTI nonce and no queued item is taken by both servers (see benchmarks/scaleout.py)."""
+    from benchmarks import scaleout
+    checks = []
+    if run.features["lti_launch"]:
+        checks.append(scaleout.nonces(first, second, max(10, run.sizes.lti_launches // 5)))
+    checks.append(scaleout.queued(first, second, 4, run.sizes.command_seconds_cap))
+    nonce, items = (checks[0].taken_twice if len(checks) == 2 else "n/a"), checks[-1].taken_twice
+    run.add("scale-out", "nonces / queued items taken twice", f"{nonce} / {items}", "", "0 / 0",
+            note="; ".join(c.note for c in checks))
+    for check in checks:
+        if check.taken_twice or check.wrong:
+            run.failures.append(f"scale-out: {check.taken_twice} taken twice, {check.wrong} wrong: "
+                                f"{check.note}")
 
 
 @dataclass
@@ -631,6 +684,8 @@ def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_
                 run.skip(phase, why)
         if run.features["export"] and run.headers:
             _guarded(run, "export", phase_export)
+        if run.features["lti_launch"]:
+            _guarded(run, "lti", phase_lti)
         if run.features["world"] and (run.features["compliance_report"] or run.features["portal"]):
             _guarded(run, "pages", phase_pages)
         # A feature on main whose benchmark phase is not written yet must still show a row.
@@ -711,7 +766,7 @@ def _authorise(run: Run) -> None:
 
 # --phases: run only these (setup always runs); None runs every phase.
 SELECTED_PHASES: set[str] | None = None
-PHASE_NAMES = ("ingest", "limit", "queries", "rebuild", "export", "pages", "scale-out", "projection")
+PHASE_NAMES = ("ingest", "limit", "queries", "rebuild", "export", "lti", "pages", "scale-out", "projection")
 
 
 def _guarded(run: Run, name: str, phase: Callable[[Run], None]) -> None:
