@@ -58,24 +58,35 @@ class Launched:
     cookies: dict[str, str] = field(default_factory=dict)
 
 
-def start(browser: requests.Session, tool_url: str, params: dict[str, str]) -> Launched:
+STEPS = ("login", "platform auth", "launch", "final page")
+
+
+def start(browser: requests.Session, tool_url: str, params: dict[str, str],
+          steps: dict[str, float] | None = None) -> Launched:
     """Login initiation at Cairn, then the platform's authentication answer (the auto-posting form)."""
+    steps = {} if steps is None else steps
     login = browser.post(f"{tool_url}/lti/login", data=params, allow_redirects=False, timeout=TIMEOUT)
+    steps["login"] = login.elapsed.total_seconds() * 1000
     if login.status_code != 302:
         raise LaunchFailed(f"login -> {login.status_code}: {login.text[:200]}")
     auth = browser.get(login.headers["Location"], timeout=TIMEOUT)
+    steps["platform auth"] = auth.elapsed.total_seconds() * 1000
     if auth.status_code != 200:
         raise LaunchFailed(f"platform auth -> {auth.status_code}: {auth.text[:200]}")
     form = parse_page(auth.text).forms[0]
     return Launched(form["action"], dict(form["fields"]), {c.name: c.value for c in browser.cookies})
 
 
-def finish(browser: requests.Session, tool_url: str, launched: Launched) -> None:
+def finish(browser: requests.Session, tool_url: str, launched: Launched,
+           steps: dict[str, float] | None = None) -> None:
     """Post the id_token to the launch URL and open the page Cairn sends the learner to."""
+    steps = {} if steps is None else steps
     posted = browser.post(launched.action, data=launched.fields, allow_redirects=False, timeout=TIMEOUT)
+    steps["launch"] = posted.elapsed.total_seconds() * 1000
     if posted.status_code != 302:
         raise LaunchFailed(f"launch -> {posted.status_code}: {posted.text[:200]}")
     page = browser.get(urljoin(tool_url + "/", posted.headers["Location"]), timeout=TIMEOUT)
+    steps["final page"] = page.elapsed.total_seconds() * 1000
     if page.status_code != 200:
         raise LaunchFailed(f"{posted.headers['Location']} -> {page.status_code}: {page.text[:200]}")
 
@@ -84,13 +95,17 @@ class LaunchFailed(Exception):
     pass
 
 
-def round_trip(tool_url: str, params: dict[str, str]) -> None:
-    with requests.Session() as browser:  # a new browser per launch: nobody is signed in yet
-        finish(browser, tool_url, start(browser, tool_url, params))
+def round_trip(tool_url: str, params: dict[str, str]) -> dict[str, float]:
+    """One whole launch in a new browser (nobody signed in yet); the milliseconds of each step."""
+    steps: dict[str, float] = {}
+    with requests.Session() as browser:
+        finish(browser, tool_url, start(browser, tool_url, params, steps), steps)
+    return steps
 
 
 def _client(tool_url: str, work: list[dict[str, str]], barrier: Any, queue: Any, seconds_cap: float) -> None:
     latencies, statuses, first_error, done = [], Counter(), "", 0
+    steps: dict[str, list[float]] = {step: [] for step in STEPS}
     barrier.wait()
     started = time.perf_counter()
     for params in work:
@@ -98,7 +113,8 @@ def _client(tool_url: str, work: list[dict[str, str]], barrier: Any, queue: Any,
             break
         began = time.perf_counter()
         try:
-            round_trip(tool_url, params)
+            for step, ms in round_trip(tool_url, params).items():
+                steps[step].append(ms)
         except (LaunchFailed, requests.RequestException) as exc:
             statuses["failed"] += 1
             first_error = first_error or repr(exc)
@@ -106,11 +122,13 @@ def _client(tool_url: str, work: list[dict[str, str]], barrier: Any, queue: Any,
         latencies.append((time.perf_counter() - began) * 1000)
         statuses["ok"] += 1
         done += 1
-    queue.put((started, time.perf_counter(), latencies, dict(statuses), done, first_error))
+    queue.put((started, time.perf_counter(), latencies, dict(statuses), done, first_error, steps))
 
 
-def run_launches(tool_url: str, params: list[dict[str, str]], clients: int, seconds_cap: float) -> LoadResult:
-    """``clients`` processes share the launches (client i takes every clients-th); one latency per launch."""
+def run_launches(tool_url: str, params: list[dict[str, str]], clients: int,
+                 seconds_cap: float) -> tuple[LoadResult, dict[str, list[float]]]:
+    """``clients`` processes share the launches (client i takes every clients-th); one latency per
+    launch, and the milliseconds of each step."""
     context = multiprocessing.get_context("fork")
     barrier, queue = context.Barrier(clients), context.Queue()
     processes = [context.Process(target=_client, daemon=True,
@@ -119,8 +137,11 @@ def run_launches(tool_url: str, params: list[dict[str, str]], clients: int, seco
     for process in processes:
         process.start()
     result, starts, ends = LoadResult(), [], []
+    steps: dict[str, list[float]] = {step: [] for step in STEPS}
     for _ in processes:
-        began, ended, latencies, statuses, done, first_error = queue.get()
+        began, ended, latencies, statuses, done, first_error, client_steps = queue.get()
+        for step, values in client_steps.items():
+            steps[step].extend(values)
         starts.append(began)
         ends.append(ended)
         result.latencies_ms.extend(latencies)
@@ -131,7 +152,7 @@ def run_launches(tool_url: str, params: list[dict[str, str]], clients: int, seco
         process.join()
     result.requests = len(result.latencies_ms)
     result.seconds = max(ends) - min(starts)
-    return result
+    return result, steps
 
 
 # -- scale-out: one nonce, two servers --------------------------------------------------------------

@@ -515,7 +515,7 @@ def phase_lti(run: Run) -> None:
             # creates them): the timed launches are learners arriving in a running course.
             lti.round_trip(server.url, params.pop())
             server.reset_peak_rss()
-            result = lti.run_launches(server.url, params, clients, run.sizes.run_seconds_cap)
+            result, steps = lti.run_launches(server.url, params, clients, run.sizes.run_seconds_cap)
             label = f"{clients} client{'s' if clients > 1 else ''}"
             cap = run.sizes.run_seconds_cap
             capped = f"{result.items:,} of {count:,} launched within the {cap:.0f} s cap" \
@@ -526,6 +526,9 @@ def phase_lti(run: Run) -> None:
             run.add("lti", f"{label}: p50 / p95 per launch round trip",
                     f"{percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f}", "ms",
                     note="login -> platform auth -> id_token POST -> final page")
+            run.add("lti", f"{label}: p50 per step, " + " / ".join(steps),
+                    " / ".join(f"{percentile(v, 50):.1f}" for v in steps.values()), "ms",
+                    note="the server's time to answer each request (the platform auth is the runner's)")
             run.add("memory", f"lti {label}: worker peak RSS", server.peak_rss_mb(), "MB", "< 200 MB")
             if result.first_error:
                 run.failures.append(f"lti {label}: {result.statuses.get('failed', 0)} launches failed; "

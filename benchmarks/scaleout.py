@@ -69,7 +69,8 @@ def queued(first: servers.Server, second: servers.Server, targets: int, seconds_
     engine = servers.engine_for(first.database_url)
     try:
         with engine.connect() as connection:
-            expected = {str(r[0]) for r in connection.execute(text("SELECT statement_id FROM lrs_statements"))}
+            rows = connection.execute(text("SELECT statement_id FROM lrs_statements"))
+            expected = {str(r[0]) for r in rows}
     finally:
         engine.dispose()
     with ExitStack() as stack:
