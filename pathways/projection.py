@@ -460,11 +460,18 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
                 enrollment = mine.get(pathway.lineage)
                 targets.setdefault(pathway_id, enrollment.recurrence_months if enrollment else None)
         rows = progress.get(user_id, {})
+        facts_by_activity: dict[str, list[Fact]] = {}
+        registered: dict[str, list[Fact]] = {}
+        for fact in facts[user_id]:
+            facts_by_activity.setdefault(fact.activity_iri, []).append(fact)
+            if fact.registration is not None:
+                registered.setdefault(fact.registration, []).append(fact)
         for pathway_id in sorted(targets):
             pathway = pathways[pathway_id]
             steps = steps_of[pathway_id]
             validity = pathway.validity_days or ((targets[pathway_id] or 0) * 30) or None
-            result = derive_pathway(steps, facts[user_id], launches[user_id], validity_days=validity,
+            result = derive_pathway(steps, _facts_for_pathway(steps, facts_by_activity, registered, launches[user_id]),
+                                    launches[user_id], validity_days=validity,
                                     window_days=pathway.recertification_window_days)
             row = rows.get(pathway_id)
             before = (row.status, row.percent, row.best_score) if row is not None else None
@@ -501,6 +508,22 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
     for notice in notices:
         _notify(session, *notice)
     return [(user_id, award.id) for user_id, award in fresh]
+
+
+def _facts_for_pathway(steps: list[Any], by_activity: dict[str, list[Fact]], registered: dict[str, list[Fact]],
+                       launches: dict[int, set[str]]) -> list[Fact]:
+    """The learner's facts a pathway's derivation can use: about its steps' activities or in their launches.
+
+    ``derive_pathway`` looks at no other fact; handing it only these keeps its work per pathway small.
+    """
+    chosen: dict[str, Fact] = {}
+    for step in steps:
+        for fact in by_activity.get(step.activity_iri, ()):
+            chosen[fact.statement_id] = fact
+        for registration in launches.get(step.id, ()):
+            for fact in registered.get(registration, ()):
+                chosen[fact.statement_id] = fact
+    return sorted(chosen.values(), key=lambda f: f.order)
 
 
 def _differs(row: Any, values: dict[str, Any]) -> bool:
