@@ -84,3 +84,21 @@ def test_a_rebuild_in_small_batches_equals_the_incremental_projection(app, db_se
     with app.app_context():
         assert projection.rebuild(db_session, batch_size=2) == 9
     assert projection_snapshot(db_session) == incremental
+
+
+def test_one_failing_outcome_call_loses_only_its_own_change(app, db_session, store) -> None:
+    from pathways.projection import on_outcome_changed
+    detail, _other, [first, second] = _world(db_session, learners=2)
+    heard: set[int] = set()
+
+    def picky(session, change) -> None:
+        if change.user_id == first.id:
+            raise RuntimeError("platform down for this learner")
+        heard.add(change.user_id)
+
+    on_outcome_changed(app, picky)
+    store(xapi(first.email, VERB_COMPLETED, detail.steps[0].activity_iri),
+          xapi(second.email, VERB_COMPLETED, detail.steps[0].activity_iri))
+    assert heard == {second.id}
+    for learner in (first, second):
+        assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.percent == 50
