@@ -171,15 +171,24 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *, 
         new_facts.append(row)
         facts[stored.id] = row
         touched.append(row)
-    if new_voids:
-        session.execute(insert(ProgressVoid), new_voids)
-    if new_facts:
-        session.execute(insert(ProgressFact), new_facts)
+    _insert_rows(session, ProgressVoid, new_voids)
+    _insert_rows(session, ProgressFact, new_facts)
     if voided:
         session.execute(update(ProgressFact), voided)
     if not touched or not affected:
         return {}
     return _affected_by(session, touched)
+
+
+def _insert_rows(session: Session, model: Any, rows: list[dict[str, Any]], per_statement: int = 500) -> None:
+    """INSERT rows as multi-row VALUES statements (a rebuild writes millions).
+
+    The driver's executemany sends a statement per row (psycopg's pipeline), which costs the server
+    a parse and a plan each; one INSERT of 500 rows costs one. 500 rows stay within both databases'
+    limits on bound parameters.
+    """
+    for start in range(0, len(rows), per_statement):
+        session.execute(insert(model).values(rows[start:start + per_statement]))
 
 
 def _affected_by(session: Session, touched: list[dict[str, Any]]) -> Affected:
@@ -535,12 +544,10 @@ def _write_progress(session: Session, new_progress: list[dict[str, Any]], change
                     new_cells: list[dict[str, Any]], changed_cells: list[dict[str, Any]],
                     gone: list[tuple[int, int]], progress: dict[int, dict[int, Any]]) -> None:
     """Write the derived rows by executemany; objects of them already in the session are expired."""
-    if new_progress:
-        session.execute(insert(PathwayProgress), new_progress)
+    _insert_rows(session, PathwayProgress, new_progress)
     if changed_progress:
         session.execute(update(PathwayProgress), changed_progress)
-    if new_cells:
-        session.execute(insert(StepProgress), new_cells)
+    _insert_rows(session, StepProgress, new_cells)
     if changed_cells:
         session.execute(update(StepProgress), changed_cells)
     for user_id, pathway_id in gone:
