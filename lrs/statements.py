@@ -19,6 +19,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
+from cairn import jsoncodec
 from cairn.db import utcnow
 from lrs.errors import BadRequest, StatementConflict, StatementInvalid
 from lrs.identities import ifi_of
@@ -78,11 +79,25 @@ def _stored_of(row: Statement) -> StoredStatement:
 
 def content_hash(statement: Mapping[str, Any]) -> str:
     """The hash two sends of "the same statement" share (xAPI 1.0.3 2.5 statement comparison)."""
+    return hashlib.sha256(jsoncodec.dumps(_comparable(statement), sort_keys=True)).hexdigest()
+
+
+def _legacy_content_hash(statement: Mapping[str, Any]) -> str:
+    """The hash stored before orjson (standard-library JSON): re-sends of older statements still match it."""
+    comparable = _comparable(statement)
+    return hashlib.sha256(json.dumps(comparable, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _same_content(stored_hash: str, digest: str, statement: Mapping[str, Any]) -> bool:
+    return stored_hash == digest or stored_hash == _legacy_content_hash(statement)
+
+
+def _comparable(statement: Mapping[str, Any]) -> dict[str, Any]:
     comparable = {k: v for k, v in statement.items() if k not in LRS_SET_PROPERTIES}
     result = comparable.get("result")
     if isinstance(result, dict) and isinstance(result.get("duration"), str):
         comparable["result"] = {**result, "duration": truncate_duration(result["duration"])}
-    return hashlib.sha256(json.dumps(comparable, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return comparable
 
 
 def format_stored(moment: datetime) -> str:
@@ -122,7 +137,7 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
         statement_id = statement.get("id", "").lower()
         if statement_id in existing:
             row = existing[statement_id]
-            if row.content_hash != digest:
+            if not _same_content(row.content_hash, digest, statement):
                 raise StatementConflict(f"statement {statement_id} is already stored with different content")
             results.append(_stored_of(row))
             continue
@@ -286,7 +301,7 @@ def _lock_sequence(session: Session) -> None:
 
 
 def _complete(statement: dict, statement_id: str, stored_at: datetime, authority: dict, version: str) -> dict:
-    full = json.loads(json.dumps(statement))  # a deep copy, faster than copy.deepcopy for JSON
+    full = jsoncodec.deep_copy(statement)
     full["id"] = statement_id
     full["stored"] = format_stored(stored_at)
     full.setdefault("timestamp", full["stored"])
