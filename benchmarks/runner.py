@@ -799,11 +799,16 @@ SELECTED_PHASES: set[str] | None = None
 PHASE_NAMES = ("ingest", "limit", "queries", "rebuild", "export", "lti", "pages", "scale-out", "projection")
 
 
+# Phases of bounded size that the issue asks for in every full run: the budget never cuts them (each
+# has its own caps); the open-ended ones (the store's load, queries, rebuild, export...) share the rest.
+BUDGET_EXEMPT = {"world", "credentials", "ingest", "lti", "pages", "scale-out"}
+
+
 def _guarded(run: Run, name: str, phase: Callable[[Run], None]) -> None:
     if SELECTED_PHASES is not None and name not in ("world", "credentials") and \
             name.split()[-1] not in SELECTED_PHASES and name.split()[0] not in SELECTED_PHASES:
         return
-    if run.left() <= 0 and name not in ("world", "credentials"):
+    if run.left() <= 0 and name not in BUDGET_EXEMPT:
         budget = run.sizes.budget_seconds / 60
         run.add(name.split()[-1], "not measured", "budget spent",
                 note=f"the full run's {budget:.1f}-minute budget per database was spent")

@@ -64,6 +64,20 @@ def _ids(remote: RecordingLRS) -> set[str]:
         return set(remote.arrivals)
 
 
+def add_targets(database_url: str, endpoints: list[str]) -> None:
+    """What ``cairn forward add`` does, in this process (one command start per target costs seconds)."""
+    from benchmarks.runner import service_app
+    from cairn.db import get_session
+    from lrs.forwarding import targets
+    app = service_app(database_url)
+    with app.app_context():
+        for n, endpoint in enumerate(endpoints):
+            targets.create_target(get_session(), endpoint=endpoint, key=f"k{n}", secret="s",
+                                  name=f"scale-out {n}")
+        get_session().commit()
+    app.extensions["cairn.db"].dispose()
+
+
 def queued(first: servers.Server, second: servers.Server, targets: int, seconds_cap: float) -> Check:
     """Forward the whole store to ``targets`` recording LRSs with a ``cairn worker`` beside each server."""
     engine = servers.engine_for(first.database_url)
@@ -75,9 +89,7 @@ def queued(first: servers.Server, second: servers.Server, targets: int, seconds_
         engine.dispose()
     with ExitStack() as stack:
         remotes = [stack.enter_context(recording_lrs()) for _ in range(targets)]
-        for n, remote in enumerate(remotes):
-            first.cli("forward", "add", "--endpoint", remote.endpoint, "--key", f"k{n}", "--secret", "s",
-                      "--name", f"scale-out {n}")
+        add_targets(first.database_url, [remote.endpoint for remote in remotes])
         workers = [subprocess.Popen([sys.executable, "-c", "from cairn.cli import main; main()", "worker",
                                      "--poll", "0.2"], env=server.env(), cwd=servers.ROOT,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
