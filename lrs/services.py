@@ -19,22 +19,25 @@ from lrs.statement_queries import query_statements
 from lrs.statements import (
     StatementPage,
     StatementQuery,
+    StatementRows,
     StoredStatement,
     attachment_contents,
     consistent_through,
     get_statement,
     iter_statements,
     latest_sequence,
+    statement_rows,
     store_statement,
     store_statements,
     subscribe,
 )
 
 __all__ = [
-    "LAUNCH_SCOPES", "SCOPES", "CredentialInfo", "StatementPage", "StatementQuery", "StoredStatement",
+    "LAUNCH_SCOPES", "SCOPES", "CredentialInfo", "StatementPage", "StatementQuery", "StatementRows",
+    "StoredStatement",
     "attachment_contents", "consistent_through", "authenticate_credential", "create_credential", "get_statement",
     "issue_launch_credential", "iter_statements", "latest_sequence", "list_credentials", "query_statements",
-    "revoke_credential", "store_statement", "store_statements", "subscribe",
+    "revoke_credential", "statement_rows", "store_statement", "store_statements", "subscribe",
 ]
 
 # Documents (State, Activity Profile, Agent Profile): other packages use these, never lrs.documents' table.
