@@ -46,14 +46,20 @@ class Sizes:
     run_seconds_cap: float = 60       # each ingest run stops sending after this long (reported)
     command_seconds_cap: float = 300  # rebuild and export are stopped after this long (reported)
     sqlite_query_max: int = 100_000   # SQLite's query levels stop here (the time budget of a full run)
+    lti_launches: int = 300           # per (clients) run of the LTI phase, within run_seconds_cap
+    budget_seconds: float = 0         # per database; a phase that would start later is not run (0: none)
+    reserve_seconds: float = 0        # of the budget, kept for the phases after the store is loaded
 
 
 QUICK = Sizes(ingest={1: 10, 10: 50, 100: 200}, clients=(1, 4), query_levels=(1_000,), query_repeats=10,
               more_results=500, scaleout_statements=200, learners=100, pathways=4, progress_statements=200,
-              load_seconds_cap=30, run_seconds_cap=20, command_seconds_cap=60)
+              load_seconds_cap=30, run_seconds_cap=20, command_seconds_cap=60, lti_launches=12)
+# The full run fits 30 minutes for both databases on the shared 2-core machine: a budget per database,
+# with time caps on every run, load and command (each says so in its note when it stopped something).
 FULL = Sizes(ingest={1: 1_000, 10: 5_000, 100: 20_000}, clients=(1, 4), query_levels=(100_000, 1_000_000),
-             query_repeats=100, more_results=10_000, scaleout_statements=10_000, learners=10_000, pathways=10,
-             progress_statements=5_000, load_seconds_cap=900, run_seconds_cap=30, command_seconds_cap=120)
+             query_repeats=40, more_results=2_000, scaleout_statements=2_000, learners=10_000, pathways=10,
+             progress_statements=5_000, load_seconds_cap=300, run_seconds_cap=20, command_seconds_cap=90,
+             budget_seconds=870, reserve_seconds=420)
 
 
 def scaled(sizes: Sizes, factor: float) -> Sizes:
@@ -68,7 +74,8 @@ def scaled(sizes: Sizes, factor: float) -> Sizes:
                  pathways=n(sizes.pathways, 3), progress_statements=n(sizes.progress_statements, 200),
                  load_seconds_cap=sizes.load_seconds_cap, run_seconds_cap=sizes.run_seconds_cap,
                  command_seconds_cap=sizes.command_seconds_cap,
-                 sqlite_query_max=n(sizes.sqlite_query_max, 600))
+                 sqlite_query_max=n(sizes.sqlite_query_max, 600), lti_launches=n(sizes.lti_launches, 8),
+                 budget_seconds=sizes.budget_seconds, reserve_seconds=sizes.reserve_seconds)
 
 
 @dataclass
@@ -98,6 +105,13 @@ class Run:
     sequence_ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
     profile: bool = False
     loader: Any = None
+    started: float = field(default_factory=time.perf_counter)
+
+    def left(self) -> float:
+        """Seconds left of this database's budget (infinite without one)."""
+        if not self.sizes.budget_seconds:
+            return float("inf")
+        return self.sizes.budget_seconds - (time.perf_counter() - self.started)
 
     def profiler(self, name: str) -> Any:
         """py-spy on the workers when ``--profile`` was given (figures measured so are flagged)."""
@@ -253,6 +267,7 @@ def top_up(run: Run, level: int) -> None:
     if missing <= 0:
         return
     started = time.perf_counter()
+    cap = min(run.sizes.load_seconds_cap, max(0.0, run.left() - run.sizes.reserve_seconds))
     loaded = 0
     if bulk.available():
         engine = servers.engine_for(server.database_url)
@@ -260,7 +275,7 @@ def top_up(run: Run, level: int) -> None:
             if run.loader is None:
                 run.loader = bulk.Loader(engine, run.generator)
             run.loader.engine = engine
-            while loaded < missing and time.perf_counter() - started < run.sizes.load_seconds_cap:
+            while loaded < missing and time.perf_counter() - started < cap:
                 count = min(50_000, missing - loaded)
                 run.loader.load(run.take(count), count)
                 loaded += count
@@ -270,7 +285,7 @@ def top_up(run: Run, level: int) -> None:
         note = "LRS-built rows written by COPY/executemany (see benchmarks/bulk.py)"
     else:
         clients = 2 if run.kind == "postgresql" else 1
-        while loaded < missing and time.perf_counter() - started < run.sizes.load_seconds_cap:
+        while loaded < missing and time.perf_counter() - started < cap:
             count = min(50_000, missing - loaded)
             result = run_clients(server.url, run.headers, clients,
                                  statement_posts(run.generator, run.take(count), count, 500, clients, "/xapi"))
@@ -281,8 +296,10 @@ def top_up(run: Run, level: int) -> None:
         note = f"over HTTP, batches of 500, {clients} client{'s' if clients > 1 else ''}"
     seconds = time.perf_counter() - started
     if loaded < missing:
-        note += f"; stopped at the {run.sizes.load_seconds_cap:.0f} s cap"
-    run.add("load", f"to {level:,}: statements/s", round(loaded / seconds, 1), "/s", note=note)
+        spent = " (what the budget left)" if cap < run.sizes.load_seconds_cap else ""
+        note += f"; stopped at the {cap:.0f} s cap{spent}"
+    run.add("load", f"to {level:,}: statements/s", round(loaded / seconds, 1) if seconds else None, "/s",
+            note=note)
 
 
 def _query_string(params: dict[str, str]) -> str:
@@ -368,7 +385,10 @@ def query_filters(run: Run, client: Client, stored: int, filters: dict[str, list
     from benchmarks.load import percentile
     for name, values in filters.items():
             latencies, empty = [], 0
+            first = time.perf_counter()
             for i in range(run.sizes.query_repeats):
+                if latencies and time.perf_counter() - first > run.sizes.run_seconds_cap / 2:
+                    break  # the note says how many were sent
                 params = values[i % len(values)]
                 response = client.request("GET", f"/xapi/statements?{_query_string(params)}")
                 if response.status != 200:
@@ -379,7 +399,11 @@ def query_filters(run: Run, client: Client, stored: int, filters: dict[str, list
                 latencies.append(response.ms)
             run.add("queries", f"at {stored:,}: {name} p50 / p95",
                     f"{percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f}", "ms", "p95 < 20 ms",
-                    note=f"{empty} of {len(latencies)} empty" if empty else "")
+                    note="; ".join(n for n in (
+                        f"{empty} of {len(latencies)} empty" if empty else "",
+                        f"{len(latencies)} of {run.sizes.query_repeats} requests within the "
+                        f"{run.sizes.run_seconds_cap / 2:.0f} s cap"
+                        if len(latencies) < run.sizes.query_repeats else "") if n))
 
 
 def follow_more(run: Run, client: Client, stored: int) -> None:
@@ -475,6 +499,46 @@ def phase_pages(run: Run) -> None:
     run.add("memory", "pages: worker peak RSS", server.peak_rss_mb(), "MB", "< 200 MB")
 
 
+def phase_lti(run: Run) -> None:
+    """Whole LTI launch round trips (login -> platform auth -> id_token post -> final page) per second."""
+    from benchmarks import lti
+    from benchmarks.load import percentile
+    server = run.server
+    assert server is not None
+    with lti.platform_for(server) as platform:
+        lti.round_trip(server.url, lti.login_params(platform, 1, "warm")[0])  # Cairn fetches the JWKS here
+        fetched = platform.jwks_requests
+        for clients in run.sizes.clients:
+            count = run.sizes.lti_launches
+            params = lti.login_params(platform, count + 1, f"c{clients}")
+            # The course, its resource link and class exist before the clock starts (its first launch
+            # creates them): the timed launches are learners arriving in a running course.
+            lti.round_trip(server.url, params.pop())
+            server.reset_peak_rss()
+            result, steps = lti.run_launches(server.url, params, clients, run.sizes.run_seconds_cap)
+            label = f"{clients} client{'s' if clients > 1 else ''}"
+            cap = run.sizes.run_seconds_cap
+            capped = f"{result.items:,} of {count:,} launched within the {cap:.0f} s cap" \
+                if result.items < count and not result.first_error else ""
+            run.add("lti", f"{label}: launches/s", round(result.items_per_second, 1), "/s",
+                    note=capped or f"{result.items:,} launches, each by a new learner (account created)")
+            latencies = result.latencies_ms
+            run.add("lti", f"{label}: p50 / p95 per launch round trip",
+                    f"{percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f}", "ms",
+                    note="login -> platform auth -> id_token POST -> final page")
+            run.add("lti", f"{label}: p50 per step, " + " / ".join(steps),
+                    " / ".join(f"{percentile(v, 50):.1f}" for v in steps.values()), "ms",
+                    note="the server's time to answer each request (the platform auth is the runner's)")
+            run.add("memory", f"lti {label}: worker peak RSS", server.peak_rss_mb(), "MB", "< 200 MB")
+            if result.first_error:
+                run.failures.append(f"lti {label}: {result.statuses.get('failed', 0)} launches failed; "
+                                    f"{result.first_error}")
+        again = platform.jwks_requests - fetched
+    run.add("lti", "platform JWKS fetches: first launch / all later launches", f"{fetched} / {again}", "",
+            "1 / 0", note="keys cached by Cairn (in the platform's row) after the first launch" if not again
+            else "Cairn fetched the JWKS again: the platform keys are not cached")
+
+
 def phase_scaleout(run: Run) -> None:
     if run.kind != "postgresql":
         run.add("scale-out", "two servers", "n/a", note="SQLite is one file on one host")
@@ -524,12 +588,27 @@ def phase_scaleout(run: Run) -> None:
         run.add("scale-out", "sequence numbers unique", "yes" if sequences_unique else "NO", "", "yes")
         if lost or duplicated or not sequences_unique:
             run.failures.append(f"scale-out: {lost} lost, {duplicated} duplicated, unique={sequences_unique}")
-        run.add("scale-out", "nonces / queued items taken twice", "not available yet",
-                note="no LTI nonces or queues on main yet")
+        _taken_twice(run, first, second)
     finally:
         first.stop()
         second.stop()
         servers.drop_database(url)
+
+
+def _taken_twice(run: Run, first: servers.Server, second: servers.Server) -> None:
+    """No LTI nonce and no queued item is taken by both servers (see benchmarks/scaleout.py)."""
+    from benchmarks import scaleout
+    checks = []
+    if run.features["lti_launch"]:
+        checks.append(scaleout.nonces(first, second, max(10, run.sizes.lti_launches // 15)))
+    checks.append(scaleout.queued(first, second, 4, run.sizes.command_seconds_cap))
+    nonce, items = (checks[0].taken_twice if len(checks) == 2 else "n/a"), checks[-1].taken_twice
+    run.add("scale-out", "nonces / queued items taken twice", f"{nonce} / {items}", "", "0 / 0",
+            note="; ".join(c.note for c in checks))
+    for check in checks:
+        if check.taken_twice or check.wrong:
+            run.failures.append(f"scale-out: {check.taken_twice} taken twice, {check.wrong} wrong: "
+                                f"{check.note}")
 
 
 @dataclass
@@ -619,10 +698,18 @@ def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_
         else:
             _guarded(run, "credentials", _authorise)
             if run.headers:
-                for name, phase in (("ingest", phase_ingest), ("limit", phase_limit), ("queries", phase_queries)):
+                for name, phase in (("ingest", phase_ingest), ("limit", phase_limit)):
                     _guarded(run, name, phase)
-                if run.features["progress_rebuild"]:
-                    _guarded(run, "progress rebuild", phase_rebuild)
+        # LTI and pages before the store is loaded for queries: they do not read statements, and the
+        # budget must not cut them.
+        if run.features["lti_launch"]:
+            _guarded(run, "lti", phase_lti)
+        if run.features["world"] and (run.features["compliance_report"] or run.features["portal"]):
+            _guarded(run, "pages", phase_pages)
+        if run.features["xapi_statements"] and run.headers:
+            _guarded(run, "queries", phase_queries)
+            if run.features["progress_rebuild"]:
+                _guarded(run, "progress rebuild", phase_rebuild)
         for feature, phase, why in (
                 ("progress_rebuild", "progress", "`cairn progress rebuild` is not on main yet"),
                 ("lti_launch", "lti", "LTI launch endpoints are not on main yet"),
@@ -631,8 +718,6 @@ def run_database(kind: str, sizes: Sizes, workers: int, workdir: Path, postgres_
                 run.skip(phase, why)
         if run.features["export"] and run.headers:
             _guarded(run, "export", phase_export)
-        if run.features["world"] and (run.features["compliance_report"] or run.features["portal"]):
-            _guarded(run, "pages", phase_pages)
         # A feature on main whose benchmark phase is not written yet must still show a row.
         for phase in ("progress", "lti", "pages", "export"):
             if not any(m.phase == phase for m in run.metrics) and phase not in DEFERRED_PHASES:
@@ -711,12 +796,23 @@ def _authorise(run: Run) -> None:
 
 # --phases: run only these (setup always runs); None runs every phase.
 SELECTED_PHASES: set[str] | None = None
-PHASE_NAMES = ("ingest", "limit", "queries", "rebuild", "export", "pages", "scale-out", "projection")
+PHASE_NAMES = ("ingest", "limit", "queries", "rebuild", "export", "lti", "pages", "scale-out", "projection")
+
+
+# Phases of bounded size that the issue asks for in every full run: the budget never cuts them (each
+# has its own caps); the open-ended ones (the store's load, queries, rebuild, export...) share the rest.
+BUDGET_EXEMPT = {"world", "credentials", "ingest", "lti", "pages", "scale-out"}
 
 
 def _guarded(run: Run, name: str, phase: Callable[[Run], None]) -> None:
     if SELECTED_PHASES is not None and name not in ("world", "credentials") and \
             name.split()[-1] not in SELECTED_PHASES and name.split()[0] not in SELECTED_PHASES:
+        return
+    if run.left() <= 0 and name not in BUDGET_EXEMPT:
+        budget = run.sizes.budget_seconds / 60
+        run.add(name.split()[-1], "not measured", "budget spent",
+                note=f"the full run's {budget:.1f}-minute budget per database was spent")
+        print(f"  [{run.kind}] {name} not run: budget spent", file=sys.stderr)
         return
     started = time.perf_counter()
     try:

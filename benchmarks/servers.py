@@ -1,6 +1,7 @@
-"""Databases and real Cairn servers (gunicorn on 127.0.0.1) for the benchmark runs.
+"""Databases and real Cairn servers (gunicorn on 127.0.0.1) for the benchmark runs and the live tests.
 
-Deliberately independent of ``tests/``: the benchmark must run from an installed package.
+Deliberately independent of ``tests/``: the benchmark must run from an installed package, and the
+tests' live servers (``tests/live.py``) are this module's ``Server``.
 """
 from __future__ import annotations
 
@@ -141,6 +142,9 @@ class Server:
     log_path: Path | None = None
     app: str = "cairn:create_app()"
     port: int = field(default_factory=free_port)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    secret_key: str = "benchmark-secret"
+    start_seconds: float = 60
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -149,13 +153,15 @@ class Server:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
-        env.update({"CAIRN_DATABASE_URL": self.database_url, "CAIRN_SECRET_KEY": "benchmark-secret",
+        env.update({"CAIRN_DATABASE_URL": self.database_url, "CAIRN_SECRET_KEY": self.secret_key,
                     "CAIRN_BASE_URL": self.url, "CAIRN_LOG_LEVEL": "WARNING",
                     # development only lets the session cookie travel over plain HTTP (no TLS here)
                     "CAIRN_ENV": "development"})
+        env.update(self.extra_env)
         return env
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run ``cairn ARGS`` against this server's database."""
         return subprocess.run([sys.executable, "-c", "from cairn.cli import main; main()", *args],
                               env=self.env(), cwd=ROOT, capture_output=True, text=True, check=check)
 
@@ -166,7 +172,7 @@ class Server:
             [gunicorn, "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
              "--graceful-timeout", "2", "--timeout", "120", "--backlog", "256", self.app],
             env=self.env(), cwd=ROOT, stdout=log, stderr=log)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + self.start_seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"Cairn exited with {self.process.returncode}; see {self.log_path}")
@@ -177,7 +183,7 @@ class Server:
             except requests.RequestException:
                 pass
             time.sleep(0.2)
-        raise RuntimeError("Cairn did not start within 60 s")
+        raise RuntimeError(f"Cairn did not start within {self.start_seconds:.0f} s; see {self.log_path}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, redirect, render_template, url_for
 
 from cairn import db, errors, nav, security
-from cairn.accounts.sessions import DatabaseSessionInterface
+from cairn.accounts.sessions import DatabaseSessionInterface, purge_task
 from cairn.settings import load_settings
 
 
@@ -31,6 +31,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     nav.init_app(app)
     app.session_interface = DatabaseSessionInterface()
+    # ``cairn worker`` (defined by lrs, which runs every registered task) sweeps expired sessions.
+    app.extensions.setdefault("cairn.worker_tasks", []).append(purge_task)
     app.extensions["cairn.demo_loaders"] = []
     from cairn.auth import current_user
     app.context_processor(lambda: {"current_user": current_user})

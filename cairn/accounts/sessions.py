@@ -6,6 +6,7 @@ with it. The row is written in its own short transaction, independent of the req
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -91,3 +92,22 @@ def purge_expired(db: Any) -> int:
     """Delete expired sessions; returns how many."""
     result = db.execute(delete(WebSession).where(WebSession.expires_at <= utcnow()))
     return result.rowcount or 0
+
+
+# How often ``cairn worker`` sweeps expired sessions (they are refused when read anyway; the sweep
+# keeps the table from growing with every visitor who never signed out).
+PURGE_INTERVAL_SECONDS = 600.0
+
+
+def purge_task(app: Flask) -> bool:
+    """``cairn worker``'s task: delete expired sessions, at most once per ``PURGE_INTERVAL_SECONDS``.
+
+    Says it found no work either way: the sweep is periodic, not a queue to drain."""
+    last = app.extensions.get("cairn.sessions_purged_at")
+    now = time.monotonic()
+    if last is not None and now - last < app.config.get("SESSION_PURGE_INTERVAL", PURGE_INTERVAL_SECONDS):
+        return False
+    app.extensions["cairn.sessions_purged_at"] = now
+    with app.extensions["cairn.db"].session_factory()() as db, db.begin():
+        purge_expired(db)
+    return False

@@ -59,3 +59,18 @@ def test_quick_run_at_a_tiny_scale_measures_ingest_limit_and_queries_and_exits_z
     assert any(k.endswith("ingest / limit") and v > 0 for k, v in metrics.items())
     assert any(k.endswith("agent p50 / p95") for k in metrics)
     assert "| phase" in done.stdout
+
+
+def test_a_phase_that_would_start_after_the_budget_is_recorded_as_not_measured(tmp_path) -> None:
+    from dataclasses import replace
+
+    from benchmarks.runner import _guarded
+    ran: list[str] = []
+    run = Run("sqlite", replace(QUICK, budget_seconds=1e-6), 2, tmp_path, "")
+    _guarded(run, "export", lambda r: ran.append("export"))
+    assert ran == [] and [(m.phase, m.value) for m in run.metrics] == [("export", "budget spent")]
+    _guarded(run, "lti", lambda r: ran.append("lti"))  # asked for in every full run: never cut
+    assert ran == ["lti"]
+    unbounded = Run("sqlite", QUICK, 2, tmp_path, "")
+    _guarded(unbounded, "export", lambda r: ran.append("export"))
+    assert ran == ["lti", "export"] and unbounded.left() == float("inf")

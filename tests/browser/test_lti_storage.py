@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from benchmarks.lti_platform import Message, Person
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.lti.conftest import LtiWorld, lti_world
-from tests.lti.platform import Message, Person
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

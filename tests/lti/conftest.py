@@ -9,9 +9,9 @@ import requests
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from benchmarks.lti_platform import TestPlatform, running_platform
 from cairn.db import make_engine
 from tests.live import LiveCairn, live_cairn
-from tests.lti.platform import TestPlatform, running_platform
 
 COUNTED_TABLES = ("users", "user_identities", "lti_used_nonces", "lti_contexts", "lti_context_members",
                   "lti_resource_links", "lti_launches", "web_sessions")

@@ -6,17 +6,15 @@ from __future__ import annotations
 import base64
 import json
 import time
-from datetime import UTC, datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 import pytest
 import requests
 
-from tests.conftest import make_test_app
-from tests.lti.conftest import LtiWorld
-from tests.lti.platform import (
+from benchmarks.lti_platform import (
     INSTRUCTOR,
     LEARNER,
     Message,
@@ -24,6 +22,8 @@ from tests.lti.platform import (
     parse_page,
     running_platform,
 )
+from tests.conftest import make_test_app
+from tests.lti.conftest import LtiWorld
 
 pytestmark = pytest.mark.e2e
 

@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
+from benchmarks.lti_platform import INSTRUCTOR, LTI, Message, Person, RsaKey, parse_page
 from tests.lti.conftest import LtiWorld
-from tests.lti.platform import INSTRUCTOR, LTI, Message, Person, RsaKey, parse_page
 
 pytestmark = pytest.mark.e2e
 _n = itertools.count(1)

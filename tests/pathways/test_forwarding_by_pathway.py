@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import uuid
 
+from benchmarks.recording_lrs import recording_lrs
 from lrs.forwarding import targets
 from lrs.forwarding.delivery import DeliveryPolicy, deliver_once
 from lrs.forwarding.filters import pathway_activities_of
 from lrs.services import store_statements
 from pathways import services as pathways
 from pathways.forwarding import pathway_activities
-from tests.lrs.forwarding.remote import recording_lrs
 
 AUTHORITY = {"objectType": "Agent", "account": {"homePage": "http://localhost", "name": "tests"}}
 

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.lrs.forwarding.remote import RecordingLRS, recording_lrs
+from benchmarks.recording_lrs import RecordingLRS, recording_lrs
 
 
 @pytest.fixture()

@@ -203,7 +203,7 @@ def test_a_worker_whose_lease_was_taken_over_does_not_move_the_cursor(db_session
 
 
 def test_a_round_serves_every_due_target_once(db_session, factory, remote) -> None:
-    from tests.lrs.forwarding.remote import recording_lrs
+    from benchmarks.recording_lrs import recording_lrs
     stored = store(db_session, statement())
     db_session.commit()
     with recording_lrs() as other:

@@ -1,4 +1,5 @@
-"""A small but real LTI 1.3 platform, written from the 1EdTech specifications for the tests.
+"""A small but real LTI 1.3 platform, written from the 1EdTech specifications, for the tests and
+the benchmark's LTI phases (one platform for both, so they drive Cairn the same way).
 
 It has its own RSA keys and JWKS, an OIDC authentication endpoint (LTI Core §4.1, Security
 Framework §5.1), an OAuth 2 token endpoint taking client-assertion JWTs (Security Framework §4.1),
@@ -28,7 +29,7 @@ from flask import Flask, Response, abort, jsonify, request
 from jwt.algorithms import RSAAlgorithm
 from werkzeug.serving import make_server
 
-from tests.live import free_port
+from benchmarks.servers import free_port
 
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
@@ -122,6 +123,12 @@ class TestPlatform:
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.tool_url = tool_url.rstrip("/")
+        # Where the authentication response may be posted: the tool's launch URL (more than one when
+        # several Cairn servers share a database, each with its own URL).
+        self.redirect_uris = {f"{self.tool_url}/lti/launch"}
+        self.jwks_requests = 0
+        self.tool_keys: dict[str, dict] = {}  # the tool's JWKS by kid, as last fetched
+        self.tool_jwks_fetches = 0
         self.client_id = client_id
         self.deployment_id = deployment_id
         self.keys = [RsaKey.generate()]
@@ -231,10 +238,13 @@ class TestPlatform:
 
     # --- the tool's keys ------------------------------------------------------------------------
     def tool_public_key(self, kid: str) -> Any:
-        jwks = requests.get(f"{self.tool_url}/lti/jwks.json", timeout=5).json()
-        for jwk in jwks["keys"]:
-            if jwk["kid"] == kid:
-                return RSAAlgorithm.from_jwk(jwk)
+        """The tool's key ``kid``: cached, like a real platform does, and refetched on an unknown kid."""
+        if kid not in self.tool_keys:
+            self.tool_jwks_fetches += 1
+            jwks = requests.get(f"{self.tool_url}/lti/jwks.json", timeout=5).json()
+            self.tool_keys = {jwk["kid"]: jwk for jwk in jwks["keys"]}
+        if kid in self.tool_keys:
+            return RSAAlgorithm.from_jwk(self.tool_keys[kid])
         raise LookupError(f"kid {kid} is not in the tool's JWKS")
 
     def verify_tool_jwt(self, token: str, audience: str) -> dict:
@@ -254,6 +264,7 @@ class TestPlatform:
 
         @app.get("/jwks")
         def jwks() -> Response:
+            platform.jwks_requests += 1
             return jsonify({"keys": [k.public_jwk for k in platform.keys]})
 
         @app.get("/auth")
@@ -261,11 +272,12 @@ class TestPlatform:
             # LTI Core §4.1.2 / OIDC: check the authentication request the tool sent.
             q = request.args
             expected = {"scope": "openid", "response_type": "id_token", "response_mode": "form_post",
-                        "prompt": "none", "client_id": platform.client_id,
-                        "redirect_uri": f"{platform.tool_url}/lti/launch"}
+                        "prompt": "none", "client_id": platform.client_id}
             for name, value in expected.items():
                 if q.get(name) != value:
                     return f"invalid_request: {name}={q.get(name)!r}", 400
+            if q.get("redirect_uri") not in platform.redirect_uris:
+                return f"invalid_request: redirect_uri={q.get('redirect_uri')!r}", 400
             if not q.get("state") or not q.get("nonce"):
                 return "invalid_request: state and nonce are required", 400
             message = platform.messages.get(q.get("lti_message_hint", ""))

@@ -1,13 +1,16 @@
-"""A recording remote LRS on 127.0.0.1 for forwarding tests: an HTTP boundary we do not own.
+"""A recording remote LRS on 127.0.0.1 for the forwarding tests and the benchmark's scale-out check:
+an HTTP boundary we do not own.
 
 It keeps what it receives by statement id, answers like a strict LRS (a POST whose batch holds an id
-it already has is a 409; a PUT of a known id is a 409), and can be told to fail: the next N requests
-with a status, or particular statement ids with a 400. The end-to-end tests use a real Cairn instead.
+it already has is a 409; a PUT of a known id is a 409), counts every arrival of every id (so a
+statement delivered twice shows, even though it is refused), and can be told to fail: the next N
+requests with a status, or particular statement ids with a 400. The end-to-end tests use a real Cairn instead.
 """
 from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +26,7 @@ class RecordingLRS:
     requests: list[dict[str, Any]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)
     refuse_ids: set[str] = field(default_factory=set)
+    arrivals: Counter[str] = field(default_factory=Counter)  # every id in every request, refused or not
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -42,6 +46,7 @@ class RecordingLRS:
                 payload = [{**payload, "id": statement_id}]
             elif isinstance(payload, dict):
                 payload = [payload]
+            self.arrivals.update(s["id"] for s in payload if isinstance(s, dict) and "id" in s)
             for statement in payload:
                 if statement["id"] in self.refuse_ids:
                     return 400, {"message": f"statement {statement['id']} refused"}
