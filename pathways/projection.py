@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from flask import current_app, has_app_context
-from sqlalchemy import delete, or_, select, tuple_
+from sqlalchemy import delete, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session, selectinload
 
 from cairn.accounts.models import User, UserIdentity
@@ -66,7 +66,9 @@ def on_outcome_changed(app: Any, callback: OutcomeCallback) -> None:
     """Call ``callback(session, change)`` whenever a learner's pathway or assessment outcome changes.
 
     Called inside the transaction that changed it (a failing callback is logged and does not undo
-    the progress).
+    the progress). Keep the callback's effects in the session: the changes of a batch are told in
+    one SAVEPOINT, and if any call fails they are told again one SAVEPOINT each, so a callback may
+    hear a change twice, the first time rolled back.
     """
     app.extensions.setdefault(LISTENERS_KEY, []).append(callback)
 
@@ -86,7 +88,8 @@ def _timestamp(statement: dict, stored: datetime) -> datetime:
     return stored
 
 
-def _fact_row(stored: StoredStatementLike) -> ProgressFact | None:
+def _fact_row(stored: StoredStatementLike) -> dict[str, Any] | None:
+    """The ``progress_facts`` column values of a statement about an activity (None for other objects)."""
     statement = stored.statement
     obj = statement.get("object") or {}
     if obj.get("objectType", "Activity") != "Activity" or not obj.get("id"):
@@ -98,24 +101,34 @@ def _fact_row(stored: StoredStatementLike) -> ProgressFact | None:
     result = statement.get("result") or {}
     score = (result.get("score") or {}).get("scaled")
     registration = (statement.get("context") or {}).get("registration")
-    return ProgressFact(statement_id=stored.id, sequence=stored.sequence, identity_kind=identity.kind,
-                        identity_value=identity.value, verb=(statement.get("verb") or {}).get("id", ""),
-                        activity_iri=obj["id"], registration=str(registration).lower() if registration else None,
-                        timestamp=_timestamp(statement, stored.stored), success=result.get("success"),
-                        completion=result.get("completion"),
-                        score_scaled=float(score) if isinstance(score, int | float) else None)
+    return {"statement_id": stored.id, "sequence": stored.sequence, "identity_kind": identity.kind,
+            "identity_value": identity.value, "verb": (statement.get("verb") or {}).get("id", ""),
+            "activity_iri": obj["id"], "registration": str(registration).lower() if registration else None,
+            "timestamp": _timestamp(statement, stored.stored), "success": result.get("success"),
+            "completion": result.get("completion"),
+            "score_scaled": float(score) if isinstance(score, int | float) else None, "voided_by": None}
 
 
-def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
+def _chunks(values: list[Any], size: int = 500) -> Iterable[list[Any]]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
 
 
-def apply_statements(session: Session, batch: Iterable[StoredStatementLike]) -> set[int]:
-    """Record the facts of statements (in sequence order); return the ids of the learners affected.
+# Which pathways of which learners a batch of statements can change: learner id -> pathway ids.
+Affected = dict[int, set[int]]
 
-    Looks rows up a batch at a time, and reports only learners whose facts touch a step's activity or
-    a registration a step launched: other statements cannot change any derived value.
+_FACT_KEYS = (ProgressFact.statement_id, ProgressFact.voided_by, ProgressFact.identity_kind,
+              ProgressFact.identity_value, ProgressFact.activity_iri, ProgressFact.registration)
+
+
+def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *, affected: bool = True) -> Affected:
+    """Record the facts of statements (in sequence order); return the learners and pathways affected.
+
+    Every statement about an activity gets a fact (a step added later, and the activity trends, read
+    facts about any activity), written by Core executemany: no ORM object per fact. Looks rows up a
+    batch at a time, and reports only (learner, pathway) pairs whose pathway has a step about a
+    fact's activity or launched the fact's registration: other statements cannot change any derived
+    value. ``affected=False`` (a rebuild, which then derives every learner) skips those look-ups.
     """
     batch = list(batch)
     targets: dict[str, str] = {}
@@ -123,24 +136,30 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike]) -> 
         if (stored.statement.get("verb") or {}).get("id") == VERB_VOIDED:
             targets[stored.id] = str((stored.statement.get("object") or {}).get("id", "")).lower()
     keys = sorted({s.id for s in batch} | set(targets.values()))
-    facts: dict[str, ProgressFact] = {}
-    voids: dict[str, ProgressVoid] = {}
+    facts: dict[str, dict[str, Any]] = {}
+    voids: dict[str, str] = {}
     for chunk in _chunks(keys):
-        facts.update({f.statement_id: f for f in session.scalars(
-            select(ProgressFact).where(ProgressFact.statement_id.in_(chunk)))})
-        voids.update({v.target_id: v for v in session.scalars(
-            select(ProgressVoid).where(ProgressVoid.target_id.in_(chunk)))})
-    touched: list[ProgressFact] = []
+        facts.update({row[0]: dict(zip(("statement_id", "voided_by", "identity_kind", "identity_value",
+                                         "activity_iri", "registration"), row))
+                      for row in session.execute(select(*_FACT_KEYS).where(ProgressFact.statement_id.in_(chunk)))})
+        voids.update((target, voiding) for target, voiding in session.execute(
+            select(ProgressVoid.target_id, ProgressVoid.voiding_id).where(ProgressVoid.target_id.in_(chunk))))
+    touched: list[dict[str, Any]] = []
+    new_facts: list[dict[str, Any]] = []
+    new_voids: list[dict[str, str]] = []
+    voided: list[dict[str, str]] = []  # facts stored earlier that a voiding statement now targets
     for stored in batch:
         target = targets.get(stored.id)
         if target is not None:
             if not target or target in voids:
                 continue
-            voids[target] = ProgressVoid(target_id=target, voiding_id=stored.id)
-            session.add(voids[target])
+            voids[target] = stored.id
+            new_voids.append({"target_id": target, "voiding_id": stored.id})
             fact = facts.get(target)
-            if fact is not None and fact.voided_by is None:
-                fact.voided_by = stored.id
+            if fact is not None and fact["voided_by"] is None:
+                fact["voided_by"] = stored.id  # a fact of this batch is inserted with it set
+                if "sequence" not in fact:
+                    voided.append({"statement_id": target, "voided_by": stored.id})
                 touched.append(fact)
             continue
         if stored.id in facts:
@@ -148,35 +167,61 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike]) -> 
         row = _fact_row(stored)
         if row is None:
             continue
-        if stored.id in voids:
-            row.voided_by = voids[stored.id].voiding_id
-        session.add(row)
+        row["voided_by"] = voids.get(stored.id)
+        new_facts.append(row)
         facts[stored.id] = row
         touched.append(row)
-    session.flush()
-    if not touched:
-        return set()
-    activities = sorted({f.activity_iri for f in touched})
-    relevant: set[str] = set()
-    for chunk in _chunks(activities):
-        relevant.update(session.scalars(select(Step.activity_iri).where(Step.activity_iri.in_(chunk)).distinct()))
-    registrations = {f.registration for f in touched if f.registration}
-    identities = {(f.identity_kind, f.identity_value) for f in touched if f.activity_iri in relevant}
-    return _users_for(session, identities, registrations)
+    _insert_rows(session, ProgressVoid, new_voids)
+    _insert_rows(session, ProgressFact, new_facts)
+    if voided:
+        session.execute(update(ProgressFact), voided)
+    if not touched or not affected:
+        return {}
+    return _affected_by(session, touched)
 
 
-def _users_for(session: Session, identities: set[tuple[str, str]], registrations: set[str]) -> set[int]:
-    users: set[int] = set()
-    pairs = sorted(identities)
-    for start in range(0, len(pairs), 500):
-        chunk = pairs[start:start + 500]
-        users.update(session.scalars(select(UserIdentity.user_id).where(
-            tuple_(UserIdentity.kind, UserIdentity.value).in_(chunk))))
-    regs = sorted(registrations)
-    for start in range(0, len(regs), 500):
-        users.update(session.scalars(select(StepLaunch.user_id).where(
-            StepLaunch.registration.in_(regs[start:start + 500]))))
-    return users
+def _insert_rows(session: Session, model: Any, rows: list[dict[str, Any]], per_statement: int = 500) -> None:
+    """INSERT rows as multi-row VALUES statements (a rebuild writes millions).
+
+    The driver's executemany sends a statement per row (psycopg's pipeline), which costs the server
+    a parse and a plan each; one INSERT of 500 rows costs one. 500 rows stay within both databases'
+    limits on bound parameters.
+    """
+    for start in range(0, len(rows), per_statement):
+        session.execute(insert(model).values(rows[start:start + per_statement]))
+
+
+def _affected_by(session: Session, touched: list[dict[str, Any]]) -> Affected:
+    """The (learner, pathway) pairs that these facts can change (see ``apply_statements``)."""
+    pathways_of: dict[str, set[int]] = {}
+    for chunk in _chunks(sorted({f["activity_iri"] for f in touched})):
+        for pathway_id, iri in session.execute(select(Step.pathway_id, Step.activity_iri)
+                                               .where(Step.activity_iri.in_(chunk))):
+            pathways_of.setdefault(iri, set()).add(pathway_id)
+    launched: dict[str, tuple[int, int]] = {}
+    for chunk in _chunks(sorted({f["registration"] for f in touched if f["registration"]})):
+        for registration, user_id, pathway_id in session.execute(
+                select(StepLaunch.registration, StepLaunch.user_id, Step.pathway_id)
+                .join(Step, Step.id == StepLaunch.step_id).where(StepLaunch.registration.in_(chunk))):
+            launched[registration.lower()] = (user_id, pathway_id)
+    relevant = [f for f in touched if f["activity_iri"] in pathways_of]
+    owners: dict[tuple[str, str], int] = {}
+    for chunk in _chunks(sorted({(f["identity_kind"], f["identity_value"]) for f in relevant})):
+        for user_id, kind, value in session.execute(
+                select(UserIdentity.user_id, UserIdentity.kind, UserIdentity.value)
+                .where(tuple_(UserIdentity.kind, UserIdentity.value).in_(chunk))):
+            owners[(kind, value)] = user_id
+    result: Affected = {}
+    for fact in touched:
+        activity_pathways = pathways_of.get(fact["activity_iri"], set())
+        owner = owners.get((fact["identity_kind"], fact["identity_value"]))
+        if owner is not None and activity_pathways:
+            result.setdefault(owner, set()).update(activity_pathways)
+        launch = launched.get(fact["registration"] or "")
+        if launch is not None:
+            # In a launched registration every fact counts for the launcher, on any step of its activity too.
+            result.setdefault(launch[0], set()).update(activity_pathways | {launch[1]})
+    return result
 
 
 def _cursor(session: Session, lock: bool = True) -> ProgressCursor:
@@ -197,8 +242,14 @@ def last_applied_sequence(session: Session) -> int:
     return int(cursor or 0)
 
 
-def catch_up(session: Session, *, batch_size: int = 1000) -> int:
-    """Apply every statement after the cursor, refresh the learners concerned; return how many applied."""
+def catch_up(session: Session, *, batch_size: int = 1000, batch: list[StoredStatementLike] | None = None,
+             derive: bool = True) -> int:
+    """Apply every statement after the cursor, refresh the learners concerned; return how many applied.
+
+    ``batch``: statements just stored (the subscriber's); when they are exactly the next ones after
+    the cursor they are applied as they are, without reading them back. ``derive=False`` records the
+    facts only (a rebuild derives every learner afterwards).
+    """
     from lrs import services as lrs_services
     if session.info.get("pathways.projecting"):
         return 0  # re-entered from a statement we store ourselves (earned): the outer call picks it up
@@ -207,22 +258,31 @@ def catch_up(session: Session, *, batch_size: int = 1000) -> int:
     try:
         while True:
             cursor = _cursor(session)
-            batch: list[StoredStatementLike] = []
-            users: set[int] = set()
+            affected: Affected = {}
+
+            def apply(statements: list[StoredStatementLike]) -> None:
+                nonlocal applied
+                for learner, pathway_ids in apply_statements(session, statements, affected=derive).items():
+                    affected.setdefault(learner, set()).update(pathway_ids)
+                cursor.last_sequence = statements[-1].sequence
+                applied += len(statements)
+
+            if batch and _follows(batch, cursor.last_sequence):
+                apply(batch)
+            batch = None
+            pending: list[StoredStatementLike] = []
             for stored in lrs_services.iter_statements(session, after_sequence=cursor.last_sequence,
                                                        batch_size=batch_size):
-                batch.append(stored)
-                if len(batch) >= batch_size:
-                    users |= apply_statements(session, batch)
-                    cursor.last_sequence = batch[-1].sequence
-                    applied += len(batch)
-                    batch = []
-            if batch:
-                users |= apply_statements(session, batch)
-                cursor.last_sequence = batch[-1].sequence
-                applied += len(batch)
+                pending.append(stored)
+                if len(pending) >= batch_size:
+                    apply(pending)
+                    pending = []
+            if pending:
+                apply(pending)
             session.flush()
-            new_awards = refresh_users(session, users)
+            if not derive:
+                break
+            new_awards = _refresh(session, affected)
             if not _record_earned(session, new_awards):
                 break
     finally:
@@ -230,17 +290,26 @@ def catch_up(session: Session, *, batch_size: int = 1000) -> int:
     return applied
 
 
+def _follows(batch: list[StoredStatementLike], last_sequence: int) -> bool:
+    """Whether ``batch`` is the run of sequence numbers right after ``last_sequence``."""
+    return all(stored.sequence == last_sequence + 1 + n for n, stored in enumerate(batch))
+
+
 def on_statements(session: Session, batch: list[Any]) -> None:
     """The LRS subscriber: bring the projection up to date, including anything an earlier failure missed."""
-    catch_up(session)
+    catch_up(session, batch=batch)
 
 
 # --------------------------------------------------------------------------------------- derived layer
 
 
-def _load_facts(session: Session, user_ids: list[int]
+def _load_facts(session: Session, user_ids: list[int], activities: list[str] | None = None
                 ) -> tuple[dict[int, list[Fact]], dict[int, dict[int, set[str]]]]:
-    """Each learner's facts about step activities (by any identity, or in a registration a step launched)."""
+    """Each learner's facts about step activities (by any identity, or in a registration a step launched).
+
+    ``activities``: only facts by identity about these (the steps of the pathways being derived);
+    None: about any step's activity.
+    """
     owner: dict[tuple[str, str], int] = {}
     for user_id, kind, value in session.execute(select(UserIdentity.user_id, UserIdentity.kind, UserIdentity.value)
                                                 .where(UserIdentity.user_id.in_(user_ids))):
@@ -257,7 +326,6 @@ def _load_facts(session: Session, user_ids: list[int]
     columns = (ProgressFact.statement_id, ProgressFact.verb, ProgressFact.activity_iri, ProgressFact.registration,
                ProgressFact.timestamp, ProgressFact.success, ProgressFact.completion, ProgressFact.score_scaled,
                ProgressFact.voided_by, ProgressFact.identity_kind, ProgressFact.identity_value)
-    step_activities = select(Step.activity_iri)
 
     def take(user_id: int | None, row: Any) -> None:
         if user_id is None or (user_id, row[0]) in seen:
@@ -265,10 +333,11 @@ def _load_facts(session: Session, user_ids: list[int]
         seen.add((user_id, row[0]))
         facts[user_id].append(Fact(*row[:9]))
 
-    for chunk in _chunks(sorted({value for _, value in owner})):
-        for row in session.execute(select(*columns).where(ProgressFact.identity_value.in_(chunk),
-                                                          ProgressFact.activity_iri.in_(step_activities))):
-            take(owner.get((row[9], row[10])), row)
+    if activities is None or activities:
+        about = ProgressFact.activity_iri.in_(select(Step.activity_iri) if activities is None else activities)
+        for chunk in _chunks(sorted({value for _, value in owner})):
+            for row in session.execute(select(*columns).where(ProgressFact.identity_value.in_(chunk), about)):
+                take(owner.get((row[9], row[10])), row)
     for chunk in _chunks(sorted(registration_owner)):
         for row in session.execute(select(*columns).where(ProgressFact.registration.in_(chunk))):
             take(registration_owner.get(row[3]), row)
@@ -282,19 +351,12 @@ def _facts_of(session: Session, user_id: int) -> tuple[list[Fact], dict[int, set
     return facts[user_id], launches[user_id]
 
 
-def _set(row: Any, **values: Any) -> bool:
-    """Set only the attributes that differ (an unchanged row is not written); tell whether any did."""
-    changed = False
-    for name, value in values.items():
-        if getattr(row, name) != value:
-            setattr(row, name, value)
-            changed = True
-    return changed
-
-
 def refresh_user(session: Session, user_id: int) -> list[tuple[int, int]]:
     """Recompute one learner's step states, pathway progress and awards from their facts."""
     return refresh_users(session, [user_id])
+
+
+CHUNK = 200
 
 
 def refresh_users(session: Session, user_ids: Iterable[int]) -> list[tuple[int, int]]:
@@ -306,99 +368,215 @@ def refresh_users(session: Session, user_ids: Iterable[int]) -> list[tuple[int, 
     """
     ids = sorted(set(user_ids))
     new_awards: list[tuple[int, int]] = []
-    for start in range(0, len(ids), 200):
-        new_awards.extend(_refresh_chunk(session, ids[start:start + 200]))
+    for start in range(0, len(ids), CHUNK):
+        new_awards.extend(_refresh_chunk(session, ids[start:start + CHUNK], None))
     return new_awards
 
 
-def _refresh_chunk(session: Session, ids: list[int]) -> list[tuple[int, int]]:
+def _refresh(session: Session, affected: Affected) -> list[tuple[int, int]]:
+    """``refresh_users`` for only the pathways new facts can change (the others' inputs are unchanged)."""
+    ids = sorted(affected)
+    new_awards: list[tuple[int, int]] = []
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        new_awards.extend(_refresh_chunk(session, chunk, {u: affected[u] for u in chunk}))
+    return new_awards
+
+
+_PATHWAY_FIELDS = ("status", "percent", "completed_at", "best_score", "attempts", "last_activity_at", "expires_at",
+                   "renewal_opens_at", "renewal_percent", "evidence")
+_STEP_FIELDS = ("state", "done_at", "best_score", "attempts", "last_activity_at", "evidence", "withdrawn")
+
+
+def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] | None) -> list[tuple[int, int]]:
+    """Derive these learners' progress; ``scope``: only these pathways of each learner (None: all).
+
+    Reads and writes the progress rows with Core (executemany), not ORM objects: a chunk touches
+    thousands of rows and building objects for them cost more than the SQL.
+    """
     from pathways.people import enrollments_for
-    facts, launches = _load_facts(session, ids)
     enrollments = enrollments_for(session, ids)
-    lineages = sorted({lineage for per in enrollments.values() for lineage in per})
-    activities = sorted({f.activity_iri for fs in facts.values() for f in fs})
-    by_activity: dict[str, set[int]] = {}
-    for chunk in _chunks(activities):
-        for pathway_id, iri in session.execute(select(Step.pathway_id, Step.activity_iri).where(
-                Step.activity_iri.in_(chunk))):
-            by_activity.setdefault(iri, set()).add(pathway_id)
-    launched_steps = sorted({s for per in launches.values() for s in per})
-    pathway_of_step: dict[int, int] = {step_id: pathway_id for step_id, pathway_id in session.execute(
-        select(Step.id, Step.pathway_id).where(Step.id.in_(launched_steps)))} if launched_steps else {}
-    candidate_ids = {p for ps in by_activity.values() for p in ps} | set(pathway_of_step.values())
     query = select(Pathway).options(selectinload(Pathway.steps))
-    conditions = []
-    if lineages:
-        conditions.append((Pathway.lineage.in_(lineages)) & (Pathway.status == "published"))
-    if candidate_ids:
-        conditions.append(Pathway.id.in_(sorted(candidate_ids)))
-    pathways = {p.id: p for p in session.scalars(query.where(or_(*conditions)))} if conditions else {}
+    if scope is not None:
+        wanted = sorted({p for ps in scope.values() for p in ps})
+        pathways = {p.id: p for p in session.scalars(query.where(Pathway.id.in_(wanted)))} if wanted else {}
+        activities = sorted({s.activity_iri for p in pathways.values() for s in p.steps})
+        facts, launches = _load_facts(session, ids, activities)
+    else:
+        facts, launches = _load_facts(session, ids)
+        lineages = sorted({lineage for per in enrollments.values() for lineage in per})
+        activities = sorted({f.activity_iri for fs in facts.values() for f in fs})
+        launched_steps = sorted({s for per in launches.values() for s in per})
+        candidate_ids: set[int] = set()
+        for chunk in _chunks(activities):
+            candidate_ids.update(session.scalars(select(Step.pathway_id).where(Step.activity_iri.in_(chunk))))
+        for chunk in _chunks(launched_steps):
+            candidate_ids.update(session.scalars(select(Step.pathway_id).where(Step.id.in_(chunk))))
+        conditions = []
+        if lineages:
+            conditions.append((Pathway.lineage.in_(lineages)) & (Pathway.status == "published"))
+        if candidate_ids:
+            conditions.append(Pathway.id.in_(sorted(candidate_ids)))
+        pathways = {p.id: p for p in session.scalars(query.where(or_(*conditions)))} if conditions else {}
     published = {p.lineage: p for p in pathways.values() if p.status == "published"}
     steps_of = {p.id: [step_info(s) for s in p.steps] for p in pathways.values()}
+    by_activity: dict[str, set[int]] = {}
+    pathway_of_step: dict[int, int] = {}
+    for pathway in pathways.values():
+        for step in pathway.steps:
+            by_activity.setdefault(step.activity_iri, set()).add(pathway.id)
+            pathway_of_step[step.id] = pathway.id
 
-    progress = {(r.user_id, r.pathway_id): r for r in session.scalars(
-        select(PathwayProgress).where(PathwayProgress.user_id.in_(ids)))}
-    cells = {(r.user_id, r.step_id): r for r in session.scalars(
-        select(StepProgress).where(StepProgress.user_id.in_(ids)))}
+    progress: dict[int, dict[int, Any]] = {u: {} for u in ids}
+    cells: dict[tuple[int, int], Any] = {}
     awards: dict[tuple[int, int], dict[datetime, CertificationAward]] = {}
-    for award in session.scalars(select(CertificationAward).where(CertificationAward.user_id.in_(ids))):
+    pathway_filter = [PathwayProgress.pathway_id.in_(sorted(pathways))] if scope is not None else []
+    for row in session.execute(select(PathwayProgress.id, PathwayProgress.user_id, PathwayProgress.pathway_id,
+                                      *(getattr(PathwayProgress, f) for f in _PATHWAY_FIELDS))
+                               .where(PathwayProgress.user_id.in_(ids), *pathway_filter)):
+        progress[row.user_id][row.pathway_id] = row
+    step_filter = [StepProgress.step_id.in_(sorted(pathway_of_step))] if scope is not None else []
+    if scope is None or pathway_of_step:
+        for row in session.execute(select(StepProgress.id, StepProgress.user_id, StepProgress.step_id,
+                                          *(getattr(StepProgress, f) for f in _STEP_FIELDS))
+                                   .where(StepProgress.user_id.in_(ids), *step_filter)):
+            cells[(row.user_id, row.step_id)] = row
+    award_filter = [CertificationAward.pathway_id.in_(sorted(pathways))] if scope is not None else []
+    for award in session.scalars(select(CertificationAward).where(CertificationAward.user_id.in_(ids),
+                                                                  *award_filter)):
         awards.setdefault((award.user_id, award.pathway_id), {})[award.earned_at] = award
-    codes = {(c.user_id, c.lineage, c.earned_at) for c in session.scalars(
-        select(CertificateCode).where(CertificateCode.user_id.in_(ids)))}
+    codes = {tuple(c) for c in session.execute(select(CertificateCode.user_id, CertificateCode.lineage,
+                                                      CertificateCode.earned_at)
+                                               .where(CertificateCode.user_id.in_(ids)))}
 
     fresh: list[tuple[int, CertificationAward]] = []
     notices: list[tuple[int, Pathway, list[Any], Any, dict[int, Any], PathwayResult]] = []
+    new_progress: list[dict[str, Any]] = []
+    changed_progress: list[dict[str, Any]] = []
+    new_cells: list[dict[str, Any]] = []
+    changed_cells: list[dict[str, Any]] = []
+    gone: list[tuple[int, int]] = []
     for user_id in ids:
         mine = enrollments.get(user_id, {})
+        allowed = scope[user_id] if scope is not None else None
         targets: dict[int, int | None] = {}
         for lineage, enrollment in mine.items():
-            if lineage in published:
+            if lineage in published and (allowed is None or published[lineage].id in allowed):
                 targets[published[lineage].id] = enrollment.recurrence_months
         touched = {p for f in facts[user_id] for p in by_activity.get(f.activity_iri, ())}
         touched |= {pathway_of_step[s] for s in launches[user_id] if s in pathway_of_step}
         for pathway_id in touched:
             pathway = pathways.get(pathway_id)
-            if pathway is not None and pathway.status != "draft":
+            if pathway is not None and pathway.status != "draft" and (allowed is None or pathway_id in allowed):
                 enrollment = mine.get(pathway.lineage)
                 targets.setdefault(pathway_id, enrollment.recurrence_months if enrollment else None)
+        rows = progress.get(user_id, {})
+        facts_by_activity: dict[str, list[Fact]] = {}
+        registered: dict[str, list[Fact]] = {}
+        for fact in facts[user_id]:
+            facts_by_activity.setdefault(fact.activity_iri, []).append(fact)
+            if fact.registration is not None:
+                registered.setdefault(fact.registration, []).append(fact)
         for pathway_id in sorted(targets):
             pathway = pathways[pathway_id]
             steps = steps_of[pathway_id]
             validity = pathway.validity_days or ((targets[pathway_id] or 0) * 30) or None
-            result = derive_pathway(steps, facts[user_id], launches[user_id], validity_days=validity,
+            result = derive_pathway(steps, _facts_for_pathway(steps, facts_by_activity, registered, launches[user_id]),
+                                    launches[user_id], validity_days=validity,
                                     window_days=pathway.recertification_window_days)
-            row = progress.get((user_id, pathway_id))
-            before = _snapshot(row)
+            row = rows.get(pathway_id)
+            before = (row.status, row.percent, row.best_score) if row is not None else None
             before_steps = {s.id: (cells[(user_id, s.id)].state, cells[(user_id, s.id)].best_score)
                             for s in steps if (user_id, s.id) in cells}
+            values = {"status": result.status, "percent": result.percent, "completed_at": result.completed_at,
+                      "best_score": result.best_score, "attempts": result.attempts,
+                      "last_activity_at": result.last_activity_at, "expires_at": result.expires_at,
+                      "renewal_opens_at": result.renewal_opens_at, "renewal_percent": result.renewal_percent,
+                      "evidence": result.evidence}
             if row is None:
-                row = PathwayProgress(user_id=user_id, pathway_id=pathway_id, renewal_percent=0, attempts=0)
-                session.add(row)
-            _set(row, status=result.status, percent=result.percent, completed_at=result.completed_at,
-                 best_score=result.best_score, attempts=result.attempts, last_activity_at=result.last_activity_at,
-                 expires_at=result.expires_at, renewal_opens_at=result.renewal_opens_at,
-                 renewal_percent=result.renewal_percent, evidence=result.evidence)
+                new_progress.append({"user_id": user_id, "pathway_id": pathway_id, **values})
+            elif _differs(row, values):
+                changed_progress.append({"id": row.id, **values})
             for step_id, sr in result.steps.items():
+                step_values = {"state": sr.state, "done_at": sr.done_at, "best_score": sr.best_score,
+                               "attempts": sr.attempts, "last_activity_at": sr.last_activity_at,
+                               "evidence": sr.evidence, "withdrawn": sr.withdrawn}
                 cell = cells.get((user_id, step_id))
                 if cell is None:
-                    cell = StepProgress(user_id=user_id, step_id=step_id, attempts=0)
-                    session.add(cell)
-                _set(cell, state=sr.state, done_at=sr.done_at, best_score=sr.best_score, attempts=sr.attempts,
-                     last_activity_at=sr.last_activity_at, evidence=sr.evidence, withdrawn=sr.withdrawn)
+                    new_cells.append({"user_id": user_id, "step_id": step_id, **step_values})
+                elif _differs(cell, step_values):
+                    changed_cells.append({"id": cell.id, **step_values})
             fresh.extend((user_id, a) for a in _sync_awards(session, user_id, pathway, result,
                                                              awards.get((user_id, pathway_id), {}), codes))
             notices.append((user_id, pathway, steps, before, before_steps, result))
-        for (uid, pathway_id), row in list(progress.items()):
-            if uid == user_id and pathway_id not in targets:
-                session.delete(row)
-                session.execute(delete(StepProgress).where(StepProgress.user_id == user_id, StepProgress.step_id.in_(
-                    select(Step.id).where(Step.pathway_id == pathway_id))))
+        for pathway_id in rows:
+            if pathway_id not in targets and (allowed is None or pathway_id in allowed):
+                gone.append((user_id, pathway_id))
                 for award in awards.get((user_id, pathway_id), {}).values():
                     session.delete(award)
+    _write_progress(session, new_progress, changed_progress, new_cells, changed_cells, gone, progress)
     session.flush()
-    for notice in notices:
-        _notify(session, *notice)
+    _notify(session, notices)
     return [(user_id, award.id) for user_id, award in fresh]
+
+
+def _facts_for_pathway(steps: list[Any], by_activity: dict[str, list[Fact]], registered: dict[str, list[Fact]],
+                       launches: dict[int, set[str]]) -> list[Fact]:
+    """The learner's facts a pathway's derivation can use: about its steps' activities or in their launches.
+
+    ``derive_pathway`` looks at no other fact; handing it only these keeps its work per pathway small.
+    """
+    chosen: dict[str, Fact] = {}
+    for step in steps:
+        for fact in by_activity.get(step.activity_iri, ()):
+            chosen[fact.statement_id] = fact
+        for registration in launches.get(step.id, ()):
+            for fact in registered.get(registration, ()):
+                chosen[fact.statement_id] = fact
+    return sorted(chosen.values(), key=lambda f: f.order)
+
+
+def _differs(row: Any, values: dict[str, Any]) -> bool:
+    return any(getattr(row, name) != value for name, value in values.items())
+
+
+def _write_progress(session: Session, new_progress: list[dict[str, Any]], changed_progress: list[dict[str, Any]],
+                    new_cells: list[dict[str, Any]], changed_cells: list[dict[str, Any]],
+                    gone: list[tuple[int, int]], progress: dict[int, dict[int, Any]]) -> None:
+    """Write the derived rows by executemany; objects of them already in the session are expired."""
+    _insert_rows(session, PathwayProgress, new_progress)
+    if changed_progress:
+        session.execute(update(PathwayProgress), changed_progress)
+    _insert_rows(session, StepProgress, new_cells)
+    if changed_cells:
+        session.execute(update(StepProgress), changed_cells)
+    for user_id, pathway_id in gone:
+        session.execute(delete(StepProgress).where(StepProgress.user_id == user_id, StepProgress.step_id.in_(
+            select(Step.id).where(Step.pathway_id == pathway_id))).execution_options(synchronize_session=False))
+        session.execute(delete(PathwayProgress).where(PathwayProgress.id == progress[user_id][pathway_id].id)
+                        .execution_options(synchronize_session=False))
+    for model, changed in ((PathwayProgress, changed_progress), (StepProgress, changed_cells)):
+        for row in changed:
+            obj = session.identity_map.get(session.identity_key(model, row["id"]))
+            if obj is not None:
+                session.expire(obj)
+    if gone:  # rows deleted: loaded objects of them (rare) leave the session
+        gone_ids = {progress[u][p].id for u, p in gone}
+        users = {u for u, _ in gone}
+        for obj in list(session.identity_map.values()):
+            if (isinstance(obj, PathwayProgress) and obj.id in gone_ids) or \
+                    (isinstance(obj, StepProgress) and obj.user_id in users):
+                session.expunge(obj)
+
+
+def _set(row: Any, **values: Any) -> bool:
+    """Set only the attributes that differ (an unchanged row is not written); tell whether any did."""
+    changed = False
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    return changed
 
 
 def _sync_awards(session: Session, user_id: int, pathway: Pathway, result: PathwayResult,
@@ -451,10 +629,6 @@ def refresh_lineage(session: Session, lineage: str) -> None:
     refresh_users(session, users)
 
 
-def _snapshot(row: PathwayProgress | None) -> tuple[str, int, float | None] | None:
-    return (row.status, row.percent, row.best_score) if row is not None else None
-
-
 def system_authority() -> dict:
     """The agent Cairn itself writes statements as (attempts, attendance, reading, awards)."""
     home = current_app.config["BASE_URL"] if has_app_context() else "urn:cairn"
@@ -501,14 +675,40 @@ def _record_earned(session: Session, awards: list[tuple[int, int]]) -> bool:
     return bool(statements)
 
 
-def _notify(session: Session, user_id: int, pathway: Pathway, steps: list[Any],
-            before: tuple[str, int, float | None] | None, before_steps: dict[int, tuple[str, float | None]],
-            result: PathwayResult) -> None:
+def _notify(session: Session, notices: list[tuple[int, Pathway, list[Any], Any, dict[int, Any], PathwayResult]]
+            ) -> None:
+    """Tell the outcome listeners what changed: all in one SAVEPOINT, or one by one if any call fails.
+
+    One SAVEPOINT per change cost two round trips each, for every learner a batch moved; a listener
+    that fails still loses only its own change (the changes are then replayed one SAVEPOINT each).
+    """
     if not has_app_context():
         return
     listeners: list[OutcomeCallback] = current_app.extensions.get(LISTENERS_KEY, [])
     if not listeners:
         return
+    changes = [change for notice in notices for change in _changes(*notice)]
+    if not changes:
+        return
+    try:
+        with session.begin_nested():
+            for change in changes:
+                for callback in listeners:
+                    callback(session, change)
+        return
+    except Exception:  # replayed below, one change at a time, so that only the failing ones are lost
+        pass
+    for change in changes:
+        for callback in listeners:
+            try:
+                with session.begin_nested():
+                    callback(session, change)
+            except Exception:  # a listener's failure must not lose the learner's progress
+                log.exception("outcome listener failed for %s", change)
+
+
+def _changes(user_id: int, pathway: Pathway, steps: list[Any], before: tuple[str, int, float | None] | None,
+             before_steps: dict[int, tuple[str, float | None]], result: PathwayResult) -> list[OutcomeChange]:
     changes: list[OutcomeChange] = []
     now = result.last_activity_at or result.completed_at
     after = (result.status, result.percent, result.best_score)
@@ -523,13 +723,7 @@ def _notify(session: Session, user_id: int, pathway: Pathway, steps: list[Any],
         if sr.best_score is not None and old != (sr.state, sr.best_score):
             changes.append(OutcomeChange(user_id, pathway.id, step.id, round(sr.best_score * 100, 4), 100.0,
                                          sr.state == "done", sr.last_activity_at or _now()))
-    for change in changes:
-        for callback in listeners:
-            try:
-                with session.begin_nested():
-                    callback(session, change)
-            except Exception:  # a listener's failure must not lose the learner's progress
-                log.exception("outcome listener failed for %s", change)
+    return changes
 
 
 def _now() -> datetime:
@@ -537,14 +731,19 @@ def _now() -> datetime:
     return utcnow()
 
 
-def rebuild(session: Session) -> int:
-    """Empty the projection and replay every statement; return how many statements were replayed."""
+def rebuild(session: Session, *, batch_size: int = 2000) -> int:
+    """Empty the projection and replay every statement; return how many statements were replayed.
+
+    Facts first (streamed a batch at a time, written by executemany), then every learner derived
+    once, a chunk of learners at a time: memory stays bounded by the batch and the chunk.
+    """
     for model in (CertificationAward, StepProgress, PathwayProgress, ProgressFact, ProgressVoid, ProgressCursor):
         session.execute(delete(model))
-    session.flush()
-    count = catch_up(session)
-    # Learners with assignments but no statements still get their (not started) rows.
-    refresh_users(session, session.scalars(select(User.id)))
+    count = catch_up(session, batch_size=batch_size, derive=False)
+    # Every learner, with statements or not (those with assignments only get their not-started rows).
+    new_awards = refresh_users(session, session.scalars(select(User.id)))
+    if _record_earned(session, new_awards):
+        count += catch_up(session)
     return count
 
 

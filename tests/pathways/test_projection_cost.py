@@ -1,0 +1,104 @@
+"""The projection's cost per stored batch (issue 8): no re-reading of the batch, rows kept in step."""
+from __future__ import annotations
+
+from sqlalchemy import event, select
+
+from lrs import services as lrs_services
+from pathways import projection, services
+from pathways.catalogue import VERB_COMPLETED
+from pathways.models import PathwayProgress, StepProgress
+from tests import factories
+from tests.pathways.conftest import make_pathway, xapi
+from tests.pathways.snapshot import projection_snapshot
+
+
+def _selects(db_session, work) -> list[str]:
+    seen: list[str] = []
+    connection = db_session.connection()
+
+    def note(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append(" ".join(statement.split()))
+
+    event.listen(connection, "before_cursor_execute", note)
+    try:
+        work()
+    finally:
+        event.remove(connection, "before_cursor_execute", note)
+    return seen
+
+
+def _world(db_session, learners: int = 3):
+    detail = make_pathway(db_session, steps=2)
+    other = make_pathway(db_session, steps=2, title="Other")
+    users = [factories.user(db_session) for _ in range(learners)]
+    for user in users:
+        services.assign_pathway(db_session, detail.pathway.id, user_id=user.id)
+        services.assign_pathway(db_session, other.pathway.id, user_id=user.id)
+    return detail, other, users
+
+
+def test_the_subscriber_applies_the_batch_it_is_handed_without_reading_it_back(db_session, store) -> None:
+    detail, _other, users = _world(db_session)
+    batch = [xapi(u.email, VERB_COMPLETED, detail.steps[n % 2].activity_iri, minutes=n)
+             for n, u in enumerate(users * 10)]
+    selects = _selects(db_session, lambda: store(*batch))
+    # Only the check that nothing follows the batch reads statements after the cursor (it finds none).
+    after_cursor = [s for s in selects if "FROM lrs_statements" in s and "lrs_statements.sequence >" in s]
+    assert len(after_cursor) == 1, after_cursor
+    assert projection.last_applied_sequence(db_session) == lrs_services.latest_sequence(db_session)
+    view = services.learner_pathway(db_session, users[0].id, detail.pathway.id)
+    assert view.progress.status == "completed"
+
+
+def test_progress_rows_already_loaded_in_the_session_show_the_new_progress(db_session, store) -> None:
+    detail, _other, [learner] = _world(db_session, learners=1)
+    row = db_session.scalar(select(PathwayProgress).where(PathwayProgress.user_id == learner.id,
+                                                          PathwayProgress.pathway_id == detail.pathway.id))
+    cell = db_session.scalar(select(StepProgress).where(StepProgress.user_id == learner.id,
+                                                        StepProgress.step_id == detail.steps[0].id))
+    assert (row.status, cell.state) == ("not_started", "not_started")
+    store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
+    assert (row.status, row.percent, cell.state) == ("in_progress", 50, "done")
+
+
+def test_a_statement_leaves_the_learners_other_pathways_as_a_full_refresh_would(db_session, store) -> None:
+    detail, other, users = _world(db_session)
+    store(xapi(users[0].email, VERB_COMPLETED, other.steps[0].activity_iri))
+    store(*[xapi(u.email, VERB_COMPLETED, detail.steps[1].activity_iri, minutes=5) for u in users])
+    incremental = projection_snapshot(db_session)
+    projection.refresh_users(db_session, [u.id for u in users])
+    assert projection_snapshot(db_session) == incremental
+    statuses = {(r.user_id, r.pathway_id): r.status for r in db_session.scalars(select(PathwayProgress))}
+    assert statuses[(users[0].id, other.pathway.id)] == "in_progress"
+    assert statuses[(users[1].id, other.pathway.id)] == "not_started"
+
+
+def test_a_rebuild_in_small_batches_equals_the_incremental_projection(app, db_session, store) -> None:
+    detail, other, users = _world(db_session)
+    for n, user in enumerate(users):
+        store(xapi(user.email, VERB_COMPLETED, detail.steps[0].activity_iri, minutes=n),
+              xapi(user.email, VERB_COMPLETED, other.steps[n % 2].activity_iri, minutes=n),
+              xapi(user.email, VERB_COMPLETED, "https://content.example.org/not-a-step", minutes=n))
+    incremental = projection_snapshot(db_session)
+    with app.app_context():
+        assert projection.rebuild(db_session, batch_size=2) == 9
+    assert projection_snapshot(db_session) == incremental
+
+
+def test_one_failing_outcome_call_loses_only_its_own_change(app, db_session, store) -> None:
+    from pathways.projection import on_outcome_changed
+    detail, _other, [first, second] = _world(db_session, learners=2)
+    heard: set[int] = set()
+
+    def picky(session, change) -> None:
+        if change.user_id == first.id:
+            raise RuntimeError("platform down for this learner")
+        heard.add(change.user_id)
+
+    on_outcome_changed(app, picky)
+    store(xapi(first.email, VERB_COMPLETED, detail.steps[0].activity_iri),
+          xapi(second.email, VERB_COMPLETED, detail.steps[0].activity_iri))
+    assert heard == {second.id}
+    for learner in (first, second):
+        assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.percent == 50
