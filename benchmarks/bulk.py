@@ -2,10 +2,10 @@
 
 Query timings do not depend on how the rows got in, and loading a million statements over HTTP
 would take most of the run's time budget. So the rows are built by the LRS's own row builders
-(the functions ``store_statements`` uses: the completed statement, its query columns and its
-agent/activity side rows) and written with COPY on PostgreSQL or executemany on SQLite, then
-voiding is applied in one UPDATE. No subscriber sees these statements (the projection is measured
-on its own, and ``cairn progress rebuild`` replays them).
+(``lrs.services.statement_rows``, the builder ``store_statements`` uses: the completed statement,
+its query columns and its agent/activity side rows) and written with COPY on PostgreSQL or
+executemany on SQLite, then voiding is applied in one UPDATE. No subscriber sees these statements
+(the projection is measured on its own, and ``cairn progress rebuild`` replays them).
 """
 from __future__ import annotations
 
@@ -25,14 +25,10 @@ AUTHORITY = {"objectType": "Agent", "name": "Benchmark bulk load",
 
 def available() -> bool:
     try:
-        from lrs import statements
+        from lrs import services
     except ImportError:
         return False
-    return all(hasattr(statements, f) for f in ("_complete", "_row_for", "_side_rows", "content_hash"))
-
-
-def _values(obj: Any, columns: list[str]) -> tuple[Any, ...]:
-    return tuple(getattr(obj, column) for column in columns)
+    return hasattr(services, "statement_rows")
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -61,22 +57,17 @@ class Loader:
         self.child_seq = {name: cols.index("sequence") for name, cols in self.children.items()}
 
     def _template(self, index: int) -> tuple[dict, tuple[Any, ...], dict[str, list[tuple[Any, ...]]]]:
-        from lrs import statements as lrs_statements
+        from lrs import services
         template = self.templates.get(index)
         if template is None:
-            statement = self.gen.statement(index)
-            stored_at = datetime.now(UTC)
-            full = lrs_statements._complete(statement, statement["id"].lower(), stored_at, AUTHORITY, "1.0.3")
-            row = lrs_statements._row_for(full, lrs_statements.content_hash(statement), 0, stored_at)
+            rows = services.statement_rows([self.gen.statement(index)], 0, datetime.now(UTC),
+                                           authority=AUTHORITY, version="1.0.3")
+            [row] = rows.statements
             sides: dict[str, list[tuple[Any, ...]]] = {name: [] for name in self.order}
-            from lrs.models import StatementActivity, StatementAgent
-            agent_rows: list[dict] = []
-            activity_rows: list[dict] = []
-            lrs_statements._side_rows(0, full, agent_rows, activity_rows)
-            for table, side_rows in ((StatementAgent.__tablename__, agent_rows),
-                                     (StatementActivity.__tablename__, activity_rows)):
+            for table, side_rows in (("lrs_statement_agents", rows.agents),
+                                     ("lrs_statement_activities", rows.activities)):
                 sides[table] += [tuple(side.get(c) for c in self.children[table]) for side in side_rows]
-            template = (full, _values(row, self.columns), sides)
+            template = (row["statement"], tuple(row.get(column) for column in self.columns), sides)
             self.templates[index] = template
         return template
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
 from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar
@@ -31,6 +30,7 @@ from urllib.parse import parse_qsl, urlencode
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.wrappers import Request as WerkzeugRequest
 
+from cairn import jsoncodec
 from cairn.db import get_session
 from cairn.errors import register_api_prefix
 from cairn.security import csrf
@@ -208,20 +208,7 @@ def reject_unknown_params(allowed: Iterable[str]) -> None:
 
 def loads_strict(raw: str | bytes) -> Any:
     """Parse JSON, refusing duplicate keys (xAPI 1.0.3 Data 2.2) and non-finite numbers."""
-    def pairs(items: list[tuple[str, Any]]) -> dict:
-        result: dict = {}
-        for key, value in items:
-            if key in result:
-                raise ValueError(f"duplicate key {key!r}")
-            result[key] = value
-        return result
-
-    def constant(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8")
-    return json.loads(raw, object_pairs_hook=pairs, parse_constant=constant)
+    return jsoncodec.loads_strict(raw)
 
 
 def json_body() -> Any:

@@ -18,6 +18,7 @@ from lrs.credentials import (
 from lrs.statements import (
     StatementPage,
     StatementQuery,
+    StatementRows,
     StoredStatement,
     attachment_contents,
     consistent_through,
@@ -25,16 +26,18 @@ from lrs.statements import (
     iter_statements,
     latest_sequence,
     query_statements,
+    statement_rows,
     store_statement,
     store_statements,
     subscribe,
 )
 
 __all__ = [
-    "LAUNCH_SCOPES", "SCOPES", "CredentialInfo", "StatementPage", "StatementQuery", "StoredStatement",
+    "LAUNCH_SCOPES", "SCOPES", "CredentialInfo", "StatementPage", "StatementQuery", "StatementRows",
+    "StoredStatement",
     "attachment_contents", "consistent_through", "authenticate_credential", "create_credential", "get_statement",
     "issue_launch_credential", "iter_statements", "latest_sequence", "list_credentials", "query_statements",
-    "revoke_credential", "store_statement", "store_statements", "subscribe",
+    "revoke_credential", "statement_rows", "store_statement", "store_statements", "subscribe",
 ]
 
 # Documents (State, Activity Profile, Agent Profile): other packages use these, never lrs.documents' table.

@@ -11,14 +11,15 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import ARRAY, String, and_, any_, bindparam, func, insert, null, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
+from cairn import jsoncodec
 from cairn.db import utcnow
 from lrs.errors import BadRequest, StatementConflict, StatementInvalid
 from lrs.identities import ifi_of
@@ -78,15 +79,56 @@ def _stored_of(row: Statement) -> StoredStatement:
 
 def content_hash(statement: Mapping[str, Any]) -> str:
     """The hash two sends of "the same statement" share (xAPI 1.0.3 2.5 statement comparison)."""
+    return hashlib.sha256(jsoncodec.dumps(_comparable(statement), sort_keys=True)).hexdigest()
+
+
+def _legacy_content_hash(statement: Mapping[str, Any]) -> str:
+    """The hash stored before orjson (standard-library JSON): re-sends of older statements still match it."""
+    comparable = _comparable(statement)
+    return hashlib.sha256(json.dumps(comparable, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _same_content(stored_hash: str, digest: str, statement: Mapping[str, Any]) -> bool:
+    return stored_hash == digest or stored_hash == _legacy_content_hash(statement)
+
+
+def _comparable(statement: Mapping[str, Any]) -> dict[str, Any]:
     comparable = {k: v for k, v in statement.items() if k not in LRS_SET_PROPERTIES}
     result = comparable.get("result")
     if isinstance(result, dict) and isinstance(result.get("duration"), str):
         comparable["result"] = {**result, "duration": truncate_duration(result["duration"])}
-    return hashlib.sha256(json.dumps(comparable, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return comparable
 
 
 def format_stored(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class StatementRows:
+    """The rows that store statements: plain column dicts per table, ready for an executemany INSERT."""
+
+    statements: list[dict[str, Any]] = field(default_factory=list)  # lrs_statements
+    agents: list[dict[str, Any]] = field(default_factory=list)  # lrs_statement_agents
+    activities: list[dict[str, Any]] = field(default_factory=list)  # lrs_statement_activities
+
+
+def statement_rows(statements: list[dict], first_sequence: int, stored_at: datetime, *, authority: dict,
+                   version: str = "1.0.3") -> StatementRows:
+    """The rows ``store_statements`` writes for these (valid) statements, numbered from ``first_sequence``.
+
+    The same builder the store path uses, for loaders that write rows themselves (benchmarks.bulk):
+    the completed statement JSON, its query columns and its agent/activity side rows. Nothing is
+    checked or written; statements without an id get a new one.
+    """
+    prepared = [_prepare(statement, authority, version) for statement in statements]
+    _number(prepared, first_sequence, stored_at)
+    rows = StatementRows()
+    for item in prepared:
+        rows.statements.append(item.row)
+        rows.agents += item.agents
+        rows.activities += item.activities
+    return rows
 
 
 def store_statements(session: Session, statements: list[dict], *, authority: dict, version: str = "1.0.3",
@@ -106,53 +148,34 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
     ids = [s["id"].lower() for s in statements if "id" in s]
     if len(ids) != len(set(ids)):
         raise StatementInvalid("statements: the same statement id appears twice in one batch")
+    # Everything that needs no database is built before the lock: it serialises every writer.
+    prepared = [_prepare(statement, authority, version) for statement in statements]
 
     _lock_sequence(session)
-    existing = {row.statement_id: row for row in session.scalars(
-        select(Statement).where(Statement.statement_id.in_(ids)))} if ids else {}
-
+    top, known = _known_statements(session, prepared)
     results: list[StoredStatement | None] = []
-    new_rows: list[tuple[Statement, dict]] = []
-    next_sequence = latest_sequence(session) + 1
-    stored_at = _now_ms()
-    void_targets: dict[str, str] = {}
-    batch_ids = {s.get("id", "").lower(): s for s in statements if "id" in s}
-    for statement in statements:
-        digest = content_hash(statement)
-        statement_id = statement.get("id", "").lower()
-        if statement_id in existing:
-            row = existing[statement_id]
-            if row.content_hash != digest:
-                raise StatementConflict(f"statement {statement_id} is already stored with different content")
-            results.append(_stored_of(row))
-            continue
-        full = _complete(statement, statement_id or str(uuid.uuid4()), stored_at, authority, version)
-        row = _row_for(full, digest, next_sequence, stored_at)
-        next_sequence += 1
-        if row.voiding:
-            void_targets[row.object_statement_id or ""] = row.statement_id
-        new_rows.append((row, full))
-        results.append(None)
-
-    _check_void_targets(session, void_targets, batch_ids)
+    new: list[_Prepared] = []
+    for item, statement in zip(prepared, statements, strict=True):
+        row = known.get(item.statement_id)
+        if row is not None:
+            if not _same_content(row.content_hash, item.digest, statement):
+                raise StatementConflict(f"statement {item.statement_id} is already stored "
+                                        "with different content")
+            results.append(StoredStatement(id=row.statement_id, sequence=row.sequence,
+                                           statement=row.statement, stored=row.stored, voided=row.voided))
+        else:
+            new.append(item)
+            results.append(None)
+    stored_targets = _resolve_voiding(new, known, results)
     _check_attachments(statements, attachments or {})
-    for row, _full in new_rows:
-        session.add(row)
-    session.flush()
-    agents: list[dict] = []
-    activities: list[dict] = []
-    for row, full in new_rows:
-        _side_rows(row.sequence, full, agents, activities)
-    # Core executemany: side rows need no ORM identity, and building objects cost more than the SQL.
-    if agents:
-        session.execute(insert(StatementAgent), agents)
-    if activities:
-        session.execute(insert(StatementActivity), activities)
+    _number(new, top + 1, _now_ms())
+    _insert(session, new)
+    if stored_targets:
+        session.execute(update(Statement).where(Statement.statement_id.in_(stored_targets)).values(voided=True))
     _store_attachment_contents(session, attachments or {})
-    session.flush()
-    _apply_voiding(session, void_targets, [row for row, _ in new_rows])
 
-    stored_new = [_stored_of(row) for row, _ in new_rows]
+    stored_new = [StoredStatement(id=item.statement_id, sequence=item.row["sequence"], statement=item.full,
+                                  stored=item.row["stored"], voided=item.row["voided"]) for item in new]
     by_sequence = iter(stored_new)
     final = [r if r is not None else next(by_sequence) for r in results]
     if stored_new:
@@ -287,17 +310,185 @@ def _lock_sequence(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCE_LOCK_KEY})
 
 
-def _complete(statement: dict, statement_id: str, stored_at: datetime, authority: dict, version: str) -> dict:
-    full = json.loads(json.dumps(statement))  # a deep copy, faster than copy.deepcopy for JSON
+@dataclass
+class _Prepared:
+    """One statement ready to insert but for its sequence and ``stored`` (set under the lock)."""
+
+    statement_id: str
+    digest: str
+    full: dict
+    row: dict[str, Any]
+    agents: list[dict[str, Any]]
+    activities: list[dict[str, Any]]
+    timestamp_is_stored: bool  # no timestamp was sent, so it is ``stored`` (xAPI 1.0.3 2.4.7)
+
+
+def _prepare(statement: dict, authority: dict, version: str) -> _Prepared:
+    statement_id = statement["id"].lower() if "id" in statement else str(uuid.uuid4())
+    full = jsoncodec.deep_copy(statement)
     full["id"] = statement_id
-    full["stored"] = format_stored(stored_at)
-    full.setdefault("timestamp", full["stored"])
+    full["stored"] = ""  # keeps the key order; the value is set under the lock
+    timestamp_is_stored = "timestamp" not in full
+    if timestamp_is_stored:
+        full["timestamp"] = ""
     full["authority"] = authority
     full.setdefault("version", "2.0.0" if version.startswith("2.") else "1.0.0")
     _context_activities_as_arrays(full)
-    if full["object"].get("objectType") == "SubStatement":
-        _context_activities_as_arrays(full["object"])
-    return full
+    obj = full["object"]
+    object_type = obj.get("objectType", "Activity")
+    if object_type == "SubStatement":
+        _context_activities_as_arrays(obj)
+    registration = (full.get("context") or {}).get("registration")
+    voiding = full["verb"]["id"] == VOIDED_VERB
+    row = {
+        "sequence": 0, "statement_id": statement_id, "statement": full,
+        "content_hash": content_hash(statement),
+        "actor_ifi": ifi_of(full["actor"]), "verb_id": full["verb"]["id"],
+        "object_activity_id": obj["id"] if object_type == "Activity" else None,
+        "object_agent_ifi": ifi_of(obj) if object_type in ("Agent", "Group") else None,
+        "object_statement_id": obj["id"].lower() if object_type == "StatementRef" else None,
+        "registration": registration.lower() if registration else None,
+        "authority_ifi": ifi_of(authority), "stored": None, "voided": False, "voiding": voiding,
+    }
+    agents, activities = _side_rows(full)
+    return _Prepared(statement_id, row["content_hash"], full, row, agents, activities, timestamp_is_stored)
+
+
+def _number(prepared: list[_Prepared], first_sequence: int, stored_at: datetime) -> None:
+    stored = format_stored(stored_at)
+    for sequence, item in enumerate(prepared, first_sequence):
+        item.row["sequence"] = sequence
+        item.row["stored"] = stored_at
+        item.full["stored"] = stored
+        if item.timestamp_is_stored:
+            item.full["timestamp"] = stored
+        for side in item.agents:
+            side["sequence"] = sequence
+        for side in item.activities:
+            side["sequence"] = sequence
+
+
+def _known_statements(session: Session, prepared: list[_Prepared]) -> tuple[int, dict[str, Any]]:
+    """Under the lock, in one query: the highest sequence, and every stored statement that matters.
+
+    That is the batch's ids (re-sends), the statements its voiding statements target, and stored
+    voiding statements targeting one of the batch's ids (which arrives voided). Keyed by id.
+    """
+    ids = [item.statement_id for item in prepared]
+    targets = [item.row["object_statement_id"] for item in prepared if item.row["voiding"]]
+    columns = (Statement.statement_id, Statement.sequence, Statement.content_hash, Statement.statement,
+               Statement.stored, Statement.voided, Statement.voiding, Statement.object_statement_id)
+    known = select(*columns).where(or_(
+        _among(session, Statement.statement_id, ids + targets),
+        and_(Statement.voiding.is_(True), _among(session, Statement.object_statement_id, ids))))
+    top = select(null(), func.coalesce(func.max(Statement.sequence), 0), *(null() for _ in columns[2:]))
+    found: dict[str, Any] = {}
+    highest = 0
+    for row in session.execute(known.union_all(top)):
+        if row.statement_id is None:
+            highest = int(row.sequence)
+        else:
+            found[row.statement_id] = row
+    return highest, found
+
+
+def _among(session: Session, column: Any, values: list[str]) -> Any:
+    """``column IN values``; on PostgreSQL as ``= ANY(array)``, one parameter the driver need not re-parse."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(String)))
+    return column.in_(values)
+
+
+def _resolve_voiding(new: list[_Prepared], known: dict[str, Any],
+                     results: list[StoredStatement | None]) -> list[str]:
+    """Apply the voiding rules to the new rows; return the stored statements to mark voided.
+
+    A voiding statement cannot target a voiding statement (xAPI 1.0.3 2.3.2). Its target, if new in
+    this batch, is inserted voided; if stored, it is updated. A new statement that a stored voiding
+    statement already targets is voided from the start.
+    """
+    new_by_id = {item.statement_id: item for item in new}
+    voided_by_stored = {row.object_statement_id for row in known.values() if row.voiding}
+    stored_targets: list[str] = []
+    for item in new:
+        if not item.row["voiding"]:
+            item.row["voided"] = item.statement_id in voided_by_stored
+            continue
+        target = item.row["object_statement_id"]
+        in_batch = new_by_id.get(target)
+        stored = known.get(target)
+        if (in_batch is not None and in_batch.row["voiding"]) or (stored is not None and stored.voiding):
+            raise StatementInvalid(f"statement {item.statement_id}: object: a voiding statement "
+                                   "cannot be voided (xAPI 1.0.3 2.3.2)")
+    for item in new:
+        if item.row["voiding"]:
+            target = item.row["object_statement_id"]
+            if target in new_by_id:
+                new_by_id[target].row["voided"] = True
+            elif target in known and not known[target].voided:
+                stored_targets.append(target)
+    # A re-sent statement that this batch voids is reported voided, as it now is.
+    voided_now = set(stored_targets)
+    for index, result in enumerate(results):
+        if result is not None and result.id in voided_now:
+            results[index] = replace(result, voided=True)
+    return stored_targets
+
+
+_STATEMENT_COLUMNS = ("sequence", "statement_id", "statement", "content_hash", "actor_ifi", "verb_id",
+                      "object_activity_id", "object_agent_ifi", "object_statement_id", "registration",
+                      "authority_ifi", "stored", "voided", "voiding")
+# PostgreSQL: the whole batch in one statement and one round trip, each column sent as one array.
+_POSTGRESQL_INSERT = text("""
+WITH statements AS (
+    INSERT INTO lrs_statements (sequence, statement_id, statement, content_hash, actor_ifi, verb_id,
+        object_activity_id, object_agent_ifi, object_statement_id, registration, authority_ifi, stored,
+        voided, voiding)
+    SELECT u.sequence, u.statement_id, u.statement, u.content_hash, u.actor_ifi, u.verb_id,
+        u.object_activity_id, u.object_agent_ifi, u.object_statement_id, u.registration, u.authority_ifi,
+        CAST(:stored AS timestamptz), u.voided, u.voiding
+    FROM unnest(CAST(:sequence AS bigint[]), CAST(:statement_id AS varchar[]), CAST(:statement AS jsonb[]),
+        CAST(:content_hash AS varchar[]), CAST(:actor_ifi AS varchar[]), CAST(:verb_id AS varchar[]),
+        CAST(:object_activity_id AS varchar[]), CAST(:object_agent_ifi AS varchar[]),
+        CAST(:object_statement_id AS varchar[]), CAST(:registration AS varchar[]),
+        CAST(:authority_ifi AS varchar[]), CAST(:voided AS boolean[]), CAST(:voiding AS boolean[]))
+        AS u(sequence, statement_id, statement, content_hash, actor_ifi, verb_id, object_activity_id,
+             object_agent_ifi, object_statement_id, registration, authority_ifi, voided, voiding)
+), agents AS (
+    INSERT INTO lrs_statement_agents (sequence, ifi, direct)
+    SELECT * FROM unnest(CAST(:agent_sequence AS bigint[]), CAST(:agent_ifi AS varchar[]),
+                         CAST(:agent_direct AS boolean[]))
+)
+INSERT INTO lrs_statement_activities (sequence, activity_id, direct)
+SELECT * FROM unnest(CAST(:activity_sequence AS bigint[]), CAST(:activity_id AS varchar[]),
+                     CAST(:activity_direct AS boolean[]))
+""")
+
+
+def _insert(session: Session, new: list[_Prepared]) -> None:
+    """Write the new rows, without ORM objects (building them cost more than the SQL)."""
+    if not new:
+        return
+    connection = session.connection()
+    agents = [side for item in new for side in item.agents]
+    activities = [side for item in new for side in item.activities]
+    if connection.dialect.name == "postgresql":
+        params: dict[str, Any] = {column: [item.row[column] for item in new]
+                                  for column in _STATEMENT_COLUMNS if column != "stored"}
+        params["statement"] = [jsoncodec.dumps_str(full) for full in params["statement"]]
+        params["stored"] = new[0].row["stored"]
+        params.update(agent_sequence=[a["sequence"] for a in agents], agent_ifi=[a["ifi"] for a in agents],
+                      agent_direct=[a["direct"] for a in agents],
+                      activity_sequence=[a["sequence"] for a in activities],
+                      activity_id=[a["activity_id"] for a in activities],
+                      activity_direct=[a["direct"] for a in activities])
+        connection.execute(_POSTGRESQL_INSERT, params)
+        return
+    connection.execute(insert(Statement.__table__), [item.row for item in new])
+    if agents:
+        connection.execute(insert(StatementAgent.__table__), agents)
+    if activities:
+        connection.execute(insert(StatementActivity.__table__), activities)
 
 
 def _context_activities_as_arrays(statement: dict) -> None:
@@ -309,31 +500,8 @@ def _context_activities_as_arrays(statement: dict) -> None:
                 activities[key] = [value]
 
 
-def _row_for(full: dict, digest: str, sequence: int, stored_at: datetime) -> Statement:
-    obj = full["object"]
-    object_type = obj.get("objectType", "Activity")
-    registration = full.get("context", {}).get("registration")
-    return Statement(
-        sequence=sequence, statement_id=full["id"].lower(), statement=full, content_hash=digest,
-        actor_ifi=ifi_of(full["actor"]), verb_id=full["verb"]["id"],
-        object_activity_id=obj["id"] if object_type == "Activity" else None,
-        object_agent_ifi=ifi_of(obj) if object_type in ("Agent", "Group") else None,
-        object_statement_id=obj["id"].lower() if object_type == "StatementRef" else None,
-        registration=registration.lower() if registration else None,
-        authority_ifi=ifi_of(full["authority"]), stored=stored_at, voided=False,
-        voiding=full["verb"]["id"] == VOIDED_VERB)
-
-
-def _side_rows(sequence: int, full: dict, agent_rows: list[dict] | None = None,
-               activity_rows: list[dict] | None = None) -> list[StatementAgent | StatementActivity]:
-    """The side-table rows of one statement: identities and activities it mentions.
-
-    With ``agent_rows``/``activity_rows`` they are appended there as column dicts (for executemany)
-    and nothing is returned; without them they are returned as model objects (benchmarks.bulk).
-    """
-    as_objects = agent_rows is None and activity_rows is None
-    agent_rows = [] if agent_rows is None else agent_rows
-    activity_rows = [] if activity_rows is None else activity_rows
+def _side_rows(full: dict) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The side-table rows of one statement: identities and activities it mentions (sequence 0 for now)."""
     agents: dict[str, bool] = {}
     activities: dict[str, bool] = {}
 
@@ -369,39 +537,8 @@ def _side_rows(sequence: int, full: dict, agent_rows: list[dict] | None = None,
 
     add_statement_parts(full, True)
     add_agent(full.get("authority"), False)
-    agent_rows += [{"sequence": sequence, "ifi": ifi, "direct": direct} for ifi, direct in agents.items()]
-    activity_rows += [{"sequence": sequence, "activity_id": a, "direct": d} for a, d in activities.items()]
-    if not as_objects:
-        return []
-    return ([StatementAgent(**row) for row in agent_rows]
-            + [StatementActivity(**row) for row in activity_rows])
-
-
-def _check_void_targets(session: Session, void_targets: dict[str, str], batch: dict[str, dict]) -> None:
-    if not void_targets:
-        return
-    stored_voiding = set(session.scalars(select(Statement.statement_id).where(
-        Statement.statement_id.in_(list(void_targets)), Statement.voiding.is_(True))))
-    for target in void_targets:
-        in_batch = batch.get(target)
-        if target in stored_voiding or (in_batch is not None and in_batch["verb"]["id"] == VOIDED_VERB):
-            raise StatementInvalid(f"statement {void_targets[target]}: object: a voiding statement "
-                                   "cannot be voided (xAPI 1.0.3 2.3.2)")
-
-
-def _apply_voiding(session: Session, void_targets: dict[str, str], new_rows: list[Statement]) -> None:
-    if void_targets:
-        session.execute(update(Statement).where(Statement.statement_id.in_(list(void_targets)),
-                                                Statement.voiding.is_(False)).values(voided=True))
-    # A statement that arrives after the statement voiding it is voided from the start.
-    new_ids = [row.statement_id for row in new_rows if not row.voiding]
-    if new_ids:
-        already = select(Statement.object_statement_id).where(
-            Statement.voiding.is_(True), Statement.object_statement_id.in_(new_ids))
-        session.execute(update(Statement).where(Statement.statement_id.in_(already)).values(voided=True))
-    # No expire_all(): the ORM UPDATEs above already set ``voided`` on the rows in this session
-    # (synchronize_session="auto"), and expiring everything made reading the batch back cost one
-    # SELECT per stored statement.
+    return ([{"sequence": 0, "ifi": ifi, "direct": direct} for ifi, direct in agents.items()],
+            [{"sequence": 0, "activity_id": a, "direct": d} for a, d in activities.items()])
 
 
 def _check_attachments(statements: list[dict], attachments: Mapping[str, tuple[str, bytes]]) -> None:
@@ -428,6 +565,7 @@ def _store_attachment_contents(session: Session, attachments: Mapping[str, tuple
     for sha2, (content_type, content) in attachments.items():
         if sha2 not in present:
             session.add(Attachment(sha2=sha2, content_type=content_type, content=content))
+    session.flush()  # now, not inside a subscriber's savepoint
 
 
 def _notify(session: Session, statements: list[StoredStatement]) -> None:

@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from cairn import jsoncodec
 from lrs.errors import StatementInvalid
 
 UUID_RE = re.compile(
@@ -67,6 +68,9 @@ class Validator:
     def __init__(self, version: str = "1.0.3") -> None:
         self.version = version
         self.v2 = version.startswith("2.")
+        # Serialised actors, verbs and activities already found valid: a batch repeats them a lot, and
+        # their validity depends on nothing but their value (and the version).
+        self._valid: set[bytes] = set()
 
     # -- entry points ---------------------------------------------------------------------------
 
@@ -115,6 +119,14 @@ class Validator:
 
     def actor(self, actor: Any, path: str) -> None:
         self._object(actor, path)
+        key = _cache_key(b"actor", actor)
+        if key is not None and key in self._valid:
+            return
+        self._actor(actor, path)
+        if key is not None:
+            self._valid.add(key)
+
+    def _actor(self, actor: dict, path: str) -> None:
         object_type = actor.get("objectType", "Agent")
         if object_type == "Agent":
             self.agent(actor, path)
@@ -198,6 +210,14 @@ class Validator:
 
     def _verb(self, verb: Any, path: str) -> None:
         self._object(verb, path)
+        key = _cache_key(b"verb", verb)
+        if key is not None and key in self._valid:
+            return
+        self._verb_once(verb, path)
+        if key is not None:
+            self._valid.add(key)
+
+    def _verb_once(self, verb: dict, path: str) -> None:
         self._keys(verb, {"id", "display"}, path)
         if "id" not in verb:
             raise fail(f"{path}.id", "is required")
@@ -229,6 +249,14 @@ class Validator:
 
     def activity(self, activity: Any, path: str) -> None:
         self._object(activity, path)
+        key = _cache_key(b"activity", activity)
+        if key is not None and key in self._valid:
+            return
+        self._activity(activity, path)
+        if key is not None:
+            self._valid.add(key)
+
+    def _activity(self, activity: dict, path: str) -> None:
         self._keys(activity, {"objectType", "id", "definition"}, path)
         if activity.get("objectType", "Activity") != "Activity":
             raise fail(f"{path}.objectType", "must be Activity")
@@ -465,17 +493,32 @@ class Validator:
 
     def _no_nulls(self, value: Any, path: str) -> None:
         # Null is not a value xAPI allows anywhere except inside extensions (xAPI 1.0.3 2.2).
+        # Without "null" in its serialisation a value holds no null at all: no walk needed.
+        serialised = _cache_key(b"", value)
+        if serialised is not None and b"null" not in serialised:
+            return
+        self._no_nulls_in(value, path)
+
+    def _no_nulls_in(self, value: Any, path: str) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
                 if item is None:
                     raise fail(f"{path}.{key}", "must not be null")
                 if key != "extensions":
-                    self._no_nulls(item, f"{path}.{key}")
+                    self._no_nulls_in(item, f"{path}.{key}")
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 if item is None:
                     raise fail(f"{path}[{index}]", "must not be null")
-                self._no_nulls(item, f"{path}[{index}]")
+                self._no_nulls_in(item, f"{path}[{index}]")
+
+
+def _cache_key(kind: bytes, value: Any) -> bytes | None:
+    """``kind`` plus the serialised value, or None for a value JSON cannot hold."""
+    try:
+        return kind + jsoncodec.dumps(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def parse_timestamp(value: str) -> datetime | None:
@@ -514,6 +557,8 @@ _SECONDS_RE = re.compile(r"(\d+)(?:[.,](\d+))?S$")
 
 def truncate_duration(duration: str) -> str:
     """A duration with its seconds cut to 0.01 s: finer precision does not count (xAPI 2.0 4.2.7)."""
+    if "." not in duration and "," not in duration:
+        return duration  # no fraction of a second to cut
     def cut(match: re.Match[str]) -> str:
         fraction = (match.group(2) or "")[:2].rstrip("0")
         return f"{match.group(1)}.{fraction}S" if fraction else f"{match.group(1)}S"

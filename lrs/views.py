@@ -1,12 +1,12 @@
 """The xAPI Statement and About resources (xAPI 1.0.3 Communication 2.1 and 2.8)."""
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, request
 
+from cairn import jsoncodec
 from cairn.db import get_session, utcnow
 from lrs import services
 from lrs.credentials import CredentialInfo, launch_allows_statement
@@ -118,7 +118,7 @@ def _consistent_through(response: Response) -> Response:
 
 
 def _json(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json")
+    return Response(jsoncodec.dumps(body), status=status, mimetype="application/json")
 
 
 def _http_date(moment: Any) -> str:
@@ -190,7 +190,7 @@ def _statements_response(body: Any, statements: list[dict], with_attachments: bo
             wanted.setdefault(attachment["sha2"].lower(), attachment["contentType"])
     contents = services.attachment_contents(get_session(), list(wanted))
     parts = [(sha2, contents[sha2][0], contents[sha2][1]) for sha2 in wanted if sha2 in contents]
-    payload, boundary = build_multipart(json.dumps(body, separators=(",", ":")).encode(), parts)
+    payload, boundary = build_multipart(jsoncodec.dumps(body), parts)
     return Response(payload, mimetype=f"multipart/mixed; boundary={boundary}")
 
 

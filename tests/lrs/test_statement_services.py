@@ -1,6 +1,8 @@
 """The statement service API other packages use (brief: the LRS service API)."""
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 
 import pytest
@@ -10,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from lrs import services
 from lrs.errors import StatementConflict, StatementInvalid
+from lrs.statements import content_hash as services_content_hash
 from tests.lrs.conftest import AUTHORITY, statement
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -43,6 +46,21 @@ def test_resending_identical_statement_is_idempotent_xapi_2_1_2(db_session: Sess
     again = services.store_statement(db_session, dict(body), authority=AUTHORITY)
     assert again.sequence == first.sequence
     assert services.latest_sequence(db_session) == first.sequence
+
+
+def test_resending_a_statement_stored_with_the_older_hash_format_is_still_idempotent(db_session: Session) -> None:
+    # Statements stored before the orjson switch carry a standard-library JSON hash.
+    body = statement(result={"response": "caf\u00e9 \u2013 \u00fcber", "score": {"scaled": 0.5}})
+    first = services.store_statement(db_session, body, authority=AUTHORITY)
+    legacy = hashlib.sha256(json.dumps({k: v for k, v in body.items() if k != "id"}, sort_keys=True,
+                                       separators=(",", ":")).encode()).hexdigest()
+    assert legacy != services_content_hash(body)
+    db_session.execute(text("UPDATE lrs_statements SET content_hash = :h WHERE statement_id = :id"),
+                       {"h": legacy, "id": first.id})
+    again = services.store_statement(db_session, dict(body), authority=AUTHORITY)
+    assert again.sequence == first.sequence
+    with pytest.raises(StatementConflict):
+        services.store_statement(db_session, {**body, "result": {"response": "other"}}, authority=AUTHORITY)
 
 
 def test_same_id_with_different_content_conflicts_xapi_2_1_2(db_session: Session) -> None:

@@ -1,7 +1,7 @@
 """Storing a batch costs a bounded number of SQL statements, not one per statement (issue 8)."""
 from __future__ import annotations
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from benchmarks.generator import VOIDED, StatementGenerator
@@ -9,20 +9,24 @@ from lrs import services
 from tests.lrs.conftest import AUTHORITY
 
 
-def _count_selects(session: Session, work) -> tuple[int, object]:
-    selects: list[str] = []
+def _statements_run(session: Session, work) -> tuple[list[str], object]:
+    run: list[str] = []
     connection = session.connection()
 
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        if statement.lstrip().upper().startswith("SELECT"):
-            selects.append(statement)
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        run.append(statement.lstrip().upper())
 
-    event.listen(connection, "before_cursor_execute", count)
+    event.listen(connection, "before_cursor_execute", record)
     try:
         result = work()
     finally:
-        event.remove(connection, "before_cursor_execute", count)
-    return len(selects), result
+        event.remove(connection, "before_cursor_execute", record)
+    return run, result
+
+
+def _count_selects(session: Session, work) -> tuple[int, object]:
+    run, result = _statements_run(session, work)
+    return len([s for s in run if s.startswith("SELECT")]), result
 
 
 def test_storing_100_statements_reads_back_none_of_them_one_by_one(db_session: Session) -> None:
@@ -44,3 +48,48 @@ def test_without_a_reload_the_stored_batch_still_reports_what_voiding_did(db_ses
     assert [s.voided for s in stored] == [False, True]
     assert services.get_statement(db_session, other["id"]) is None
     assert services.get_statement(db_session, other["id"], voided=True) is not None
+
+
+def test_storing_one_statement_takes_a_handful_of_round_trips_and_no_update(db_session: Session) -> None:
+    # Lock (PostgreSQL), one lookup (ids, voiding, highest sequence), then the inserts: one
+    # statement on PostgreSQL, one per table on SQLite. Nothing voided, so no UPDATE.
+    body = StatementGenerator(seed=13).statement(1)
+    run, _ = _statements_run(db_session, lambda: services.store_statements(db_session, [body],
+                                                                           authority=AUTHORITY))
+    assert not [s for s in run if s.startswith("UPDATE")], run
+    assert len(run) <= 4, run
+
+
+def test_statement_rows_are_the_rows_the_store_writes(db_session: Session) -> None:
+    batch = StatementGenerator(seed=14).statements(0, 5)
+    stored = services.store_statements(db_session, batch, authority=AUTHORITY)
+    rows = services.statement_rows(batch, stored[0].sequence, stored[0].stored, authority=AUTHORITY)
+    columns = list(rows.statements[0])
+    written = [dict(r._mapping) for r in db_session.execute(text(
+        f"SELECT {', '.join(columns)} FROM lrs_statements WHERE sequence >= :first ORDER BY sequence"),
+        {"first": stored[0].sequence})]
+    assert [r["statement_id"] for r in written] == [r["statement_id"] for r in rows.statements]
+    for built, row in zip(rows.statements, written, strict=True):
+        for column in ("sequence", "content_hash", "actor_ifi", "verb_id", "object_activity_id",
+                       "object_agent_ifi", "object_statement_id", "registration", "authority_ifi"):
+            assert built[column] == row[column], column
+        assert bool(row["voided"]) == built["voided"] and bool(row["voiding"]) == built["voiding"]
+    assert [s.statement for s in stored] == [r["statement"] for r in rows.statements]
+    for table, built_rows, key in (("lrs_statement_agents", rows.agents, "ifi"),
+                                   ("lrs_statement_activities", rows.activities, "activity_id")):
+        found = {(r.sequence, getattr(r, key), bool(r.direct)) for r in db_session.execute(text(
+            f"SELECT sequence, {key}, direct FROM {table} WHERE sequence >= :first"),
+            {"first": stored[0].sequence})}
+        assert found == {(r["sequence"], r[key], r["direct"]) for r in built_rows}
+
+
+def test_a_batch_voiding_a_statement_it_also_resends_reports_it_voided(db_session: Session) -> None:
+    gen = StatementGenerator(seed=15)
+    target = gen.statement(1)
+    services.store_statements(db_session, [target], authority=AUTHORITY)
+    void = {"actor": target["actor"], "verb": {"id": VOIDED}, "object": {"objectType": "StatementRef",
+                                                                          "id": target["id"]}}
+    resent, voiding = services.store_statements(db_session, [target, void], authority=AUTHORITY)
+    assert resent.voided is True and voiding.voided is False
+    assert services.get_statement(db_session, target["id"]) is None
+    assert services.get_statement(db_session, target["id"], voided=True) is not None

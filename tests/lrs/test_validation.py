@@ -140,3 +140,23 @@ def test_attachment_needs_usage_type_display_content_type_length_sha2_data_2_4_1
 
 def test_voiding_statement_object_must_be_a_statement_ref_data_2_3_2() -> None:
     rejects(statement(verb={"id": "http://adlnet.gov/expapi/verbs/voided"}), "statement.object")
+
+
+def test_a_validator_reused_for_a_batch_still_rejects_each_broken_statement_at_its_place() -> None:
+    # Actors, verbs and activities found valid are remembered per validator; a broken one is not.
+    validator = Validator()
+    good = statement(object={"id": "http://example.org/a", "definition": {"name": {"en": "A"}}})
+    validator.statement(good, "statements[0]")
+    validator.statement(dict(good), "statements[1]")
+    broken = statement(object={"id": "http://example.org/a", "definition": {"name": {"not a tag!": "A"}}})
+    with pytest.raises(StatementInvalid, match=r"statements\[2\]\.object\.definition\.name"):
+        validator.statement(broken, "statements[2]")
+    with pytest.raises(StatementInvalid, match=r"statements\[3\]\.actor\.mbox"):
+        validator.statement({**good, "actor": {"mbox": "ann@example.org"}}, "statements[3]")
+
+
+def test_null_is_refused_outside_extensions_even_in_a_statement_that_says_null_data_2_2() -> None:
+    # The word "null" in a string or a null inside extensions is fine; a null value elsewhere is not.
+    accepts(statement(result={"response": "null", "extensions": {"http://example.org/x": None}}))
+    rejects(statement(result={"response": "null", "success": None}), "statement.result.success")
+    rejects(statement(context={"contextActivities": {"parent": [None]}}), "statement.context.contextActivities")
