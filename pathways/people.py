@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, union
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User
@@ -532,6 +532,78 @@ def assignments_reaching_many(session: Session, user_ids: Iterable[int]) -> dict
         result[user_id] = [r for r in rows if r.user_id == user_id or r.class_id in classes.get(user_id, ())
                            or r.audience_id in audiences.get(user_id, ())]
     return result
+
+
+@dataclass(frozen=True)
+class LateAssignments:
+    """The assignments whose due date has passed at a moment, for reports (see ``late_assignments``)."""
+
+    condition: ColumnElement[bool]  # on Assignment: mandatory or self-enrolled, and past due
+    rule_members: dict[int, list[int]]  # rule audiences with a late assignment: their members
+
+
+def late_assignments(session: Session, now: datetime) -> LateAssignments | None:
+    """The assignments past due at ``now`` (None if there are none): a few queries, any number of learners.
+
+    An enrollment is due at the earliest due date of the mandatory or self-enrolled assignments that
+    reach the learner (``enrollments_for``), so it is past due exactly when one of them is. Rule
+    audiences are matched in Python (their rules are not SQL), and only when they have a late one.
+    """
+    deadlines = [and_(Assignment.due_days.is_(None), Assignment.due_at < now)]
+    relative = select(Assignment.due_days).where(Assignment.due_days.is_not(None)).distinct()
+    for days in session.scalars(relative):
+        deadlines.append(and_(Assignment.due_days == days,
+                              Assignment.created_at < now - timedelta(days=days)))
+    late = and_(or_(Assignment.mandatory.is_(True), Assignment.self_enrolled.is_(True)), or_(*deadlines))
+    late_audiences = sorted(session.scalars(select(Assignment.audience_id).where(
+        late, Assignment.audience_id.is_not(None)).distinct()))
+    if not late_audiences and session.scalar(select(Assignment.id).where(late).limit(1)) is None:
+        return None
+    ruled = [a for a in session.scalars(select(Audience).where(Audience.id.in_(late_audiences or [-1])))
+             if a.rules]
+    members: dict[int, list[int]] = {}
+    if ruled:
+        users = list(session.scalars(select(User).where(User.active.is_(True))))
+        members = {a.id: [u.id for u in users if user_matches_rules(u, a.rules)] for a in ruled}
+    return LateAssignments(late, members)
+
+
+def past_due_clause(late: LateAssignments | None, user_id: Any, lineage: Any) -> ColumnElement[bool]:
+    """SQL, row by row: the learner in column ``user_id`` is past due on the lineage in ``lineage``.
+
+    One EXISTS per way an assignment reaches a learner, each an index lookup: a page ordered by id
+    stops at its last row instead of finding every late learner first.
+    """
+    if late is None:
+        return false()
+    reach = [exists(select(Assignment.id).where(late.condition, Assignment.lineage == lineage,
+                                                Assignment.user_id == user_id)),
+             exists(select(Assignment.id).join(ClassMember, ClassMember.class_id == Assignment.class_id)
+                    .where(late.condition, Assignment.lineage == lineage, ClassMember.user_id == user_id,
+                           ClassMember.role == "learner", ClassMember.active.is_(True))),
+             exists(select(Assignment.id)
+                    .join(AudienceMember, AudienceMember.audience_id == Assignment.audience_id)
+                    .where(late.condition, Assignment.lineage == lineage, AudienceMember.user_id == user_id))]
+    for audience_id, members in late.rule_members.items():
+        reach.append(and_(user_id.in_(members or [-1]), exists(select(Assignment.id).where(
+            late.condition, Assignment.lineage == lineage, Assignment.audience_id == audience_id))))
+    return or_(*reach)
+
+
+def past_due_pairs(late: LateAssignments) -> Select[Any]:
+    """SQL, as a set: every (user_id, lineage) past due, for counting many rows at once (hash joins)."""
+    parts = [select(Assignment.user_id.label("user_id"), Assignment.lineage.label("lineage"))
+             .where(late.condition, Assignment.user_id.is_not(None)),
+             select(ClassMember.user_id, Assignment.lineage)
+             .join(ClassMember, ClassMember.class_id == Assignment.class_id)
+             .where(late.condition, ClassMember.role == "learner", ClassMember.active.is_(True)),
+             select(AudienceMember.user_id, Assignment.lineage)
+             .join(AudienceMember, AudienceMember.audience_id == Assignment.audience_id).where(late.condition)]
+    for audience_id, members in late.rule_members.items():
+        parts.append(select(User.id, Assignment.lineage)
+                     .join(Assignment, Assignment.audience_id == audience_id)
+                     .where(late.condition, User.id.in_(members or [-1])))
+    return union(*parts)
 
 
 def catalogue_for(session: Session, user_id: int) -> list[str]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from cairn.accounts.models import User
 from cairn.db import utcnow
@@ -122,7 +122,8 @@ def learner_pathways(session: Session, user_id: int, *, now: datetime | None = N
     rows = {r.pathway_id: r for r in session.scalars(select(PathwayProgress).where(
         PathwayProgress.user_id == user_id))}
     result = []
-    for pathway in session.scalars(select(Pathway).where(Pathway.id.in_(sorted(rows) or [-1]))):
+    for pathway in session.scalars(select(Pathway).where(Pathway.id.in_(sorted(rows) or [-1]))
+                                   .options(selectinload(Pathway.steps))):
         if pathway.status != "published" and not include_history:
             continue
         enrollment = enrollments.get(pathway.lineage) if pathway.status == "published" else None
@@ -183,20 +184,22 @@ def learner_certifications(session: Session, user_id: int, *, now: datetime | No
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(f"no user {user_id}")
+    # Awards, their pathways (with steps, for the step count) and codes: three queries, whatever the count.
+    awards = list(session.scalars(select(CertificationAward).where(CertificationAward.user_id == user_id)
+                                  .order_by(CertificationAward.earned_at.desc())))
+    if not awards:
+        return []
+    pathways = {p.id: p for p in session.scalars(select(Pathway).where(
+        Pathway.id.in_(sorted({a.pathway_id for a in awards}))).options(selectinload(Pathway.steps)))}
+    codes = {(lineage, earned_at): code for code, lineage, earned_at in session.execute(
+        select(CertificateCode.code, CertificateCode.lineage, CertificateCode.earned_at)
+        .where(CertificateCode.user_id == user_id))}
     result = []
-    for award in session.scalars(select(CertificationAward).where(CertificationAward.user_id == user_id)
-                                 .order_by(CertificationAward.earned_at.desc())):
-        pathway = session.get(Pathway, award.pathway_id)
-        assert pathway is not None
-        code = None if award.revoked else _code(session, award, pathway)
+    for award in awards:
+        pathway = pathways[award.pathway_id]
+        code = None if award.revoked else codes.get((pathway.lineage, award.earned_at))
         result.append(_certification(award, pathway, user, code, now))
     return result
-
-
-def _code(session: Session, award: CertificationAward, pathway: Pathway) -> str | None:
-    return session.scalar(select(CertificateCode.code).where(
-        CertificateCode.user_id == award.user_id, CertificateCode.lineage == pathway.lineage,
-        CertificateCode.earned_at == award.earned_at))
 
 
 def verify_certificate(session: Session, code: str, *, now: datetime | None = None) -> CertificationInfo | None:

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, not_, select
+from sqlalchemy.orm import Session, selectinload
 
 from cairn.accounts.models import User
 from cairn.accounts.services import identities_of
@@ -22,7 +22,8 @@ from cairn.db import utcnow
 from lrs import services as lrs_services
 from pathways.errors import InvalidInput
 from pathways.models import CertificationAward, Pathway, PathwayProgress
-from pathways.people import audience_member_ids, class_members, enrollments_of
+from pathways.people import (audience_member_ids, class_members, enrollments_for, late_assignments,
+                             past_due_clause, past_due_pairs)
 from pathways.records import STATUS_ORDER, to_learner_pathway
 
 STATUSES = ("not_started", "in_progress", "completed", "overdue", "expired")
@@ -103,48 +104,86 @@ def _scope(session: Session, *, learner_ids: Iterable[int] | None, audience_id: 
     return scope
 
 
-def progress_report(session: Session, *, learner_ids: Iterable[int] | None = None, pathway_id: int | None = None,
-                    audience_id: int | None = None, class_id: int | None = None, user_id: int | None = None,
-                    status: str | None = None, cursor: int | None = None, limit: int = 100,
-                    now: datetime | None = None, include_archived: bool = False) -> ReportPage:
-    """Learners' progress rows, filtered by pathway, audience, class, learner and status (at ``now``)."""
+def _status_clause(status: str, now: datetime, past_due: ColumnElement[bool]) -> ColumnElement[bool]:
+    """SQL for "the row's status at ``now`` is ``status``" (``records.effective_status`` as a filter)."""
+    completed = PathwayProgress.status == "completed"
+    expired = and_(completed, PathwayProgress.expires_at.is_not(None), PathwayProgress.expires_at <= now)
+    # Only published versions carry an enrollment, hence a due date (see ``to_learner_pathway``).
+    overdue = and_(PathwayProgress.status != "completed", Pathway.status == "published", past_due)
+    if status == "expired":
+        return expired
+    if status == "completed":
+        return and_(completed, not_(expired))
+    if status == "overdue":
+        return overdue
+    return and_(PathwayProgress.status == status, not_(overdue))
+
+
+def _progress_query(scope: set[int] | None, *, pathway_id: int | None, include_archived: bool,
+                    with_users: bool = True) -> Select[Any]:
+    query = select(PathwayProgress, Pathway).join(Pathway, Pathway.id == PathwayProgress.pathway_id)
+    if with_users:  # rows need the learner's name; counts do not (progress rows cascade with users)
+        query = query.add_columns(User).join(User, User.id == PathwayProgress.user_id)
+    if not include_archived:
+        query = query.where(Pathway.status == "published")
+    if pathway_id is not None:
+        query = query.where(PathwayProgress.pathway_id == pathway_id)
+    if scope is not None:
+        query = query.where(PathwayProgress.user_id.in_(sorted(scope) or [-1]))
+    return query
+
+
+def _report_query(session: Session, *, learner_ids: Iterable[int] | None = None,
+                  pathway_id: int | None = None, audience_id: int | None = None,
+                  class_id: int | None = None, user_id: int | None = None,
+                  status: str | None = None, now: datetime, include_archived: bool = False,
+                  expiring_by: datetime | None = None, with_users: bool = True) -> Select[Any]:
+    """The progress rows a report's filters select, all of them filtered in SQL."""
     if status is not None and status not in STATUSES:
         raise InvalidInput("status", f"must be one of {', '.join(STATUSES)}")
+    scope = _scope(session, learner_ids=learner_ids, audience_id=audience_id, class_id=class_id,
+                   user_id=user_id)
+    query = _progress_query(scope, pathway_id=pathway_id, include_archived=include_archived,
+                            with_users=with_users)
+    if status is not None:
+        past_due = past_due_clause(late_assignments(session, now), PathwayProgress.user_id, Pathway.lineage)
+        query = query.where(_status_clause(status, now, past_due))
+    if expiring_by is not None:
+        query = query.where(PathwayProgress.status == "completed", PathwayProgress.expires_at > now,
+                            PathwayProgress.expires_at <= expiring_by)
+    return query
+
+
+def progress_report(session: Session, *, cursor: int | None = None, limit: int = 100,
+                    now: datetime | None = None, **filters: Any) -> ReportPage:
+    """Learners' progress rows, filtered by pathway, audience, class, learner and status (at ``now``).
+
+    Filters: ``learner_ids``, ``pathway_id``, ``audience_id``, ``class_id``, ``user_id``, ``status``,
+    ``include_archived``, and ``expiring_by`` (completions still valid at ``now`` that expire by
+    then). A fixed number of queries per page, whatever the number of learners: statuses are
+    filtered in SQL and the enrollments of the page's learners are read together.
+    """
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit", "must be between 1 and 1000")
     now = now or utcnow()
-    scope = _scope(session, learner_ids=learner_ids, audience_id=audience_id, class_id=class_id, user_id=user_id)
+    query = _report_query(session, now=now, **filters)
+    if cursor is not None:
+        query = query.where(PathwayProgress.id > cursor)
+    batch = session.execute(query.options(selectinload(Pathway.steps)).order_by(PathwayProgress.id)
+                            .limit(limit + 1)).all()
+    more = len(batch) > limit
+    batch = batch[:limit]
+    enrollments = enrollments_for(session, {user.id for _, _, user in batch})
     rows: list[ProgressRow] = []
-    last = cursor or 0
-    enrollments_cache: dict[int, Any] = {}
-    while len(rows) < limit:
-        query = select(PathwayProgress, Pathway, User).join(Pathway, Pathway.id == PathwayProgress.pathway_id) \
-            .join(User, User.id == PathwayProgress.user_id).where(PathwayProgress.id > last)
-        if not include_archived:
-            query = query.where(Pathway.status == "published")
-        if pathway_id is not None:
-            query = query.where(PathwayProgress.pathway_id == pathway_id)
-        if scope is not None:
-            query = query.where(PathwayProgress.user_id.in_(sorted(scope) or [-1]))
-        batch = session.execute(query.order_by(PathwayProgress.id).limit(limit * 2)).all()
-        if not batch:
-            return ReportPage(tuple(rows), None)
-        for progress, pathway, user in batch:
-            last = progress.id
-            if user.id not in enrollments_cache:
-                enrollments_cache[user.id] = enrollments_of(session, user.id)
-            enrollment = enrollments_cache[user.id].get(pathway.lineage) if pathway.status == "published" else None
-            view = to_learner_pathway(user.id, pathway, progress, enrollment, now)
-            if status is not None and view.status != status:
-                continue
-            rows.append(ProgressRow(progress.id, user.id, user.name, user.email, pathway.id, pathway.title,
-                                    pathway.version, view.status, view.percent, view.mandatory, view.due_at,
-                                    view.completed_at, view.expires_at, view.last_activity_at, view.best_score,
-                                    view.attempts, tuple(view.evidence.get("status", []))))
-            if len(rows) == limit:
-                more = session.scalar(query.where(PathwayProgress.id > last).limit(1))
-                return ReportPage(tuple(rows), last if more is not None else None)
-    return ReportPage(tuple(rows), None)
+    for progress, pathway, user in batch:
+        enrollment = enrollments.get(user.id, {}).get(pathway.lineage) if pathway.status == "published" \
+            else None
+        view = to_learner_pathway(user.id, pathway, progress, enrollment, now)
+        rows.append(ProgressRow(progress.id, user.id, user.name, user.email, pathway.id, pathway.title,
+                                pathway.version, view.status, view.percent, view.mandatory, view.due_at,
+                                view.completed_at, view.expires_at, view.last_activity_at, view.best_score,
+                                view.attempts, tuple(view.evidence.get("status", []))))
+    return ReportPage(tuple(rows), rows[-1].id if more else None)
 
 
 def iter_progress(session: Session, **filters: Any) -> Iterator[ProgressRow]:
@@ -158,6 +197,16 @@ def iter_progress(session: Session, **filters: Any) -> Iterator[ProgressRow]:
         cursor = page.next_cursor
 
 
+def _compliance_filters(kind: str, within_days: int, now: datetime) -> dict[str, Any]:
+    if kind not in ("overdue", "expiring", "expired"):
+        raise InvalidInput("kind", "must be overdue, expiring or expired")
+    if within_days < 0:
+        raise InvalidInput("within_days", "must not be negative")
+    if kind == "expiring":
+        return {"expiring_by": now + timedelta(days=within_days)}
+    return {"status": kind}
+
+
 def iter_compliance(session: Session, *, kind: str, within_days: int = 30, now: datetime | None = None,
                     **filters: Any) -> Iterator[ProgressRow]:
     """``overdue``: unfinished past their due date; ``expiring``: completions expiring within N days.
@@ -165,16 +214,7 @@ def iter_compliance(session: Session, *, kind: str, within_days: int = 30, now: 
     Rows come in progress-row id order, which is what ``compliance_page`` pages by.
     """
     now = now or utcnow()
-    if kind not in ("overdue", "expiring", "expired"):
-        raise InvalidInput("kind", "must be overdue, expiring or expired")
-    if within_days < 0:
-        raise InvalidInput("within_days", "must not be negative")
-    if kind in ("overdue", "expired"):
-        yield from iter_progress(session, status=kind, now=now, **filters)
-        return
-    horizon = now + timedelta(days=within_days)
-    yield from (row for row in iter_progress(session, status="completed", now=now, **filters)
-                if row.expires_at is not None and now < row.expires_at <= horizon)
+    yield from iter_progress(session, now=now, **_compliance_filters(kind, within_days, now), **filters)
 
 
 def compliance_report(session: Session, **criteria: Any) -> list[ProgressRow]:
@@ -182,33 +222,67 @@ def compliance_report(session: Session, **criteria: Any) -> list[ProgressRow]:
     return list(iter_compliance(session, **criteria))
 
 
-def compliance_page(session: Session, *, cursor: int | None = None, limit: int = 100,
-                    **criteria: Any) -> ReportPage:
+def compliance_page(session: Session, *, kind: str, within_days: int = 30, now: datetime | None = None,
+                    cursor: int | None = None, limit: int = 100, **filters: Any) -> ReportPage:
     """One page of a compliance report: rows after ``cursor`` (a progress-row id), at most ``limit``."""
-    if not 1 <= limit <= 1000:
-        raise InvalidInput("limit", "must be between 1 and 1000")
-    rows: list[ProgressRow] = []
-    for row in iter_compliance(session, **criteria):
-        if cursor is not None and row.id <= cursor:
-            continue
-        if len(rows) == limit:
-            return ReportPage(tuple(rows), rows[-1].id)
-        rows.append(row)
-    return ReportPage(tuple(rows), None)
+    now = now or utcnow()
+    return progress_report(session, now=now, cursor=cursor, limit=limit,
+                           **_compliance_filters(kind, within_days, now), **filters)
 
 
-def summary_report(session: Session, *, now: datetime | None = None, **filters: Any) -> list[SummaryRow]:
-    """Participation per pathway: learners and counts per status, and the completion rate."""
+def compliance_count(session: Session, *, kind: str, within_days: int = 30, now: datetime | None = None,
+                     **filters: Any) -> int:
+    """How many rows the whole compliance report has (one counting query)."""
+    now = now or utcnow()
+    query = _report_query(session, now=now, with_users=False, **_compliance_filters(kind, within_days, now),
+                          **filters)
+    return session.scalar(query.with_only_columns(func.count())) or 0
+
+
+def summary_report(session: Session, *, now: datetime | None = None, learner_ids: Iterable[int] | None = None,
+                   pathway_id: int | None = None, audience_id: int | None = None, class_id: int | None = None,
+                   user_id: int | None = None, status: str | None = None,
+                   include_archived: bool = False) -> list[SummaryRow]:
+    """Participation per pathway: learners and counts per status, and the completion rate.
+
+    Counted in the database, in two grouped queries whatever the number of learners: the stored
+    statuses (completions split by expiry), then the unfinished rows that are past due.
+    """
+    if status is not None and status not in STATUSES:
+        raise InvalidInput("status", f"must be one of {', '.join(STATUSES)}")
+    now = now or utcnow()
+    scope = _scope(session, learner_ids=learner_ids, audience_id=audience_id, class_id=class_id,
+                   user_id=user_id)
+    rows = _progress_query(scope, pathway_id=pathway_id, include_archived=include_archived, with_users=False)
+    expired = and_(PathwayProgress.status == "completed", PathwayProgress.expires_at.is_not(None),
+                   PathwayProgress.expires_at <= now)
+    stored = case((expired, "expired"), else_=PathwayProgress.status).label("stored")
     per: dict[int, dict[str, Any]] = {}
-    for row in iter_progress(session, now=now, **filters):
-        entry = per.setdefault(row.pathway_id, {"title": row.pathway_title, "counts": dict.fromkeys(STATUSES, 0)})
-        entry["counts"][row.status] += 1
+    for pathway_id_, title, state, count in session.execute(
+            rows.with_only_columns(Pathway.id, Pathway.title, stored, func.count())
+            .group_by(Pathway.id, Pathway.title, stored)):
+        entry = per.setdefault(pathway_id_, {"title": title, "counts": dict.fromkeys(STATUSES, 0)})
+        entry["counts"][state] += count
+    late = late_assignments(session, now)
+    if late is not None:
+        pairs = past_due_pairs(late).subquery()
+        overdue = rows.with_only_columns(Pathway.id, PathwayProgress.status, func.count()).where(
+            PathwayProgress.status != "completed", Pathway.status == "published",
+            exists(select(pairs.c.user_id).where(pairs.c.user_id == PathwayProgress.user_id,
+                                                 pairs.c.lineage == Pathway.lineage))) \
+            .group_by(Pathway.id, PathwayProgress.status)
+        for pathway_id_, state, count in session.execute(overdue):
+            per[pathway_id_]["counts"][state] -= count
+            per[pathway_id_]["counts"]["overdue"] += count
     result = []
-    for pathway_id, entry in sorted(per.items(), key=lambda item: item[1]["title"]):
-        learners = sum(entry["counts"].values())
-        done = entry["counts"]["completed"]
-        result.append(SummaryRow(pathway_id, entry["title"], learners, entry["counts"],
-                                 round(done / learners, 4) if learners else 0.0))
+    for pathway_id_, entry in sorted(per.items(), key=lambda item: (item[1]["title"], item[0])):
+        counts = entry["counts"] if status is None else {s: n if s == status else 0
+                                                         for s, n in entry["counts"].items()}
+        learners = sum(counts.values())
+        if not learners:
+            continue
+        result.append(SummaryRow(pathway_id_, entry["title"], learners, counts,
+                                 round(counts["completed"] / learners, 4)))
     return result
 
 
@@ -399,5 +473,6 @@ def columns_of(cls: type) -> list[str]:
 
 __all__ = ["STATUSES", "STATUS_ORDER", "HistoryEntry", "HistoryPage", "ProgressRow", "Reminder", "ReportPage",
            "SummaryRow", "due_reminders",
-           "certifications_report", "columns_of", "compliance_report", "csv_lines", "iter_learner_history",
+           "certifications_report", "columns_of", "compliance_count", "compliance_page", "compliance_report",
+           "csv_lines", "iter_learner_history",
            "iter_learner_statements", "iter_progress", "learner_history", "progress_report", "summary_report"]

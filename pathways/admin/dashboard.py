@@ -17,6 +17,7 @@ from pathways.admin.charts import line_chart
 from pathways.admin.forms import PageForm
 
 STATUSES = ("not_started", "in_progress", "completed", "overdue", "expired")
+DASHBOARD_ROWS = 50  # compliance rows listed on the dashboard; the CSV exports have them all
 
 
 class ReportFilter(PageForm):
@@ -56,8 +57,12 @@ def dashboard() -> Any:
     data, errors = _filters()
     scope = _scope(data)
     summary = reports.summary_report(session, **scope)
-    overdue = reports.compliance_report(session, kind="overdue", **scope)
-    expiring = reports.compliance_report(session, kind="expiring", within_days=data["within_days"], **scope)
+    # The first rows of each compliance list, with the totals; the CSV links export every row.
+    overdue = reports.compliance_page(session, kind="overdue", limit=DASHBOARD_ROWS, **scope)
+    expiring = reports.compliance_page(session, kind="expiring", within_days=data["within_days"],
+                                       limit=DASHBOARD_ROWS, **scope)
+    expiring_total = reports.compliance_count(session, kind="expiring", within_days=data["within_days"],
+                                              **scope)
     weeks = trends.weekly_activity(session, weeks=data["weeks"], pathway_id=data.get("pathway_id"),
                                    learner_ids=_learners_in(session, data))
     chart = line_chart("Participation and completions per week",
@@ -66,7 +71,9 @@ def dashboard() -> Any:
                         ("Completions", "completed", [w.completions for w in weeks])])
     totals = {s: sum(row.counts.get(s, 0) for row in summary) for s in STATUSES}
     return render_template(
-        "pathways_admin/dashboard.html", summary=summary, overdue=overdue, expiring=expiring, chart=chart,
+        "pathways_admin/dashboard.html", summary=summary, overdue=overdue.rows, expiring=expiring.rows,
+        overdue_total=sum(row.counts.get("overdue", 0) for row in summary), expiring_total=expiring_total,
+        shown=DASHBOARD_ROWS, chart=chart,
         weeks=weeks, totals=totals, learners=sum(r.learners for r in summary), filters=data, errors=errors,
         pathways=services.list_pathways(session, status="published"), audiences=services.list_audiences(session),
         classes=services.list_classes(session), args={k: v for k, v in request.args.items() if v}), \
@@ -121,7 +128,7 @@ def summary_csv() -> Response:
 def compliance_csv() -> Response:
     data, _ = _filters()
     kind = request.args.get("kind", "overdue")
-    rows = reports.compliance_report(get_session(), kind=kind if kind in ("overdue", "expiring", "expired")
+    rows = reports.iter_compliance(get_session(), kind=kind if kind in ("overdue", "expiring", "expired")
                                      else "overdue", within_days=data["within_days"], **_scope(data))
     return _csv(f"compliance-{kind}", reports.csv_lines(rows, reports.columns_of(reports.ProgressRow)))
 
