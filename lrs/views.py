@@ -1,6 +1,7 @@
 """The xAPI Statement and About resources (xAPI 1.0.3 Communication 2.1 and 2.8)."""
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
