@@ -82,7 +82,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # JIT compiling costs hundreds of milliseconds and pays off only for long analytic queries;
+    # every query here is short, and one misestimated plan must not pay that on each request.
+    connect_args = {"options": "-c jit=off", **kwargs.pop("connect_args", {})}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cairn.db import IRI, Base, IntPK, Json, Timestamp, UTCDateTime, utcnow
@@ -27,6 +27,15 @@ class Statement(Base):
         Index("ix_lrs_statements_verb_sequence", "verb_id", "sequence"),
         Index("ix_lrs_statements_activity_sequence", "object_activity_id", "sequence"),
         Index("ix_lrs_statements_registration_sequence", "registration", "sequence"),
+        # since/until: ``stored`` grows with the sequence, so a time bound is found as a sequence bound.
+        Index("ix_lrs_statements_stored_sequence", "stored", "sequence"),
+        # The StatementRef statements of a sequence range, and those whose target is one too (both
+        # few): GET /statements looks for statements that target a match among them (lrs.statement_queries).
+        Index("ix_lrs_statements_reference_sequence", "sequence",
+              postgresql_where=text("object_statement_id IS NOT NULL"),
+              sqlite_where=text("object_statement_id IS NOT NULL")),
+        Index("ix_lrs_statements_chain_sequence", "sequence", postgresql_where=text("targets_reference"),
+              sqlite_where=text("targets_reference")),
     )
 
     sequence: Mapped[int] = mapped_column(SequenceNumber, primary_key=True, autoincrement=False)
@@ -41,9 +50,11 @@ class Statement(Base):
     object_statement_id: Mapped[str | None] = mapped_column(String(36), index=True)
     registration: Mapped[str | None] = mapped_column(String(36))
     authority_ifi: Mapped[str | None] = mapped_column(String(2100), index=True)
-    stored: Mapped[Timestamp] = mapped_column(index=True)
+    stored: Mapped[Timestamp]
     voided: Mapped[bool] = mapped_column(Boolean, default=False)
     voiding: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Its StatementRef target is itself a StatementRef statement (a chain the query walks); kept at store time.
+    targets_reference: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class StatementAgent(Base):

@@ -15,6 +15,7 @@ from lrs.credentials import (
     list_credentials,
     revoke_credential,
 )
+from lrs.statement_queries import query_statements
 from lrs.statements import (
     StatementPage,
     StatementQuery,
@@ -25,7 +26,6 @@ from lrs.statements import (
     get_statement,
     iter_statements,
     latest_sequence,
-    query_statements,
     statement_rows,
     store_statement,
     store_statements,

@@ -35,15 +35,46 @@ SUBSCRIBERS_KEY = "lrs.subscribers"
 LRS_SET_PROPERTIES = ("id", "stored", "authority", "version")
 
 
-@dataclass(frozen=True)
 class StoredStatement:
-    """A statement as stored: full JSON (with ``stored``, ``authority``, ``version``) and its sequence."""
+    """A statement as stored: full JSON (with ``stored``, ``authority``, ``version``) and its sequence.
 
-    id: str
-    sequence: int
-    statement: dict
-    stored: datetime
-    voided: bool
+    Query pages carry the JSON text as the database returned it, so a response can pass it through
+    (``json_text``); ``statement`` decodes it only when someone looks inside.
+    """
+
+    __slots__ = ("id", "sequence", "stored", "voided", "_statement", "_json_text")
+
+    def __init__(self, id: str, sequence: int, statement: dict | None = None,  # noqa: A002 - xAPI's name
+                 stored: datetime | None = None, voided: bool = False, *, json_text: str | None = None) -> None:
+        if statement is None and json_text is None:
+            raise ValueError("a stored statement needs its JSON, decoded or as text")
+        self.id, self.sequence, self.voided = id, sequence, voided
+        self.stored: datetime = stored  # type: ignore[assignment]
+        self._statement, self._json_text = statement, json_text
+
+    @property
+    def statement(self) -> dict:
+        if self._statement is None:
+            self._statement = json.loads(self._json_text)  # type: ignore[arg-type]
+        return self._statement
+
+    @property
+    def json_text(self) -> str:
+        """The statement as JSON text (the stored text when the query read it, else encoded now)."""
+        if self._json_text is None:
+            self._json_text = json.dumps(self._statement, separators=(",", ":"))
+        return self._json_text
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StoredStatement):
+            return NotImplemented
+        return (self.id, self.sequence, self.stored, self.voided, self.statement) == (
+            other.id, other.sequence, other.stored, other.voided, other.statement)
+
+    __hash__ = None  # type: ignore[assignment]  # equal by content, which is a mutable dict
+
+    def __repr__(self) -> str:
+        return f"StoredStatement(id={self.id!r}, sequence={self.sequence}, voided={self.voided})"
 
 
 @dataclass
@@ -168,8 +199,10 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
             results.append(None)
     stored_targets = _resolve_voiding(new, known, results)
     _check_attachments(statements, attachments or {})
-    _number(new, top + 1, _now_ms())
+    _number(new, top + 1, _stored_at(session, top))
     _insert(session, new)
+    mark_reference_chains(session, {item.statement_id: item.row["sequence"] for item in new
+                                    if item.row["object_statement_id"]})
     if stored_targets:
         session.execute(update(Statement).where(Statement.statement_id.in_(stored_targets)).values(voided=True))
     _store_attachment_contents(session, attachments or {})
@@ -300,6 +333,37 @@ def attachment_contents(session: Session, sha2s: list[str]) -> dict[str, tuple[s
 # -- internals ---------------------------------------------------------------------------------
 
 
+def mark_reference_chains(session: Session, new_references: dict[str, int]) -> None:
+    """Keep ``targets_reference``: set on each statement whose StatementRef target is a StatementRef statement.
+
+    ``new_references`` maps the ids of the just-stored StatementRef statements to their sequences.
+    Either end of a chain may arrive first, so both directions are checked: new statements whose
+    target is a stored StatementRef statement, and stored statements that target a new one.
+    """
+    if not new_references:
+        return
+    target = aliased(Statement, name="target")
+    target_is_reference = (select(target.sequence).where(target.statement_id == Statement.object_statement_id,
+                                                         target.object_statement_id.is_not(None)).exists())
+    session.execute(update(Statement).where(Statement.sequence.in_(list(new_references.values())),
+                                            target_is_reference).values(targets_reference=True)
+                    .execution_options(synchronize_session=False))
+    session.execute(update(Statement).where(Statement.object_statement_id.in_(list(new_references)),
+                                            Statement.targets_reference.is_(False))
+                    .values(targets_reference=True).execution_options(synchronize_session=False))
+
+
+def _stored_at(session: Session, top: int) -> datetime:
+    """The ``stored`` time for the batch (under the sequence lock): now, but never before the newest.
+
+    ``stored`` never goes back as the sequence grows, even if the clock does: since/until queries
+    rely on it to turn a time window into a sequence range (``lrs.statement_queries``).
+    """
+    now = _now_ms()
+    newest = session.scalar(select(Statement.stored).where(Statement.sequence == top)) if top else None
+    return max(now, newest) if newest is not None else now
+
+
 def _now_ms() -> datetime:
     now = utcnow()
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
@@ -349,6 +413,7 @@ def _prepare(statement: dict, authority: dict, version: str) -> _Prepared:
         "object_statement_id": obj["id"].lower() if object_type == "StatementRef" else None,
         "registration": registration.lower() if registration else None,
         "authority_ifi": ifi_of(authority), "stored": None, "voided": False, "voiding": voiding,
+        "targets_reference": False,
     }
     agents, activities = _side_rows(full)
     return _Prepared(statement_id, row["content_hash"], full, row, agents, activities, timestamp_is_stored)
