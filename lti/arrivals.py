@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User
@@ -23,6 +24,9 @@ DL_SETTINGS_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_s
 TARGET_PARAMETER = "cairn_target"
 TARGET_KINDS = ("pathway", "step", "catalogue")
 LAUNCH_LIFETIME = timedelta(hours=2)
+# Two first launches into the same new course (or by the same new learner) race to create the same
+# rows; the loser's unique violation is retried, and then finds the winner's committed rows.
+ACCEPT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,23 @@ def parse_target(value: str | None) -> tuple[str, str | None]:
 
 def accept(session: Session, valid: ValidLaunch, *, base_url: str) -> Arrival:
     """Turn a validated launch into a known learner in a known class, with a ``launched`` statement,
-    and remember the launch. Instructors and administrators of the context manage its class."""
+    and remember the launch. Instructors and administrators of the context manage its class.
+
+    Runs in a SAVEPOINT: when another worker created the same learner, context, class or link at
+    the same moment (a unique violation), only this launch's own work is undone and done again,
+    now finding the other's rows. The nonce, already spent by ``validate_launch``, stays spent.
+    """
+    for attempt in range(1, ACCEPT_ATTEMPTS + 1):
+        try:
+            with session.begin_nested():
+                return _accept(session, valid, base_url=base_url)
+        except IntegrityError:
+            if attempt == ACCEPT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _accept(session: Session, valid: ValidLaunch, *, base_url: str) -> Arrival:
     claims, platform = valid.claims, valid.platform
     user = learners.find_or_create_learner(session, platform.issuer, claims)
     roles = [str(r) for r in claims.get(LTI + "roles") or []]
