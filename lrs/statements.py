@@ -11,7 +11,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -279,40 +279,6 @@ def iter_statements(session: Session, *, after_sequence: int = 0,
         last = rows[-1][1]
 
 
-def query_statements(session: Session, query: StatementQuery) -> StatementPage:
-    """One page of unvoided statements matching ``query``, newest first unless ``ascending``.
-
-    Statements that target a matching statement by StatementRef are returned too (xAPI 1.0.3
-    2.5 "Filter Conditions for StatementRefs"). ``more_cursor`` continues the same query; the
-    page boundary is a sequence number, so statements arriving meanwhile shift nothing.
-    """
-    limit = MAX_PAGE if query.limit <= 0 else min(query.limit, MAX_PAGE)
-    after, ceiling = _decode_cursor(query.cursor) if query.cursor else (None, None)
-    if ceiling is None:
-        ceiling = latest_sequence(session)
-    conditions = [Statement.voided.is_(False), Statement.sequence <= ceiling]
-    if after is not None:
-        conditions.append(Statement.sequence > after if query.ascending else Statement.sequence < after)
-    if query.since is not None:
-        conditions.append(Statement.stored > query.since)
-    if query.until is not None:
-        conditions.append(Statement.stored <= query.until)
-    if query.authority is not None:
-        conditions.append(Statement.authority_ifi == ifi_of(query.authority))
-    matched = _matching_condition(query)
-    if matched is not None:
-        conditions.append(matched)
-    order = Statement.sequence.asc() if query.ascending else Statement.sequence.desc()
-    # Choose the page by sequence alone, then read its rows: sorting matches never drags their JSON along.
-    page_sequences = select(Statement.sequence).where(*conditions).order_by(order).limit(limit + 1)
-    rows = session.scalars(select(Statement).where(Statement.sequence.in_(page_sequences.scalar_subquery()))
-                           .order_by(order)).all()
-    page = StatementPage([_stored_of(row) for row in rows[:limit]])
-    if len(rows) > limit:
-        page.more_cursor = f"{rows[limit - 1].sequence}.{ceiling}"
-    return page
-
-
 def subscribe(app: Flask, callback: Callable[[Session, list[StoredStatement]], None]) -> None:
     """Call ``callback(session, statements)`` after every stored batch, in the same transaction.
 
@@ -496,7 +462,8 @@ def _resolve_voiding(new: list[_Prepared], known: dict[str, Any],
     voided_now = set(stored_targets)
     for index, result in enumerate(results):
         if result is not None and result.id in voided_now:
-            results[index] = replace(result, voided=True)
+            results[index] = StoredStatement(result.id, result.sequence, result.statement, result.stored,
+                                             voided=True)
     return stored_targets
 
 
@@ -644,61 +611,3 @@ def _notify(session: Session, statements: list[StoredStatement]) -> None:
         except Exception:
             log.exception("statement subscriber %r failed; its work is rolled back", callback)
             savepoint.rollback()
-
-
-def _filter_conditions(query: StatementQuery, table: Any) -> list[Any]:
-    """The statement-property filters of ``query`` as conditions on ``table`` (lrs_statements or an alias)."""
-    conditions = []
-    identities = [a for a in ([query.agent] if query.agent else []) + list(query.agents or [])]
-    if identities:
-        ifis = [i for i in (ifi_of(a) for a in identities) if i]
-        agent_match = select(StatementAgent.sequence).where(StatementAgent.ifi.in_(ifis))
-        if not query.related_agents:
-            agent_match = agent_match.where(StatementAgent.direct.is_(True))
-        conditions.append(table.sequence.in_(agent_match))
-    if query.verb:
-        conditions.append(table.verb_id == query.verb)
-    if query.activity:
-        if query.related_activities:
-            conditions.append(table.sequence.in_(select(StatementActivity.sequence).where(
-                StatementActivity.activity_id == query.activity)))
-        else:
-            conditions.append(table.object_activity_id == query.activity)
-    if query.registration:
-        conditions.append(table.registration == query.registration.lower())
-    return conditions
-
-
-def _matching_condition(query: StatementQuery) -> Any:
-    """Statements matching the filters, or targeting (by StatementRef, recursively) one that does.
-
-    The recursion starts from the StatementRef statements only, so its size is bounded by how
-    many statements refer to others, not by how many match; the page itself is then read in
-    sequence order and can stop at ``limit``.
-    """
-    conditions = _filter_conditions(query, Statement)
-    if not conditions:
-        return None
-    referring = aliased(Statement, name="referring")
-    target = aliased(Statement, name="target")
-    # Start from the (few) statements that refer to another and look their target up by id; the
-    # range test (not IS NOT NULL) lets SQLite read them from the object_statement_id index.
-    target_matches = (select(target.sequence).where(target.statement_id == referring.object_statement_id,
-                                                    *_filter_conditions(query, target)).exists())
-    chain = (select(referring.sequence, referring.statement_id)
-             .where(referring.object_statement_id > "", target_matches)
-             .cte("referring_chain", recursive=True))
-    further = aliased(Statement, name="further")
-    chain = chain.union(select(further.sequence, further.statement_id)
-                        .where(further.object_statement_id == chain.c.statement_id))
-    return or_(and_(*conditions), and_(Statement.object_statement_id.is_not(None),
-                                       Statement.sequence.in_(select(chain.c.sequence))))
-
-
-def _decode_cursor(cursor: str) -> tuple[int, int]:
-    try:
-        after, ceiling = cursor.split(".", 1)
-        return int(after), int(ceiling)
-    except ValueError:
-        raise BadRequest("cursor: not a cursor this LRS issued") from None
-
