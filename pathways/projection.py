@@ -180,15 +180,37 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *, 
     return _affected_by(session, touched)
 
 
-def _insert_rows(session: Session, model: Any, rows: list[dict[str, Any]], per_statement: int = 500) -> None:
-    """INSERT rows as multi-row VALUES statements (a rebuild writes millions).
+def _insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """INSERT rows (all with the same keys) the fastest way each database has (a rebuild writes millions).
 
-    The driver's executemany sends a statement per row (psycopg's pipeline), which costs the server
-    a parse and a plan each; one INSERT of 500 rows costs one. 500 rows stay within both databases'
-    limits on bound parameters.
+    SQLAlchemy's multi-row ``insert().values(rows)`` compiled a new statement for every call, and
+    that compiling (not the database) was most of a rebuild's time. So the column values go
+    through the columns' own bind processors (UTC timestamps, JSON) and then straight to the
+    driver: COPY on PostgreSQL (one stream instead of a parse and plan per statement), the
+    driver's executemany of one prepared INSERT on SQLite.
     """
-    for start in range(0, len(rows), per_statement):
-        session.execute(insert(model).values(rows[start:start + per_statement]))
+    if not rows:
+        return
+    if session.autoflush:
+        session.flush()  # as session.execute would: rows may refer to objects still pending
+    table = model.__table__
+    connection = session.connection()
+    dialect = connection.dialect
+    names = list(rows[0])
+    processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
+    values = ([row[name] if process is None or row[name] is None else process(row[name])
+               for name, process in zip(names, processors)] for row in rows)
+    quote = dialect.identifier_preparer.quote
+    columns = ", ".join(quote(name) for name in names)
+    if dialect.name == "postgresql":
+        with connection.connection.dbapi_connection.cursor() as cursor:
+            with cursor.copy(f"COPY {quote(table.name)} ({columns}) FROM STDIN") as copy:
+                for row in values:
+                    copy.write_row(row)
+        return
+    marks = ", ".join("?" for _ in names)
+    connection.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})",
+                               [tuple(row) for row in values])
 
 
 def _affected_by(session: Session, touched: list[dict[str, Any]]) -> Affected:
