@@ -24,6 +24,7 @@ from lrs.statements import (
     attachment_contents,
     consistent_through,
     get_statement,
+    iter_statement_parts,
     iter_statements,
     latest_sequence,
     statement_rows,
@@ -36,7 +37,7 @@ __all__ = [
     "LAUNCH_SCOPES", "SCOPES", "CredentialInfo", "StatementPage", "StatementQuery", "StatementRows",
     "StoredStatement",
     "attachment_contents", "consistent_through", "authenticate_credential", "create_credential", "get_statement",
-    "issue_launch_credential", "iter_statements", "latest_sequence", "list_credentials", "query_statements",
+    "issue_launch_credential", "iter_statement_parts", "iter_statements", "latest_sequence", "list_credentials", "query_statements",
     "revoke_credential", "statement_rows", "store_statement", "store_statements", "subscribe",
 ]
 

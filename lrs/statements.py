@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -276,6 +277,45 @@ def iter_statements(session: Session, *, after_sequence: int = 0,
             return
         for row in rows:
             yield StoredStatement(id=row[0], sequence=row[1], statement=row[2], stored=row[3], voided=row[4])
+        last = rows[-1][1]
+
+
+_PATH_PART = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+
+
+def iter_statement_parts(session: Session, paths: Sequence[tuple[str, ...]], *, after_sequence: int = 0,
+                         batch_size: int = 1000) -> Iterator[StoredStatement]:
+    """Like ``iter_statements``, but each statement holds only the members at ``paths`` (nested as stored).
+
+    For readers of every statement that look at a few members (a projection replay): the database
+    extracts them, so the rest of each document (definitions, extensions) is neither sent nor
+    parsed. A path that is absent is absent from the result; one holding JSON ``null`` holds None.
+    """
+    for path in paths:
+        if not path or not all(_PATH_PART.fullmatch(part) for part in path):
+            raise ValueError(f"not a statement member path: {path!r}")
+    if session.get_bind().dialect.name == "postgresql":
+        # #> keeps JSON text (absent: SQL NULL, JSON null: 'null'); the path is a literal of letters only.
+        parts = [text("(lrs_statements.statement #> '{%s}')::text" % ",".join(path)) for path in paths]
+    else:
+        parts = [text("lrs_statements.statement -> '$.%s'" % ".".join(path)) for path in paths]
+    last = after_sequence
+    columns = (Statement.statement_id, Statement.sequence, Statement.stored, Statement.voided)
+    while True:
+        rows = session.execute(select(*columns, *parts).where(Statement.sequence > last)
+                               .order_by(Statement.sequence).limit(batch_size)).all()
+        if not rows:
+            return
+        for row in rows:
+            statement: dict[str, Any] = {}
+            for path, raw in zip(paths, row[4:]):
+                if raw is None:
+                    continue
+                node = statement
+                for part in path[:-1]:
+                    node = node.setdefault(part, {})
+                node[path[-1]] = jsoncodec.loads(raw)
+            yield StoredStatement(id=row[0], sequence=row[1], statement=statement, stored=row[2], voided=row[3])
         last = rows[-1][1]
 
 

@@ -113,6 +113,29 @@ def test_iter_statements_yields_everything_in_sequence_order_voided_flagged(db_s
     assert seen[0].voided is True and seen[1].voided is False
 
 
+def test_iter_statement_parts_holds_exactly_the_members_asked_for_nested_as_stored(db_session: Session) -> None:
+    start = services.latest_sequence(db_session)
+    scored = services.store_statement(db_session, statement(
+        result={"success": False, "score": {"scaled": 0.5, "raw": 5}, "extensions": {"http://e.org/x": None}},
+        context={"registration": str(uuid.uuid4()), "extensions": {"http://e.org/big": "x" * 100}}),
+        authority=AUTHORITY)
+    bare = services.store_statement(db_session, statement(), authority=AUTHORITY)
+    paths = [("actor",), ("verb", "id"), ("result", "success"), ("result", "completion"),
+             ("result", "score", "scaled"), ("context", "registration"), ("timestamp",)]
+    seen = list(services.iter_statement_parts(db_session, paths, after_sequence=start, batch_size=1))
+    assert [(s.id, s.sequence, s.stored, s.voided) for s in seen] == \
+        [(x.id, x.sequence, x.stored, x.voided) for x in (scored, bare)]
+    full = scored.statement
+    assert seen[0].statement == {
+        "actor": full["actor"], "verb": {"id": full["verb"]["id"]},
+        "result": {"success": False, "score": {"scaled": 0.5}},  # completion is absent: not there either
+        "context": {"registration": full["context"]["registration"]}, "timestamp": full["timestamp"]}
+    assert seen[1].statement == {"actor": bare.statement["actor"], "verb": {"id": bare.statement["verb"]["id"]},
+                                 "timestamp": bare.statement["timestamp"]}
+    with pytest.raises(ValueError, match="member path"):
+        list(services.iter_statement_parts(db_session, [("result", "score'); --",)]))
+
+
 def test_query_filters_by_agent_verb_activity_registration_xapi_2_1_3(db_session: Session) -> None:
     registration = str(uuid.uuid4())
     bob = {"mbox": "mailto:bob-q@example.org"}
