@@ -121,7 +121,8 @@ _FACT_KEYS = (ProgressFact.statement_id, ProgressFact.voided_by, ProgressFact.id
               ProgressFact.identity_value, ProgressFact.activity_iri, ProgressFact.registration)
 
 
-def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *, affected: bool = True) -> Affected:
+def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *, affected: bool = True,
+                     replay_targets: set[str] | None = None) -> Affected:
     """Record the facts of statements (in sequence order); return the learners and pathways affected.
 
     Every statement about an activity gets a fact (a step added later, and the activity trends, read
@@ -129,13 +130,21 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *, 
     batch at a time, and reports only (learner, pathway) pairs whose pathway has a step about a
     fact's activity or launched the fact's registration: other statements cannot change any derived
     value. ``affected=False`` (a rebuild, which then derives every learner) skips those look-ups.
+
+    ``replay_targets``: a replay into empty tables (a rebuild) passes the same set with every batch;
+    it collects the voiding targets seen so far. A statement of the batch can then have a stored row
+    only if it is one of them (ids are unique), so only those and the batch's targets are looked up.
     """
     batch = list(batch)
     targets: dict[str, str] = {}
     for stored in batch:
         if (stored.statement.get("verb") or {}).get("id") == VERB_VOIDED:
             targets[stored.id] = str((stored.statement.get("object") or {}).get("id", "")).lower()
-    keys = sorted({s.id for s in batch} | set(targets.values()))
+    if replay_targets is None:
+        keys = sorted({s.id for s in batch} | set(targets.values()))
+    else:
+        keys = sorted({s.id for s in batch if s.id in replay_targets} | set(targets.values()))
+        replay_targets.update(targets.values())
     facts: dict[str, dict[str, Any]] = {}
     voids: dict[str, str] = {}
     for chunk in _chunks(keys):
@@ -771,14 +780,15 @@ def rebuild(session: Session, *, batch_size: int = 5000) -> int:
     cursor = _cursor(session)
     count = 0
     pending: list[StoredStatementLike] = []
+    targets: set[str] = set()
     for stored in lrs_services.iter_statement_parts(session, FACT_PATHS, batch_size=batch_size):
         pending.append(stored)
         if len(pending) >= batch_size:
-            apply_statements(session, pending, affected=False)
+            apply_statements(session, pending, affected=False, replay_targets=targets)
             count += len(pending)
             pending = []
     if pending:
-        apply_statements(session, pending, affected=False)
+        apply_statements(session, pending, affected=False, replay_targets=targets)
         count += len(pending)
     cursor.last_sequence = stored.sequence if count else 0
     session.flush()
