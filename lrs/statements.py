@@ -20,7 +20,7 @@ from sqlalchemy import ARRAY, String, and_, any_, bindparam, func, insert, null,
 from sqlalchemy.orm import Session, aliased
 
 from cairn import jsoncodec
-from cairn.db import utcnow
+from cairn.db import after_commit, utcnow
 from lrs.errors import BadRequest, StatementConflict, StatementInvalid
 from lrs.identities import ifi_of
 from lrs.models import Attachment, Statement, StatementActivity, StatementAgent
@@ -279,13 +279,19 @@ def iter_statements(session: Session, *, after_sequence: int = 0,
         last = rows[-1][1]
 
 
-def subscribe(app: Flask, callback: Callable[[Session, list[StoredStatement]], None]) -> None:
-    """Call ``callback(session, statements)`` after every stored batch, in the same transaction.
+def subscribe(app: Flask, callback: Callable[[Session, list[StoredStatement]], None], *,
+              after_commit: bool = False) -> None:
+    """Call ``callback(session, statements)`` after every stored batch.
 
-    Each subscriber runs inside its own SAVEPOINT: one that fails is logged and rolled back
-    alone, and the statements still commit. Stores outside an app context notify nobody.
+    By default in the same transaction, inside a SAVEPOINT of its own: one that fails is logged
+    and rolled back alone, and the statements still commit. ``after_commit``: in a request, in a
+    transaction of its own right after the request's has committed (``cairn.db.after_commit``),
+    so that it does not hold the statement sequence lock, which serialises every writer; outside
+    a request, as by default. Such a subscriber must catch up by itself on batches it missed
+    (its transaction can fail, or the process stop, after the statements committed). Stores
+    outside an app context notify nobody.
     """
-    app.extensions.setdefault(SUBSCRIBERS_KEY, []).append(callback)
+    app.extensions.setdefault(SUBSCRIBERS_KEY, []).append((callback, after_commit))
 
 
 def attachment_contents(session: Session, sha2s: list[str]) -> dict[str, tuple[str, bytes]]:
@@ -603,10 +609,20 @@ def _store_attachment_contents(session: Session, attachments: Mapping[str, tuple
     session.flush()  # now, not inside a subscriber's savepoint
 
 
+def _bound(callback: Callable[[Session, list[StoredStatement]], None],
+           statements: list[StoredStatement]) -> Callable[[Session], None]:
+    def work(session: Session) -> None:
+        callback(session, statements)
+    work.__qualname__ = f"{getattr(callback, '__qualname__', callback)} after commit"
+    return work
+
+
 def _notify(session: Session, statements: list[StoredStatement]) -> None:
     if not has_app_context():
         return
-    for callback in current_app.extensions.get(SUBSCRIBERS_KEY, []):
+    for callback, deferred in current_app.extensions.get(SUBSCRIBERS_KEY, []):
+        if deferred and after_commit(session, _bound(callback, statements)):
+            continue
         savepoint = session.begin_nested()
         try:
             callback(session, statements)

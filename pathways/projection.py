@@ -301,6 +301,17 @@ def on_statements(session: Session, batch: list[Any]) -> None:
     catch_up(session, batch=batch)
 
 
+def worker_catch_up(app: Any) -> bool:
+    """``cairn worker``'s safety net: apply statements whose request stopped before projecting them."""
+    with app.extensions["cairn.db"].session_factory()() as session:
+        from lrs import services as lrs_services
+        if last_applied_sequence(session) >= lrs_services.latest_sequence(session):
+            return False
+        applied = catch_up(session)
+        session.commit()
+    return applied > 0
+
+
 # --------------------------------------------------------------------------------------- derived layer
 
 
