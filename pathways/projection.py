@@ -190,18 +190,16 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *, 
 
 
 def _insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    """INSERT rows (all with the same keys) the fastest way each database has (a rebuild writes millions).
+    """INSERT rows (all with the same keys) by one statement for any number of rows.
 
-    SQLAlchemy's multi-row ``insert().values(rows)`` compiled a new statement for every call, and
-    that compiling (not the database) was most of a rebuild's time. So the column values go
-    through the columns' own bind processors (UTC timestamps, JSON) and then straight to the
-    driver: COPY on PostgreSQL (one stream instead of a parse and plan per statement), the
-    driver's executemany of one prepared INSERT on SQLite.
+    A multi-row ``insert().values(rows)`` is compiled afresh every time (its shape is the rows),
+    and in a rebuild that compiling was most of the time. The column values go through the
+    columns' own bind processors (UTC timestamps, JSON) and then straight to the driver: COPY on
+    PostgreSQL (one stream, no statement per row: a rebuild writes millions), the driver's
+    executemany of one INSERT on SQLite.
     """
     if not rows:
         return
-    if session.autoflush:
-        session.flush()  # as session.execute would: rows may refer to objects still pending
     table = model.__table__
     connection = session.connection()
     dialect = connection.dialect
@@ -329,6 +327,17 @@ def _follows(batch: list[StoredStatementLike], last_sequence: int) -> bool:
 def on_statements(session: Session, batch: list[Any]) -> None:
     """The LRS subscriber: bring the projection up to date, including anything an earlier failure missed."""
     catch_up(session, batch=batch)
+
+
+def worker_catch_up(app: Any) -> bool:
+    """``cairn worker``'s safety net: apply statements whose request stopped before projecting them."""
+    with app.extensions["cairn.db"].session_factory()() as session:
+        from lrs import services as lrs_services
+        if last_applied_sequence(session) >= lrs_services.latest_sequence(session):
+            return False
+        applied = catch_up(session)
+        session.commit()
+    return applied > 0
 
 
 # --------------------------------------------------------------------------------------- derived layer
