@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Text, bindparam, cast, func, select
+from sqlalchemy import ARRAY, ColumnElement, Integer, String, Text, any_, bindparam, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
 from lrs.errors import BadRequest
@@ -295,7 +295,9 @@ def _referring_to_few_matches(session: Session, shape: _Shape, values: dict[str,
         return []
     # The range is checked here, not in SQL: there it made the planner scan the range's StatementRef
     # statements instead of looking up the few that refer to these matches.
-    referring = session.execute(_referring_to_ids_statement(shape), {**values, "match_ids": match_ids}).all()
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    referring = session.execute(_referring_to_ids_statement(shape, postgresql),
+                                {**values, "match_ids": list(match_ids)}).all()
     return [row for row in referring if low <= row.sequence <= high]
 
 
@@ -306,10 +308,13 @@ def _match_ids_statement(shape: _Shape) -> Any:
 
 
 @lru_cache(maxsize=512)
-def _referring_to_ids_statement(shape: _Shape) -> Any:
-    return select(*_columns(Statement)).where(Statement.object_statement_id.in_(bindparam("match_ids",
-                                                                                         expanding=True)),
-                                              *_own_conditions(shape))
+def _referring_to_ids_statement(shape: _Shape, postgresql: bool) -> Any:
+    # PostgreSQL takes the ids as one array parameter: the same SQL text whatever their number, so
+    # neither side re-renders or re-parses a statement of a thousand placeholders.
+    ids = (any_(bindparam("match_ids", type_=ARRAY(String))) if postgresql
+           else bindparam("match_ids", expanding=True))
+    referring = Statement.object_statement_id == ids if postgresql else Statement.object_statement_id.in_(ids)
+    return select(*_columns(Statement)).where(referring, *_own_conditions(shape))
 
 
 def _filter_conditions(shape: _Shape, table: Any, *, skip_agent: bool = False,
