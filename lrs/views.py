@@ -18,6 +18,7 @@ from lrs.http import (
     authenticate,
     json_body,
     loads_strict,
+    read_only_request,
     xapi_path,
     xapi_version,
 )
@@ -68,6 +69,7 @@ def post_statements() -> Response:
 
 @bp.get("/statements")
 def get_statements() -> Response:
+    read_only_request()
     credential = authenticate(*READ_SCOPES)
     schema = StatementsQueryParams()
     schema.context["given"] = set(request.args)
