@@ -246,7 +246,7 @@ def _referring_rows(session: Session, shape: _Shape, values: dict[str, Any], low
     by_matches = (_referring_to_few_matches(session, shape, values, low, min(high, ceiling))
                   if estimated_matches <= FEW_MATCHES else None)
     if by_matches is not None:
-        return by_matches + list(session.execute(_through_chain_statement(shape), values).all())
+        return by_matches
     # One round trip; each branch keeps its own plan.
     return list(session.execute(_referring_statement(shape), values).all())
 
@@ -292,7 +292,7 @@ def _referring_to_few_matches(session: Session, shape: _Shape, values: dict[str,
     if len(match_ids) > FEW_MATCHES:
         return None
     if not match_ids:
-        return []
+        return []  # nothing matches, so nothing refers to a match either, directly or through a chain
     # The range is checked here, not in SQL: there it made the planner scan the range's StatementRef
     # statements instead of looking up the few that refer to these matches.
     postgresql = session.get_bind().dialect.name == "postgresql"
@@ -314,7 +314,9 @@ def _referring_to_ids_statement(shape: _Shape, postgresql: bool) -> Any:
     ids = (any_(bindparam("match_ids", type_=ARRAY(String))) if postgresql
            else bindparam("match_ids", expanding=True))
     referring = Statement.object_statement_id == ids if postgresql else Statement.object_statement_id.in_(ids)
-    return select(*_columns(Statement)).where(referring, *_own_conditions(shape))
+    # With the chains in the same round trip (their range is in SQL; they pass the check above).
+    return (select(*_columns(Statement)).where(referring, *_own_conditions(shape))
+            .union_all(_through_chain_statement(shape)))
 
 
 def _filter_conditions(shape: _Shape, table: Any, *, skip_agent: bool = False,
