@@ -89,7 +89,7 @@ def edit_draft(pathway_id: int) -> Response:
 @bp.post("/pathways/<int:pathway_id>/order", endpoint="reorder_steps")
 @admin_required
 def reorder_steps(pathway_id: int) -> Any:
-    def not_saved(errors: dict[str, list[str]]) -> Response:
+    def not_saved(errors: dict[str, list[str]]) -> Any:
         flash("The order could not be saved: " + "; ".join(
             f"{k}: {' '.join(map(str, v))}" for k, v in errors.items()), "error")
         return redirect(url_for("pathways_admin.pathway", pathway_id=pathway_id, _anchor="steps"))
