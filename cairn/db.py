@@ -5,11 +5,13 @@ creates its engine lazily; tests re-bind it to a connection that wraps each test
 """
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, String, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
@@ -17,6 +19,10 @@ from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from cairn import jsoncodec
+
+log = logging.getLogger(__name__)
+
+AFTER_COMMIT_KEY = "cairn.after_commit"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -152,7 +158,9 @@ def init_app(app: Flask) -> None:
         if session is not None:
             if response.status_code < 400:
                 session.commit()
+                _run_after_commit(session)
             else:
+                session.info.pop(AFTER_COMMIT_KEY, None)
                 session.rollback()
         return response
 
@@ -161,6 +169,32 @@ def init_app(app: Flask) -> None:
         session: Session | None = g.pop("_cairn_session", None)
         if session is not None:
             session.close()
+
+
+def after_commit(session: Session, work: Callable[[Session], None]) -> bool:
+    """Do ``work(session)`` in a transaction of its own once the request's transaction has committed.
+
+    For work that follows from what the request wrote but need not hold that transaction's locks
+    (the statement sequence lock, above all) while it runs. The request still waits for it, so
+    its response reflects it. Returns False, and defers nothing, when ``session`` is not the
+    current request's: the caller then does the work at once, in its own transaction. Work that
+    fails is logged and rolled back alone; what the request committed stays.
+    """
+    if not has_request_context() or g.get("_cairn_session_pending") is not session:
+        return False
+    session.info.setdefault(AFTER_COMMIT_KEY, []).append(work)
+    return True
+
+
+def _run_after_commit(session: Session) -> None:
+    # The request's session is no longer pending here: work that stores more does its own at once.
+    for work in session.info.pop(AFTER_COMMIT_KEY, None) or []:
+        try:
+            work(session)
+            session.commit()
+        except Exception:
+            log.exception("work after commit %r failed; it is rolled back", work)
+            session.rollback()
 
 
 def get_db() -> Database:

@@ -20,7 +20,7 @@ from sqlalchemy import ARRAY, String, and_, any_, bindparam, func, insert, null,
 from sqlalchemy.orm import Session, aliased
 
 from cairn import jsoncodec
-from cairn.db import utcnow
+from cairn.db import after_commit, utcnow
 from lrs.errors import BadRequest, StatementConflict, StatementInvalid
 from lrs.identities import ifi_of
 from lrs.models import Attachment, Statement, StatementActivity, StatementAgent
@@ -279,13 +279,19 @@ def iter_statements(session: Session, *, after_sequence: int = 0,
         last = rows[-1][1]
 
 
-def subscribe(app: Flask, callback: Callable[[Session, list[StoredStatement]], None]) -> None:
-    """Call ``callback(session, statements)`` after every stored batch, in the same transaction.
+def subscribe(app: Flask, callback: Callable[[Session, list[StoredStatement]], None], *,
+              after_commit: bool = False) -> None:
+    """Call ``callback(session, statements)`` after every stored batch.
 
-    Each subscriber runs inside its own SAVEPOINT: one that fails is logged and rolled back
-    alone, and the statements still commit. Stores outside an app context notify nobody.
+    By default in the same transaction, inside a SAVEPOINT of its own: one that fails is logged
+    and rolled back alone, and the statements still commit. ``after_commit``: in a request, in a
+    transaction of its own right after the request's has committed (``cairn.db.after_commit``),
+    so that it does not hold the statement sequence lock, which serialises every writer; outside
+    a request, as by default. Such a subscriber must catch up by itself on batches it missed
+    (its transaction can fail, or the process stop, after the statements committed). Stores
+    outside an app context notify nobody.
     """
-    app.extensions.setdefault(SUBSCRIBERS_KEY, []).append(callback)
+    app.extensions.setdefault(SUBSCRIBERS_KEY, []).append((callback, after_commit))
 
 
 def attachment_contents(session: Session, sha2s: list[str]) -> dict[str, tuple[str, bytes]]:
@@ -476,16 +482,17 @@ WITH statements AS (
     INSERT INTO lrs_statements (sequence, statement_id, statement, content_hash, actor_ifi, verb_id,
         object_activity_id, object_agent_ifi, object_statement_id, registration, authority_ifi, stored,
         voided, voiding)
-    SELECT u.sequence, u.statement_id, u.statement, u.content_hash, u.actor_ifi, u.verb_id,
+    SELECT u.sequence, u.statement_id, j.statement, u.content_hash, u.actor_ifi, u.verb_id,
         u.object_activity_id, u.object_agent_ifi, u.object_statement_id, u.registration, u.authority_ifi,
         CAST(:stored AS timestamptz), u.voided, u.voiding
-    FROM unnest(CAST(:sequence AS bigint[]), CAST(:statement_id AS varchar[]), CAST(:statement AS jsonb[]),
+    FROM unnest(CAST(:sequence AS bigint[]), CAST(:statement_id AS varchar[]),
         CAST(:content_hash AS varchar[]), CAST(:actor_ifi AS varchar[]), CAST(:verb_id AS varchar[]),
         CAST(:object_activity_id AS varchar[]), CAST(:object_agent_ifi AS varchar[]),
         CAST(:object_statement_id AS varchar[]), CAST(:registration AS varchar[]),
         CAST(:authority_ifi AS varchar[]), CAST(:voided AS boolean[]), CAST(:voiding AS boolean[]))
-        AS u(sequence, statement_id, statement, content_hash, actor_ifi, verb_id, object_activity_id,
-             object_agent_ifi, object_statement_id, registration, authority_ifi, voided, voiding)
+        WITH ORDINALITY AS u(sequence, statement_id, content_hash, actor_ifi, verb_id, object_activity_id,
+             object_agent_ifi, object_statement_id, registration, authority_ifi, voided, voiding, n)
+    JOIN jsonb_array_elements(CAST(:statements AS jsonb)) WITH ORDINALITY AS j(statement, n) ON j.n = u.n
 ), agents AS (
     INSERT INTO lrs_statement_agents (sequence, ifi, direct)
     SELECT * FROM unnest(CAST(:agent_sequence AS bigint[]), CAST(:agent_ifi AS varchar[]),
@@ -506,8 +513,10 @@ def _insert(session: Session, new: list[_Prepared]) -> None:
     activities = [side for item in new for side in item.activities]
     if connection.dialect.name == "postgresql":
         params: dict[str, Any] = {column: [item.row[column] for item in new]
-                                  for column in _STATEMENT_COLUMNS if column != "stored"}
-        params["statement"] = [jsoncodec.dumps_str(full) for full in params["statement"]]
+                                  for column in _STATEMENT_COLUMNS if column not in ("stored", "statement")}
+        # The statements go as one JSON array, not a text array: psycopg escapes every quote of a
+        # text array's elements with a regular expression, which cost more than the rest of the insert.
+        params["statements"] = jsoncodec.dumps_str([item.row["statement"] for item in new])
         params["stored"] = new[0].row["stored"]
         params.update(agent_sequence=[a["sequence"] for a in agents], agent_ifi=[a["ifi"] for a in agents],
                       agent_direct=[a["direct"] for a in agents],
@@ -600,10 +609,20 @@ def _store_attachment_contents(session: Session, attachments: Mapping[str, tuple
     session.flush()  # now, not inside a subscriber's savepoint
 
 
+def _bound(callback: Callable[[Session, list[StoredStatement]], None],
+           statements: list[StoredStatement]) -> Callable[[Session], None]:
+    def work(session: Session) -> None:
+        callback(session, statements)
+    work.__qualname__ = f"{getattr(callback, '__qualname__', callback)} after commit"
+    return work
+
+
 def _notify(session: Session, statements: list[StoredStatement]) -> None:
     if not has_app_context():
         return
-    for callback in current_app.extensions.get(SUBSCRIBERS_KEY, []):
+    for callback, deferred in current_app.extensions.get(SUBSCRIBERS_KEY, []):
+        if deferred and after_commit(session, _bound(callback, statements)):
+            continue
         savepoint = session.begin_nested()
         try:
             callback(session, statements)

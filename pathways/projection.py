@@ -180,15 +180,16 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *, 
     return _affected_by(session, touched)
 
 
-def _insert_rows(session: Session, model: Any, rows: list[dict[str, Any]], per_statement: int = 500) -> None:
-    """INSERT rows as multi-row VALUES statements (a rebuild writes millions).
+def _insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """INSERT rows by the driver's executemany, one compiled statement for any number of rows.
 
-    The driver's executemany sends a statement per row (psycopg's pipeline), which costs the server
-    a parse and a plan each; one INSERT of 500 rows costs one. 500 rows stay within both databases'
-    limits on bound parameters.
+    A multi-row ``insert().values(rows)`` is compiled afresh every time (its shape is the rows):
+    measured on PostgreSQL, 57 ms of CPU per 100 fact rows against 5-7 ms for a Core executemany,
+    whose statement SQLAlchemy caches and psycopg pipelines and prepares (the ORM's bulk insert path
+    costs 8-10 ms).
     """
-    for start in range(0, len(rows), per_statement):
-        session.execute(insert(model).values(rows[start:start + per_statement]))
+    if rows:
+        session.connection().execute(insert(model.__table__), rows)
 
 
 def _affected_by(session: Session, touched: list[dict[str, Any]]) -> Affected:
@@ -298,6 +299,17 @@ def _follows(batch: list[StoredStatementLike], last_sequence: int) -> bool:
 def on_statements(session: Session, batch: list[Any]) -> None:
     """The LRS subscriber: bring the projection up to date, including anything an earlier failure missed."""
     catch_up(session, batch=batch)
+
+
+def worker_catch_up(app: Any) -> bool:
+    """``cairn worker``'s safety net: apply statements whose request stopped before projecting them."""
+    with app.extensions["cairn.db"].session_factory()() as session:
+        from lrs import services as lrs_services
+        if last_applied_sequence(session) >= lrs_services.latest_sequence(session):
+            return False
+        applied = catch_up(session)
+        session.commit()
+    return applied > 0
 
 
 # --------------------------------------------------------------------------------------- derived layer

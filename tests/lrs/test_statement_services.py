@@ -160,3 +160,63 @@ def test_subscribers_see_each_batch_and_a_failing_one_is_rolled_back_alone(app: 
         stored = services.store_statements(db_session, [statement(), statement()], authority=AUTHORITY)
     assert seen == [[s.id for s in stored]]
     assert services.get_statement(db_session, stored[0].id) is not None
+
+
+def test_an_after_commit_subscriber_runs_once_the_request_has_committed(app: Flask, client, db_session: Session
+                                                                        ) -> None:
+    from sqlalchemy import event
+
+    from tests.lrs.conftest import XAPIClient, make_credential
+    events: list[str] = []
+
+    def committed(session: Session) -> None:
+        events.append("commit")
+
+    def after(session: Session, batch: list[services.StoredStatement]) -> None:
+        events.append(f"after-commit subscriber: {len(batch)}")
+        # Its own transaction: what it writes commits apart from the statements.
+        session.execute(text("UPDATE lrs_credentials SET name = 'changed-after-commit'"))
+
+    def during(session: Session, batch: list[services.StoredStatement]) -> None:
+        events.append("in-transaction subscriber")
+
+    info, secret = make_credential(db_session)
+    services.subscribe(app, after, after_commit=True)
+    services.subscribe(app, during)
+    event.listen(Session, "after_commit", committed)
+    try:
+        response = XAPIClient(client, info.key, secret).post("/statements", json_body=[statement(), statement()])
+    finally:
+        event.remove(Session, "after_commit", committed)
+    assert response.status_code == 200, response.get_json()
+    # (Other commits come and go: savepoints, the projection's own after-commit transaction.)
+    during_at = events.index("in-transaction subscriber")
+    after_at = events.index("after-commit subscriber: 2")
+    assert during_at < events.index("commit", during_at) < after_at
+    assert events[after_at + 1:] == ["commit"]
+    assert db_session.scalar(text("SELECT name FROM lrs_credentials")) == "changed-after-commit"
+
+
+def test_a_failing_after_commit_subscriber_loses_no_statement(app: Flask, client, db_session: Session) -> None:
+    from tests.lrs.conftest import XAPIClient, make_credential
+
+    def failing(session: Session, batch: list[services.StoredStatement]) -> None:
+        session.execute(text("UPDATE lrs_credentials SET name = 'changed-by-subscriber'"))
+        raise RuntimeError("boom")
+
+    info, secret = make_credential(db_session)
+    services.subscribe(app, failing, after_commit=True)
+    response = XAPIClient(client, info.key, secret).post("/statements", json_body=statement())
+    assert response.status_code == 200, response.get_json()
+    [statement_id] = response.get_json()
+    assert services.get_statement(db_session, statement_id) is not None
+    assert db_session.scalar(text("SELECT name FROM lrs_credentials")) == "test"
+
+
+def test_outside_a_request_an_after_commit_subscriber_runs_in_the_storing_transaction(app: Flask,
+                                                                                      db_session: Session) -> None:
+    seen: list[list[str]] = []
+    services.subscribe(app, lambda session, batch: seen.append([s.id for s in batch]), after_commit=True)
+    with app.app_context():
+        stored = services.store_statements(db_session, [statement()], authority=AUTHORITY)
+    assert seen == [[stored[0].id]]

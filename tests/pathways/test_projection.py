@@ -302,3 +302,29 @@ def test_an_identity_added_later_counts_its_statements_at_commit(db_session, sto
     add_identity(db_session, learner, Identity("account", "https://lms.example|s-9"))
     db_session.commit()
     assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.status == "completed"
+
+
+def test_over_http_progress_is_there_when_the_response_arrives(app, client, db_session) -> None:
+    # The projection runs after the statements' transaction commits, still inside the request.
+    from tests.lrs.conftest import XAPIClient, make_credential
+    detail, learner = _assigned(db_session, steps=2)
+    info, secret = make_credential(db_session)
+    response = XAPIClient(client, info.key, secret).post(
+        "/statements", json_body=[xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri)])
+    assert response.status_code == 200, response.get_json()
+    assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.percent == 50
+    assert db_session.scalar(select(ProgressCursor.last_sequence)) == lrs_services.latest_sequence(db_session)
+
+
+def test_cairn_worker_applies_statements_a_request_did_not_project(app, db_session) -> None:
+    detail, learner = _assigned(db_session, steps=1)
+    db_session.commit()
+    assert projection.worker_catch_up(app) is False  # nothing behind: no work found
+    # Stored outside an app context, no subscriber runs: as if the request had stopped after committing.
+    lrs_services.store_statements(db_session, [xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri)],
+                                  authority=system_authority())
+    db_session.commit()
+    assert projection.worker_catch_up(app) is True
+    db_session.expire_all()
+    assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.status == "completed"
+    assert projection.worker_catch_up(app) is False
