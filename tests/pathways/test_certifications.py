@@ -3,11 +3,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from lrs import services as lrs_services
 from pathways import services
 from pathways.catalogue import VERB_COMPLETED, VERB_EARNED
+from pathways.models import ProgressCursor
 from pathways.projection import earned_statement_id
 from tests import factories
+from tests.lrs.conftest import XAPIClient, make_credential
 from tests.pathways.conftest import T0, make_pathway, voiding, xapi
 
 
@@ -126,9 +130,6 @@ def test_public_verification_page_shows_holder_and_status(client, db_session, st
 def test_over_xapi_the_award_and_its_earned_statement_follow_the_commit(client, db_session) -> None:
     # The projection runs after the statements commit; the earned statement is stored after the
     # projection commits (the sequence lock is never taken while the cursor row is held).
-    from pathways.models import ProgressCursor
-    from sqlalchemy import select
-    from tests.lrs.conftest import XAPIClient, make_credential
     detail, learner = _certified(db_session)
     info, secret = make_credential(db_session)
     response = XAPIClient(client, info.key, secret).post(
