@@ -81,8 +81,8 @@ class LoadResult:
 
 
 def _client_main(base_url: str, headers: dict[str, str], make_requests: Callable[[int], list[tuple[Request, int]]],
-                 index: int, ok_statuses: frozenset[int], barrier: Any, queue: Any,
-                 seconds_cap: float | None) -> None:
+                 index: int, ok_statuses: frozenset[int], seconds_cap: float | None,
+                 barrier: Any, queue: Any) -> None:
     work = make_requests(index)  # built before the clock starts
     client = Client(base_url, headers)
     latencies, statuses, items, first_error = [], Counter(), 0, ""
@@ -106,35 +106,47 @@ def _client_main(base_url: str, headers: dict[str, str], make_requests: Callable
     queue.put((started, time.perf_counter(), latencies, dict(statuses), items, first_error))
 
 
-def run_clients(base_url: str, headers: dict[str, str], clients: int,
-                make_requests: Callable[[int], list[tuple[Request, int]]],
-                ok_statuses: frozenset[int] = frozenset({200, 204}),
-                seconds_cap: float | None = None) -> LoadResult:
-    """Run ``clients`` processes; client i sends ``make_requests(i)`` (request, items it carries).
+def run_processes(clients: int, client_main: Callable[..., None],
+                  args_for: Callable[[int], tuple[Any, ...]]) -> tuple[LoadResult, list[tuple[Any, ...]]]:
+    """Run ``client_main(*args_for(i), barrier, queue)`` in ``clients`` forked processes.
 
-    Wall time runs from the common start to the last client's end, so the rate is the real
-    aggregate throughput, and every request's own latency is kept.
+    Each client builds its work, waits on the barrier (so all start together) and puts one tuple
+    ``(started, ended, latencies_ms, statuses, items, first_error, *extra)`` on the queue. The
+    result adds the clients up, its wall time from the common start to the last client's end, so
+    the rate is the real aggregate throughput; each client's ``extra`` fields come back as they are.
     """
     context = multiprocessing.get_context("fork")
     barrier, queue = context.Barrier(clients), context.Queue()
-    processes = [context.Process(target=_client_main, daemon=True,
-                                 args=(base_url, headers, make_requests, i, ok_statuses, barrier, queue,
-                                       seconds_cap))
+    processes = [context.Process(target=client_main, daemon=True, args=(*args_for(i), barrier, queue))
                  for i in range(clients)]
     for process in processes:
         process.start()
     result = LoadResult()
-    starts, ends = [], []
+    starts, ends, extras = [], [], []
     for _ in processes:
-        started, ended, latencies, statuses, items, first_error = queue.get()
+        started, ended, latencies, statuses, items, first_error, *extra = queue.get()
         starts.append(started)
         ends.append(ended)
         result.latencies_ms.extend(latencies)
         result.statuses.update(statuses)
         result.items += items
         result.first_error = result.first_error or first_error
+        extras.append(tuple(extra))
     for process in processes:
         process.join()
     result.requests = len(result.latencies_ms)
     result.seconds = max(ends) - min(starts)
+    return result, extras
+
+
+def run_clients(base_url: str, headers: dict[str, str], clients: int,
+                make_requests: Callable[[int], list[tuple[Request, int]]],
+                ok_statuses: frozenset[int] = frozenset({200, 204}),
+                seconds_cap: float | None = None) -> LoadResult:
+    """Run ``clients`` processes; client i sends ``make_requests(i)`` (request, items it carries).
+
+    Every request's own latency is kept; the rate is the aggregate throughput (``run_processes``).
+    """
+    result, _ = run_processes(clients, _client_main,
+                              lambda i: (base_url, headers, make_requests, i, ok_statuses, seconds_cap))
     return result

@@ -9,7 +9,6 @@ at Cairn -> the platform's authentication endpoint -> the id_token form posted t
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import threading
 import time
 from collections import Counter
@@ -21,7 +20,7 @@ from urllib.parse import urljoin
 
 import requests
 
-from benchmarks.load import LoadResult
+from benchmarks.load import LoadResult, run_processes
 from benchmarks.lti_platform import Message, Person, TestPlatform, parse_page
 
 TIMEOUT = 120
@@ -103,7 +102,7 @@ def round_trip(tool_url: str, params: dict[str, str]) -> dict[str, float]:
     return steps
 
 
-def _client(tool_url: str, work: list[dict[str, str]], barrier: Any, queue: Any, seconds_cap: float) -> None:
+def _client(tool_url: str, work: list[dict[str, str]], seconds_cap: float, barrier: Any, queue: Any) -> None:
     latencies, statuses, first_error, done = [], Counter(), "", 0
     steps: dict[str, list[float]] = {step: [] for step in STEPS}
     barrier.wait()
@@ -129,29 +128,11 @@ def run_launches(tool_url: str, params: list[dict[str, str]], clients: int,
                  seconds_cap: float) -> tuple[LoadResult, dict[str, list[float]]]:
     """``clients`` processes share the launches (client i takes every clients-th); one latency per
     launch, and the milliseconds of each step."""
-    context = multiprocessing.get_context("fork")
-    barrier, queue = context.Barrier(clients), context.Queue()
-    processes = [context.Process(target=_client, daemon=True,
-                                 args=(tool_url, params[i::clients], barrier, queue, seconds_cap))
-                 for i in range(clients)]
-    for process in processes:
-        process.start()
-    result, starts, ends = LoadResult(), [], []
+    result, extras = run_processes(clients, _client, lambda i: (tool_url, params[i::clients], seconds_cap))
     steps: dict[str, list[float]] = {step: [] for step in STEPS}
-    for _ in processes:
-        began, ended, latencies, statuses, done, first_error, client_steps = queue.get()
+    for (client_steps,) in extras:
         for step, values in client_steps.items():
             steps[step].extend(values)
-        starts.append(began)
-        ends.append(ended)
-        result.latencies_ms.extend(latencies)
-        result.statuses.update(statuses)
-        result.items += done
-        result.first_error = result.first_error or first_error
-    for process in processes:
-        process.join()
-    result.requests = len(result.latencies_ms)
-    result.seconds = max(ends) - min(starts)
     return result, steps
 
 

@@ -54,7 +54,7 @@ def build(database_url: str, population: generator.Population, pathway_count: in
                 session.commit()
         session.commit()
         audiences: dict[int, int] = {}
-        for p, definition in enumerate(generator.pathways(population, count=pathway_count, steps=steps)):
+        for definition in generator.pathways(population, count=pathway_count, steps=steps):
             pathway = catalogue.create_pathway(session, title=definition["title"], outcome_kind="compliance")
             for step in definition["steps"]:
                 catalogue.add_step(session, pathway.id, kind="xapi", title=step["title"],

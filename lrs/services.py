@@ -31,6 +31,7 @@ from lrs.statements import (
     store_statement,
     store_statements,
     subscribe,
+    told_after_commit,
 )
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "attachment_contents", "consistent_through", "authenticate_credential", "create_credential", "get_statement",
     "issue_launch_credential", "iter_statement_parts", "iter_statements", "latest_sequence", "list_credentials", "query_statements",
     "revoke_credential", "statement_rows", "store_statement", "store_statements", "subscribe",
+    "told_after_commit",
 ]
 
 # Documents (State, Activity Profile, Agent Profile): other packages use these, never lrs.documents' table.

@@ -14,12 +14,18 @@ Data 2.5 "Filter Conditions for StatementRefs"). It is read in steps that each s
 
 The page is the first ``limit`` of the union. Its ``more`` cursor is ``last sequence.ceiling``: the
 ceiling (the newest sequence when the first page was read) keeps later arrivals out of the pages.
+
+Each SQL statement is built once per *shape* of query (which filters are given, the order, the page's
+position) with every value a bound parameter: building them anew (aliases, subqueries, a recursive CTE)
+cost more CPU per request than the database spent answering them.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, cast, func, select
+from sqlalchemy import ARRAY, ColumnElement, Integer, String, Text, any_, bindparam, cast, func, select, text
 from sqlalchemy.orm import Session, aliased
 
 from lrs.errors import BadRequest
@@ -39,8 +45,10 @@ def query_statements(session: Session, query: StatementQuery) -> StatementPage:
     """
     limit = MAX_PAGE if query.limit <= 0 else min(query.limit, MAX_PAGE)
     after, ceiling = _decode_cursor(query.cursor) if query.cursor else (None, None)
-    filtered = bool(_filter_conditions(query, Statement))
-    rows, newest = _direct_rows(session, query, after, ceiling, limit + 1)
+    shape = _shape_of(query)
+    values = _values_of(query)
+    filtered = shape.filtered
+    rows, newest = _direct_rows(session, shape, values, after, ceiling, limit + 1)
     if ceiling is None:
         # The first page reads the ceiling in the same statement (one snapshot), not in a round trip
         # of its own; only an empty page that must still look for StatementRefs asks for it apart.
@@ -50,7 +58,7 @@ def query_statements(session: Session, query: StatementQuery) -> StatementPage:
         seen = {row.sequence for row in rows}
         # Matches in the whole store, judged by how densely the direct rows filled this range.
         estimated_matches = len(rows) * ceiling / max(1, high - low + 1)
-        for row in _referring_rows(session, query, low, high, ceiling, estimated_matches):
+        for row in _referring_rows(session, shape, values, low, high, ceiling, estimated_matches):
             if row.sequence not in seen:
                 seen.add(row.sequence)
                 rows.append(row)
@@ -64,6 +72,46 @@ def query_statements(session: Session, query: StatementQuery) -> StatementPage:
 # -- internals ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """Which filters a query gives and how it is ordered: what its SQL statements depend on."""
+
+    agents: int  # identities to match: 0, 1 or 2 (several)
+    related_agents: bool
+    verb: bool
+    activity: bool
+    related_activities: bool
+    registration: bool
+    since: bool
+    until: bool
+    authority: bool
+    ascending: bool
+
+    @property
+    def filtered(self) -> bool:
+        """Filters on statement properties, which a statement may also meet through its StatementRef target."""
+        return bool(self.agents or self.verb or self.activity or self.registration)
+
+
+def _shape_of(query: StatementQuery) -> _Shape:
+    return _Shape(agents=min(len(_identities(query)), 2), related_agents=query.related_agents,
+                  verb=bool(query.verb), activity=bool(query.activity),
+                  related_activities=query.related_activities, registration=bool(query.registration),
+                  since=query.since is not None, until=query.until is not None,
+                  authority=query.authority is not None, ascending=query.ascending)
+
+
+def _values_of(query: StatementQuery) -> dict[str, Any]:
+    """The bound parameters of a query's filters (named as in the statements ``_Shape`` builds)."""
+    ifis = _identities(query)
+    values: dict[str, Any] = {"ifi": ifis[0] if ifis else None, "ifis": ifis, "verb": query.verb,
+                              "activity": query.activity, "since": query.since, "until": query.until,
+                              "registration": query.registration.lower() if query.registration else None}
+    if query.authority is not None:
+        values["authority"] = ifi_of(query.authority)
+    return values
+
+
 def _columns(table: Any) -> list[Any]:
     # The JSON as text: the response passes it through, and decoding waits until someone needs a dict.
     return [table.sequence, table.statement_id, cast(table.statement, Text).label("json_text"), table.stored,
@@ -75,41 +123,41 @@ def _stored_of_row(row: Row) -> StoredStatement:
                            json_text=row.json_text)
 
 
-def _sequence_bounds(column: Any, query: StatementQuery, after: int | None, ceiling: int | None) -> list[Any]:
+def _sequence_bounds(column: Any, shape: _Shape, after: bool, ceiling: bool) -> list[Any]:
     bounds = []
-    if ceiling is not None:
-        bounds.append(column <= ceiling)
-    if after is not None:
-        bounds.append(column > after if query.ascending else column < after)
+    if ceiling:
+        bounds.append(column <= bindparam("ceiling"))
+    if after:
+        bounds.append(column > bindparam("after") if shape.ascending else column < bindparam("after"))
     return bounds
 
 
-def _stored_bounds(column: Any, query: StatementQuery) -> list[Any]:
+def _stored_bounds(column: Any, shape: _Shape) -> list[Any]:
     """since/until as a sequence range: ``stored`` never decreases as the sequence grows (the store
     keeps it so), so the first statement after ``since`` and the last up to ``until`` bound exactly the
     statements in the window, and the scan in sequence order starts and stops there."""
     bounds = []
-    if query.since is not None:
-        bounds.append(column >= select(Statement.sequence).where(Statement.stored > query.since)
+    if shape.since:
+        bounds.append(column >= select(Statement.sequence).where(Statement.stored > bindparam("since"))
                       .order_by(Statement.stored, Statement.sequence).limit(1).scalar_subquery())
-    if query.until is not None:
-        bounds.append(column <= select(Statement.sequence).where(Statement.stored <= query.until)
+    if shape.until:
+        bounds.append(column <= select(Statement.sequence).where(Statement.stored <= bindparam("until"))
                       .order_by(Statement.stored.desc(), Statement.sequence.desc()).limit(1).scalar_subquery())
     return bounds
 
 
-def _own_conditions(query: StatementQuery, *, stored: bool = True) -> list[ColumnElement[bool]]:
+def _own_conditions(shape: _Shape, *, stored: bool = True) -> list[ColumnElement[bool]]:
     """Conditions on the returned statement itself, never on the statement it targets.
 
     ``stored=False`` leaves since/until out for a caller that applies them as sequence bounds.
     """
     conditions: list[ColumnElement[bool]] = [Statement.voided.is_(False)]
-    if query.since is not None and stored:
-        conditions.append(Statement.stored > query.since)
-    if query.until is not None and stored:
-        conditions.append(Statement.stored <= query.until)
-    if query.authority is not None:
-        conditions.append(Statement.authority_ifi == ifi_of(query.authority))
+    if shape.since and stored:
+        conditions.append(Statement.stored > bindparam("since"))
+    if shape.until and stored:
+        conditions.append(Statement.stored <= bindparam("until"))
+    if shape.authority:
+        conditions.append(Statement.authority_ifi == bindparam("authority"))
     return conditions
 
 
@@ -118,45 +166,51 @@ def _identities(query: StatementQuery) -> list[str]:
     return [i for i in (ifi_of(a) for a in agents) if i]
 
 
-def _direct_rows(session: Session, query: StatementQuery, after: int | None, ceiling: int | None,
-                 count: int) -> tuple[list[Row], int | None]:
-    """The first ``count`` statements matching the filters themselves, and (first page) the newest sequence.
+def _direct_rows(session: Session, shape: _Shape, values: dict[str, Any], after: int | None,
+                 ceiling: int | None, count: int) -> tuple[list[Row], int | None]:
+    """The first ``count`` statements matching the filters themselves, and (first page) the newest sequence."""
+    statement = _direct_statement(shape, after is not None, ceiling is not None)
+    rows = list(session.execute(statement, {**values, "after": after, "ceiling": ceiling, "count": count}).all())
+    if ceiling is None and not rows:
+        return rows, None
+    return rows, (rows[0].newest if ceiling is None else ceiling)
 
-    The scan runs along the ``(key, sequence)`` index of one filter: the agent's or the related
+
+@lru_cache(maxsize=512)
+def _direct_statement(shape: _Shape, after: bool, ceiling: bool) -> Any:
+    """The scan of ``_direct_rows``, built once per shape.
+
+    It runs along the ``(key, sequence)`` index of one filter: the agent's or the related
     activity's side table joined on sequence (ordering by the side table's own column, so the index
     order is the page order), otherwise ``lrs_statements`` with its per-filter indexes.
     """
     order_column: Any = Statement.sequence
     # since/until only as sequence bounds: as conditions on ``stored`` too, they tempted the planner
     # into reading the whole window along the stored index and sorting it.
-    conditions: list[Any] = _own_conditions(query, stored=False)
+    conditions: list[Any] = _own_conditions(shape, stored=False)
     statement = select(*_columns(Statement))
-    ifis = _identities(query)
-    if len(ifis) == 1:
+    if shape.agents == 1:
         agent = StatementAgent
         statement = statement.join(agent, agent.sequence == Statement.sequence)
-        conditions.append(agent.ifi == ifis[0])
-        if not query.related_agents:
+        conditions.append(agent.ifi == bindparam("ifi"))
+        if not shape.related_agents:
             conditions.append(agent.direct.is_(True))
         order_column = agent.sequence
-        conditions += _filter_conditions(query, Statement, skip_agent=True)
-    elif query.activity and query.related_activities and not ifis:
+        conditions += _filter_conditions(shape, Statement, skip_agent=True)
+    elif shape.activity and shape.related_activities and not shape.agents:
         activity = StatementActivity
         statement = statement.join(activity, activity.sequence == Statement.sequence)
-        conditions.append(activity.activity_id == query.activity)
+        conditions.append(activity.activity_id == bindparam("activity"))
         order_column = activity.sequence
-        conditions += _filter_conditions(query, Statement, skip_activity=True)
+        conditions += _filter_conditions(shape, Statement, skip_activity=True)
     else:
-        conditions += _filter_conditions(query, Statement)
+        conditions += _filter_conditions(shape, Statement)
     # On the driving column, so the index range applies (the planner does not carry a range across a join).
-    conditions += _sequence_bounds(order_column, query, after, ceiling) + _stored_bounds(order_column, query)
-    if ceiling is None:
+    conditions += _sequence_bounds(order_column, shape, after, ceiling) + _stored_bounds(order_column, shape)
+    if not ceiling:
         statement = statement.add_columns(select(func.max(Statement.sequence)).scalar_subquery().label("newest"))
-    order = order_column.asc() if query.ascending else order_column.desc()
-    rows = list(session.execute(statement.where(*conditions).order_by(order).limit(count)).all())
-    if ceiling is None and not rows:
-        return rows, None
-    return rows, (rows[0].newest if ceiling is None else ceiling)
+    order = order_column.asc() if shape.ascending else order_column.desc()
+    return statement.where(*conditions).order_by(order).limit(bindparam("count", type_=Integer))
 
 
 def _page_range(query: StatementQuery, after: int | None, ceiling: int, rows: list[Row],
@@ -177,8 +231,8 @@ def _page_range(query: StatementQuery, after: int | None, ceiling: int, rows: li
 FEW_MATCHES = 1000
 
 
-def _referring_rows(session: Session, query: StatementQuery, low: int, high: int, ceiling: int,
-                    estimated_matches: float) -> list[Row]:
+def _referring_rows(session: Session, shape: _Shape, values: dict[str, Any], low: int, high: int,
+                   ceiling: int, estimated_matches: float) -> list[Row]:
     """Statements in ``[low, high]`` that target a match, through one StatementRef or a chain of them.
 
     A selective filter spans a wide range holding many StatementRef statements, but has few matches:
@@ -188,13 +242,33 @@ def _referring_rows(session: Session, query: StatementQuery, low: int, high: int
     """
     if low > high:
         return []
-    own = [*_own_conditions(query), Statement.sequence.between(low, high), Statement.sequence <= ceiling]
-    by_matches = (_referring_to_few_matches(session, query, low, min(high, ceiling))
+    values = {**values, "low": low, "high": high, "ceiling": ceiling}
+    by_matches = (_referring_to_few_matches(session, shape, values, low, min(high, ceiling))
                   if estimated_matches <= FEW_MATCHES else None)
-    # Chains (a StatementRef to a StatementRef statement): walk from the few referring statements
-    # flagged at store time; UNION (not UNION ALL) ends the walk on a cycle.
+    if by_matches is not None:
+        return by_matches
+    # One round trip; each branch keeps its own plan.
+    return list(session.execute(_referring_statement(shape), values).all())
+
+
+def _own_in_range(shape: _Shape) -> list[Any]:
+    return [*_own_conditions(shape), Statement.sequence.between(bindparam("low"), bindparam("high")),
+            Statement.sequence <= bindparam("ceiling")]
+
+
+# The chain index's own predicate, word for word: SQLAlchemy writes a Boolean condition as
+# ``targets_reference = 1`` on SQLite, which SQLite does not take to imply the partial index's
+# ``WHERE targets_reference``, so it read every statement of the range (0.3 s at 100,000).
+_TARGETS_REFERENCE = text(f"{Statement.__tablename__}.targets_reference")
+
+
+@lru_cache(maxsize=512)
+def _through_chain_statement(shape: _Shape) -> Any:
+    """Statements in the range whose chain of StatementRefs (``targets_reference``) ends at a match."""
+    # Walk from the few referring statements flagged at store time; UNION (not UNION ALL) ends the
+    # walk on a cycle.
     chain = (select(Statement.sequence.label("origin"), Statement.object_statement_id.label("target_id"))
-             .where(Statement.targets_reference, *own)
+             .where(_TARGETS_REFERENCE, *_own_in_range(shape))
              .cte("reference_chain", recursive=True))
     link = aliased(Statement, name="link")
     chain = chain.union(select(chain.c.origin, link.object_statement_id)
@@ -202,57 +276,78 @@ def _referring_rows(session: Session, query: StatementQuery, low: int, high: int
                         .where(link.object_statement_id.is_not(None)))
     end = aliased(Statement, name="chain_target")
     matched = (select(chain.c.origin).join(end, end.statement_id == chain.c.target_id)
-               .where(*_filter_conditions(query, end)))
-    through_chain = select(*_columns(Statement)).where(Statement.sequence.in_(matched))
-    if by_matches is not None:
-        return by_matches + list(session.execute(through_chain).all())
+               .where(*_filter_conditions(shape, end)))
+    return select(*_columns(Statement)).where(Statement.sequence.in_(matched))
+
+
+@lru_cache(maxsize=512)
+def _referring_statement(shape: _Shape) -> Any:
+    """The range's StatementRef statements whose target matches, with those reached through a chain."""
     target = aliased(Statement, name="target")
     direct_target = (select(*_columns(Statement))
                      .join(target, target.statement_id == Statement.object_statement_id)
-                     .where(Statement.object_statement_id.is_not(None), *own, *_filter_conditions(query, target)))
-    # One round trip; each branch keeps its own plan.
-    return list(session.execute(direct_target.union_all(through_chain)).all())
+                     .where(Statement.object_statement_id.is_not(None), *_own_in_range(shape),
+                            *_filter_conditions(shape, target)))
+    return direct_target.union_all(_through_chain_statement(shape))
 
 
-def _referring_to_few_matches(session: Session, query: StatementQuery, low: int, high: int) -> list[Row] | None:
+def _referring_to_few_matches(session: Session, shape: _Shape, values: dict[str, Any], low: int,
+                              high: int) -> list[Row] | None:
     """Statements in ``[low, high]`` that target a match, if at most ``FEW_MATCHES`` match (else None)."""
-    target = aliased(Statement, name="target")
-    match_ids = session.scalars(select(target.statement_id).where(*_filter_conditions(query, target))
-                                .limit(FEW_MATCHES + 1)).all()
+    match_ids = session.scalars(_match_ids_statement(shape), values).all()
     if len(match_ids) > FEW_MATCHES:
         return None
     if not match_ids:
-        return []
+        return []  # nothing matches, so nothing refers to a match either, directly or through a chain
     # The range is checked here, not in SQL: there it made the planner scan the range's StatementRef
     # statements instead of looking up the few that refer to these matches.
-    referring = session.execute(select(*_columns(Statement)).where(
-        Statement.object_statement_id.in_(match_ids), *_own_conditions(query))).all()
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    referring = session.execute(_referring_to_ids_statement(shape, postgresql),
+                                {**values, "match_ids": list(match_ids)}).all()
     return [row for row in referring if low <= row.sequence <= high]
 
 
-def _filter_conditions(query: StatementQuery, table: Any, *, skip_agent: bool = False,
+@lru_cache(maxsize=512)
+def _match_ids_statement(shape: _Shape) -> Any:
+    target = aliased(Statement, name="target")
+    return select(target.statement_id).where(*_filter_conditions(shape, target)).limit(FEW_MATCHES + 1)
+
+
+@lru_cache(maxsize=512)
+def _referring_to_ids_statement(shape: _Shape, postgresql: bool) -> Any:
+    # PostgreSQL takes the ids as one array parameter: the same SQL text whatever their number, so
+    # neither side re-renders or re-parses a statement of a thousand placeholders.
+    ids = (any_(bindparam("match_ids", type_=ARRAY(String))) if postgresql
+           else bindparam("match_ids", expanding=True))
+    referring = Statement.object_statement_id == ids if postgresql else Statement.object_statement_id.in_(ids)
+    # With the chains in the same round trip (their range is in SQL; they pass the check above).
+    return (select(*_columns(Statement)).where(referring, *_own_conditions(shape))
+            .union_all(_through_chain_statement(shape)))
+
+
+def _filter_conditions(shape: _Shape, table: Any, *, skip_agent: bool = False,
                        skip_activity: bool = False) -> list[Any]:
-    """The statement-property filters of ``query`` as conditions on ``table`` (lrs_statements or an alias).
+    """The statement-property filters of ``shape`` as conditions on ``table`` (lrs_statements or an alias).
 
     ``skip_agent``/``skip_activity`` leave out a filter the caller already applies by a join.
     """
     conditions = []
-    ifis = _identities(query)
-    if ifis and not skip_agent:
-        agent_match = select(StatementAgent.sequence).where(StatementAgent.ifi.in_(ifis))
-        if not query.related_agents:
+    if shape.agents and not skip_agent:
+        agent_match = select(StatementAgent.sequence).where(StatementAgent.ifi.in_(bindparam("ifis",
+                                                                                            expanding=True)))
+        if not shape.related_agents:
             agent_match = agent_match.where(StatementAgent.direct.is_(True))
         conditions.append(table.sequence.in_(agent_match))
-    if query.verb:
-        conditions.append(table.verb_id == query.verb)
-    if query.activity and not skip_activity:
-        if query.related_activities:
+    if shape.verb:
+        conditions.append(table.verb_id == bindparam("verb"))
+    if shape.activity and not skip_activity:
+        if shape.related_activities:
             conditions.append(table.sequence.in_(select(StatementActivity.sequence).where(
-                StatementActivity.activity_id == query.activity)))
+                StatementActivity.activity_id == bindparam("activity"))))
         else:
-            conditions.append(table.object_activity_id == query.activity)
-    if query.registration:
-        conditions.append(table.registration == query.registration.lower())
+            conditions.append(table.object_activity_id == bindparam("activity"))
+    if shape.registration:
+        conditions.append(table.registration == bindparam("registration"))
     return conditions
 
 

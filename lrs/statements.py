@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 SEQUENCE_LOCK_KEY = 0x4C5253_5345  # "LRSSE": one lock for the whole statement sequence
 MAX_PAGE = 500
 SUBSCRIBERS_KEY = "lrs.subscribers"
+AFTER_COMMIT_KEY = "lrs.told_after_commit"
 # Set by the LRS, so not part of what a client's re-send is compared on.
 LRS_SET_PROPERTIES = ("id", "stored", "authority", "version")
 
@@ -165,9 +166,13 @@ def statement_rows(statements: list[dict], first_sequence: int, stored_at: datet
 
 
 def store_statements(session: Session, statements: list[dict], *, authority: dict, version: str = "1.0.3",
-                     attachments: Mapping[str, tuple[str, bytes]] | None = None) -> list[StoredStatement]:
+                     attachments: Mapping[str, tuple[str, bytes]] | None = None,
+                     subscribers_after_commit: bool = False) -> list[StoredStatement]:
     """Validate and store a batch, all or nothing, and tell the subscribers.
 
+    ``subscribers_after_commit``: tell the subscribers that allow it (``subscribe(after_commit=True)``)
+    after the request's transaction commits, not in it. For a request that does not read back what
+    they derive (the xAPI resource); a page that stores and then shows progress leaves it False.
     Raises ``StatementInvalid`` (400) for a broken rule and ``StatementConflict`` (409) for an id
     already stored with other content; re-sending identical content returns the stored statement.
     Voiding statements mark their targets voided. ``attachments`` maps SHA-2 to (content type,
@@ -214,13 +219,13 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
     by_sequence = iter(stored_new)
     final = [r if r is not None else next(by_sequence) for r in results]
     if stored_new:
-        _notify(session, stored_new)
+        _notify(session, stored_new, subscribers_after_commit)
     return final
 
 
 def store_statement(session: Session, statement: dict, *, authority: dict, statement_id: str | None = None,
-                    version: str = "1.0.3",
-                    attachments: Mapping[str, tuple[str, bytes]] | None = None) -> StoredStatement:
+                    version: str = "1.0.3", attachments: Mapping[str, tuple[str, bytes]] | None = None,
+                    subscribers_after_commit: bool = False) -> StoredStatement:
     """Store one statement (``statement_id`` as given by PUT ?statementId=, which must match any id in it)."""
     if not isinstance(statement, dict):
         raise StatementInvalid("statement: must be a JSON object")
@@ -229,7 +234,7 @@ def store_statement(session: Session, statement: dict, *, authority: dict, state
             raise StatementInvalid("statement.id: differs from the statementId parameter")
         statement = {**statement, "id": statement_id}
     return store_statements(session, [statement], authority=authority, version=version,
-                            attachments=attachments)[0]
+                            attachments=attachments, subscribers_after_commit=subscribers_after_commit)[0]
 
 
 def get_statement(session: Session, statement_id: str, *, voided: bool = False) -> StoredStatement | None:
@@ -334,12 +339,15 @@ def subscribe(app: Flask, callback: Callable[[Session, list[StoredStatement]], N
     """Call ``callback(session, statements)`` after every stored batch.
 
     By default in the same transaction, inside a SAVEPOINT of its own: one that fails is logged
-    and rolled back alone, and the statements still commit. ``after_commit``: in a request, in a
-    transaction of its own right after the request's has committed (``cairn.db.after_commit``),
-    so that it does not hold the statement sequence lock, which serialises every writer; outside
-    a request, as by default. Such a subscriber must catch up by itself on batches it missed
-    (its transaction can fail, or the process stop, after the statements committed). Stores
-    outside an app context notify nobody.
+    and rolled back alone, and the statements still commit. ``after_commit``: when the store asks
+    for it (``store_statements(subscribers_after_commit=True)``) in a request, in a transaction of
+    its own right after the request's has committed (``cairn.db.after_commit``), so that it does
+    not hold the statement sequence lock, which serialises every writer; otherwise as by default.
+    ``told_after_commit(session)`` says which. Such a subscriber must catch up by itself on batches
+    it missed (its transaction can fail, or the process stop, after the statements committed), and
+    while told after commit it must not store statements while holding locks of its own (storing
+    takes the sequence lock; everywhere else that lock is taken first). Stores outside an app
+    context notify nobody.
     """
     app.extensions.setdefault(SUBSCRIBERS_KEY, []).append((callback, after_commit))
 
@@ -659,24 +667,39 @@ def _store_attachment_contents(session: Session, attachments: Mapping[str, tuple
     session.flush()  # now, not inside a subscriber's savepoint
 
 
+def told_after_commit(session: Session) -> bool:
+    """Whether the subscriber running now was told after the statements' transaction committed."""
+    return bool(session.info.get(AFTER_COMMIT_KEY))
+
+
 def _bound(callback: Callable[[Session, list[StoredStatement]], None],
            statements: list[StoredStatement]) -> Callable[[Session], None]:
     def work(session: Session) -> None:
-        callback(session, statements)
+        session.info[AFTER_COMMIT_KEY] = True
+        try:
+            callback(session, statements)
+        finally:
+            session.info.pop(AFTER_COMMIT_KEY, None)
     work.__qualname__ = f"{getattr(callback, '__qualname__', callback)} after commit"
     return work
 
 
-def _notify(session: Session, statements: list[StoredStatement]) -> None:
+def _notify(session: Session, statements: list[StoredStatement], allow_after_commit: bool = False) -> None:
     if not has_app_context():
         return
-    for callback, deferred in current_app.extensions.get(SUBSCRIBERS_KEY, []):
-        if deferred and after_commit(session, _bound(callback, statements)):
-            continue
-        savepoint = session.begin_nested()
-        try:
-            callback(session, statements)
-            savepoint.commit()
-        except Exception:
-            log.exception("statement subscriber %r failed; its work is rolled back", callback)
-            savepoint.rollback()
+    # A store made by a subscriber told after commit tells its own subscribers in its transaction.
+    told = session.info.pop(AFTER_COMMIT_KEY, None)
+    try:
+        for callback, deferred in current_app.extensions.get(SUBSCRIBERS_KEY, []):
+            if deferred and allow_after_commit and after_commit(session, _bound(callback, statements)):
+                continue
+            savepoint = session.begin_nested()
+            try:
+                callback(session, statements)
+                savepoint.commit()
+            except Exception:
+                log.exception("statement subscriber %r failed; its work is rolled back", callback)
+                savepoint.rollback()
+    finally:
+        if told is not None:
+            session.info[AFTER_COMMIT_KEY] = told

@@ -18,6 +18,7 @@ from lrs.http import (
     authenticate,
     json_body,
     loads_strict,
+    read_only_request,
     xapi_path,
     xapi_version,
 )
@@ -49,7 +50,7 @@ def put_statement() -> Response:
     _check_launch(credential, [body])
     services.store_statement(get_session(), body, authority=credential.authority,
                              statement_id=params["statementId"], version=xapi_version(),
-                             attachments=attachments)
+                             attachments=attachments, subscribers_after_commit=True)
     return Response(status=204)
 
 
@@ -61,13 +62,17 @@ def post_statements() -> Response:
     body, attachments = _statements_from_request()
     statements = body if isinstance(body, list) else [body]
     _check_launch(credential, statements)
+    # Content that sends statements reads nothing derived back in the same request: the
+    # subscribers that allow it (the progress projection) run after the commit.
     stored = services.store_statements(get_session(), statements, authority=credential.authority,
-                                       version=xapi_version(), attachments=attachments)
+                                       version=xapi_version(), attachments=attachments,
+                                       subscribers_after_commit=True)
     return _json([s.id for s in stored])
 
 
 @bp.get("/statements")
 def get_statements() -> Response:
+    read_only_request()
     credential = authenticate(*READ_SCOPES)
     schema = StatementsQueryParams()
     schema.context["given"] = set(request.args)

@@ -272,12 +272,13 @@ def last_applied_sequence(session: Session) -> int:
 
 
 def catch_up(session: Session, *, batch_size: int = 1000, batch: list[StoredStatementLike] | None = None,
-             derive: bool = True) -> int:
+             derive: bool = True, earned: list[tuple[int, int]] | None = None) -> int:
     """Apply every statement after the cursor, refresh the learners concerned; return how many applied.
 
     ``batch``: statements just stored (the subscriber's); when they are exactly the next ones after
     the cursor they are applied as they are, without reading them back. ``derive=False`` records the
-    facts only (a rebuild derives every learner afterwards).
+    facts only (a rebuild derives every learner afterwards). ``earned``: collect the new awards
+    (user id, award id) here instead of storing their ``earned`` statements (``record_earned``).
     """
     from lrs import services as lrs_services
     if session.info.get("pathways.projecting"):
@@ -312,7 +313,10 @@ def catch_up(session: Session, *, batch_size: int = 1000, batch: list[StoredStat
             if not derive:
                 break
             new_awards = _refresh(session, affected)
-            if not _record_earned(session, new_awards):
+            if earned is not None:
+                earned.extend(new_awards)
+                break
+            if not record_earned(session, new_awards):
                 break
     finally:
         session.info.pop("pathways.projecting", None)
@@ -326,7 +330,18 @@ def _follows(batch: list[StoredStatementLike], last_sequence: int) -> bool:
 
 def on_statements(session: Session, batch: list[Any]) -> None:
     """The LRS subscriber: bring the projection up to date, including anything an earlier failure missed."""
-    catch_up(session, batch=batch)
+    from lrs import services as lrs_services
+    if not lrs_services.told_after_commit(session):
+        catch_up(session, batch=batch)
+        return
+    # After the statements committed, this transaction holds the cursor row and no sequence lock.
+    # Storing ``earned`` statements takes that lock, which every other writer takes before the
+    # cursor: so they are stored after this commits, and projected as any store is.
+    earned: list[tuple[int, int]] = []
+    catch_up(session, batch=batch, earned=earned)
+    if earned:
+        session.commit()
+        record_earned(session, earned)
 
 
 def worker_catch_up(app: Any) -> bool:
@@ -679,7 +694,7 @@ def earned_statement_id(user_id: int, lineage: str, earned_at: datetime) -> str:
     return str(uuid.uuid5(EARNED_NAMESPACE, f"{user_id}|{lineage}|{earned_at.isoformat()}"))
 
 
-def _record_earned(session: Session, awards: list[tuple[int, int]]) -> bool:
+def record_earned(session: Session, awards: list[tuple[int, int]]) -> bool:
     """Store an ``earned`` statement for each new award (once: its id is derived from the award)."""
     from lrs import services as lrs_services
     from cairn.accounts.services import identities_of
@@ -803,7 +818,7 @@ def rebuild(session: Session, *, batch_size: int = 5000) -> int:
     session.flush()
     # Every learner, with statements or not (those with assignments only get their not-started rows).
     new_awards = refresh_users(session, session.scalars(select(User.id)))
-    if _record_earned(session, new_awards):
+    if record_earned(session, new_awards):
         count += catch_up(session)
     return count
 

@@ -8,10 +8,9 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from cairn.auth import admin_required
 from cairn.db import get_session
 from cairn.errors import CairnError
-from cairn.pages import load_form
 from pathways import assessments as bank
 from pathways.admin.blueprint import bp
-from pathways.admin.common import errors_from
+from pathways.admin.common import errors_from, handle_form
 from pathways.admin.forms import AssessmentForm, QuestionForm, question_form_values
 
 INTERACTION_LABELS = {"choice": "Choice (one or several answers)", "true-false": "True or false",
@@ -43,17 +42,14 @@ def assessments() -> str:
 @bp.post("/assessments")
 @admin_required
 def create_assessment() -> Any:
-    data, errors = load_form(AssessmentForm())
-    if data is not None:
-        try:
-            created = bank.create_assessment(get_session(), **data)
-        except CairnError as exc:
-            errors = _errors(exc)
-        else:
-            flash(f"Assessment “{created.title}” created. Add its questions.")
-            return redirect(url_for("pathways_admin.assessment", assessment_id=created.id))
-    return render_template("pathways_admin/assessments.html", assessments=bank.list_assessments(get_session()),
-                           form=request.form, errors=errors), 400
+    return handle_form(
+        AssessmentForm(), lambda data: bank.create_assessment(get_session(), **data),
+        lambda created: f"Assessment “{created.title}” created. Add its questions.",
+        lambda created: url_for("pathways_admin.assessment", assessment_id=created.id),
+        lambda errors: (render_template("pathways_admin/assessments.html",
+                                        assessments=bank.list_assessments(get_session()),
+                                        form=request.form, errors=errors), 400),
+        errors_of=_errors)
 
 
 def _assessment_page(assessment_id: int, *, form: Any = None, errors: dict | None = None,
@@ -76,31 +72,22 @@ def assessment(assessment_id: int) -> Any:
 @bp.post("/assessments/<int:assessment_id>")
 @admin_required
 def update_assessment(assessment_id: int) -> Any:
-    data, errors = load_form(AssessmentForm())
-    if data is not None:
-        try:
-            bank.update_assessment(get_session(), assessment_id, **data)
-        except CairnError as exc:
-            errors = _errors(exc)
-        else:
-            flash("Assessment saved.")
-            return redirect(url_for("pathways_admin.assessment", assessment_id=assessment_id))
-    return _assessment_page(assessment_id, form=request.form, errors=errors, status=400)
+    return handle_form(
+        AssessmentForm(), lambda data: bank.update_assessment(get_session(), assessment_id, **data),
+        "Assessment saved.", url_for("pathways_admin.assessment", assessment_id=assessment_id),
+        lambda errors: _assessment_page(assessment_id, form=request.form, errors=errors, status=400),
+        errors_of=_errors)
 
 
 @bp.post("/assessments/<int:assessment_id>/questions", endpoint="add_question")
 @admin_required
 def add_question(assessment_id: int) -> Any:
-    data, errors = load_form(QuestionForm())
-    if data is not None:
-        try:
-            bank.add_question(get_session(), assessment_id, **data)
-        except CairnError as exc:
-            errors = _errors(exc)
-        else:
-            flash("Question added.")
-            return redirect(url_for("pathways_admin.assessment", assessment_id=assessment_id, _anchor="questions"))
-    return _assessment_page(assessment_id, question_form=request.form, question_errors=errors, status=400)
+    return handle_form(
+        QuestionForm(), lambda data: bank.add_question(get_session(), assessment_id, **data),
+        "Question added.", _questions_of(assessment_id),
+        lambda errors: _assessment_page(assessment_id, question_form=request.form, question_errors=errors,
+                                        status=400),
+        errors_of=_errors)
 
 
 @bp.get("/questions/<int:question_id>", endpoint="question")
@@ -115,17 +102,13 @@ def question(question_id: int) -> str:
 @admin_required
 def update_question(question_id: int) -> Any:
     assessment_id, found = _find_question(question_id)
-    data, errors = load_form(QuestionForm())
-    if data is not None:
-        try:
-            bank.update_question(get_session(), question_id, **data)
-        except CairnError as exc:
-            errors = _errors(exc)
-        else:
-            flash("Question saved.")
-            return redirect(url_for("pathways_admin.assessment", assessment_id=assessment_id, _anchor="questions"))
-    return render_template("pathways_admin/question.html", assessment_id=assessment_id, question=found,
-                           kinds=INTERACTION_LABELS, qform=request.form, qerrors=errors), 400
+    return handle_form(
+        QuestionForm(), lambda data: bank.update_question(get_session(), question_id, **data),
+        "Question saved.", _questions_of(assessment_id),
+        lambda errors: (render_template("pathways_admin/question.html", assessment_id=assessment_id,
+                                        question=found, kinds=INTERACTION_LABELS, qform=request.form,
+                                        qerrors=errors), 400),
+        errors_of=_errors)
 
 
 @bp.post("/questions/<int:question_id>/delete", endpoint="remove_question")
@@ -134,7 +117,11 @@ def remove_question(question_id: int) -> Response:
     assessment_id, _ = _find_question(question_id)
     bank.remove_question(get_session(), question_id)
     flash("Question removed.")
-    return redirect(url_for("pathways_admin.assessment", assessment_id=assessment_id, _anchor="questions"))
+    return redirect(_questions_of(assessment_id))
+
+
+def _questions_of(assessment_id: int) -> str:
+    return url_for("pathways_admin.assessment", assessment_id=assessment_id, _anchor="questions")
 
 
 def _find_question(question_id: int) -> tuple[int, Any]:

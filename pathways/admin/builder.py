@@ -8,10 +8,9 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from cairn.auth import admin_required, current_user
 from cairn.db import get_session
 from cairn.errors import CairnError
-from cairn.pages import load_form
 from pathways import assessments, projection, services
 from pathways.admin.blueprint import bp
-from pathways.admin.common import errors_from
+from pathways.admin.common import handle_form
 from pathways.admin.forms import PathwayForm, ReorderForm, StepForm
 from pathways.models import MOVE_ON, ORDERINGS, OUTCOME_KINDS, STEP_KINDS
 
@@ -53,18 +52,13 @@ def new_pathway() -> str:
 @bp.post("/pathways/new")
 @admin_required
 def create_pathway() -> Response | tuple[str, int]:
-    data, errors = load_form(PathwayForm())
-    if data is not None:
-        try:
-            created = services.create_pathway(get_session(), **data)
-        except CairnError as exc:
-            errors = errors_from(exc)
-        else:
-            flash(f"Pathway “{created.title}” created as a draft. Add its steps.")
-            return redirect(url_for("pathways_admin.pathway", pathway_id=created.id))
-    return render_template("pathways_admin/pathway_new.html", form=request.form, errors=errors,
-                           categories=services.list_categories(get_session()), outcome_kinds=OUTCOME_KINDS,
-                           orderings=ORDERINGS), 400
+    return handle_form(
+        PathwayForm(), lambda data: services.create_pathway(get_session(), **data),
+        lambda created: f"Pathway “{created.title}” created as a draft. Add its steps.",
+        lambda created: url_for("pathways_admin.pathway", pathway_id=created.id),
+        lambda errors: (render_template("pathways_admin/pathway_new.html", form=request.form, errors=errors,
+                                        categories=services.list_categories(get_session()),
+                                        outcome_kinds=OUTCOME_KINDS, orderings=ORDERINGS), 400))
 
 
 @bp.get("/pathways/<int:pathway_id>", endpoint="pathway")
@@ -76,17 +70,12 @@ def pathway(pathway_id: int) -> Any:
 @bp.post("/pathways/<int:pathway_id>")
 @admin_required
 def update_pathway(pathway_id: int) -> Any:
-    data, errors = load_form(PathwayForm())
-    if data is not None:
-        try:
-            changed = services.update_pathway(get_session(), pathway_id, **data)
-        except CairnError as exc:
-            errors = errors_from(exc)
-        else:
-            flash("Pathway saved." if changed.id == pathway_id else
-                  f"Saved in the new draft version {changed.version}; publish it to give it to learners.")
-            return redirect(url_for("pathways_admin.pathway", pathway_id=changed.id))
-    return _pathway_page(pathway_id, form=request.form, errors=errors, status=400)
+    return handle_form(
+        PathwayForm(), lambda data: services.update_pathway(get_session(), pathway_id, **data),
+        lambda changed: "Pathway saved." if changed.id == pathway_id else
+        f"Saved in the new draft version {changed.version}; publish it to give it to learners.",
+        lambda changed: url_for("pathways_admin.pathway", pathway_id=changed.id),
+        lambda errors: _pathway_page(pathway_id, form=request.form, errors=errors, status=400))
 
 
 @bp.post("/pathways/<int:pathway_id>/draft", endpoint="edit_draft")
@@ -100,19 +89,17 @@ def edit_draft(pathway_id: int) -> Response:
 @bp.post("/pathways/<int:pathway_id>/order", endpoint="reorder_steps")
 @admin_required
 def reorder_steps(pathway_id: int) -> Any:
-    order, errors = load_form(ReorderForm())
-    if order is not None:
-        try:
-            steps = services.reorder_steps(get_session(), pathway_id, order)
-        except CairnError as exc:
-            errors = errors_from(exc)
-        else:
-            flash("Step order saved.")
-            target = steps[0].pathway_id if steps else pathway_id
-            return redirect(url_for("pathways_admin.pathway", pathway_id=target, _anchor="steps"))
-    flash("The order could not be saved: " + "; ".join(
-        f"{k}: {' '.join(map(str, v))}" for k, v in errors.items()), "error")
-    return redirect(url_for("pathways_admin.pathway", pathway_id=pathway_id, _anchor="steps"))
+    def not_saved(errors: dict[str, list[str]]) -> Any:
+        flash("The order could not be saved: " + "; ".join(
+            f"{k}: {' '.join(map(str, v))}" for k, v in errors.items()), "error")
+        return redirect(url_for("pathways_admin.pathway", pathway_id=pathway_id, _anchor="steps"))
+    # A reordered published pathway lands in its draft version: go where the steps now are.
+    return handle_form(
+        ReorderForm(), lambda order: services.reorder_steps(get_session(), pathway_id, order),
+        "Step order saved.",
+        lambda steps: url_for("pathways_admin.pathway", _anchor="steps",
+                              pathway_id=steps[0].pathway_id if steps else pathway_id),
+        not_saved)
 
 
 def _step_page(pathway_id: int, *, step: Any = None, form: Any, errors: dict, status: int = 200) -> Any:
@@ -143,16 +130,11 @@ def new_step(pathway_id: int) -> Any:
 @bp.post("/pathways/<int:pathway_id>/steps/new")
 @admin_required
 def add_step(pathway_id: int) -> Any:
-    values, errors = load_form(StepForm())
-    if values is not None:
-        try:
-            step = services.add_step(get_session(), pathway_id, **values)
-        except CairnError as exc:
-            errors = errors_from(exc)
-        else:
-            flash(f"Step “{step.title}” added.")
-            return redirect(url_for("pathways_admin.pathway", pathway_id=step.pathway_id, _anchor="steps"))
-    return _step_page(pathway_id, form=request.form, errors=errors, status=400)
+    return handle_form(
+        StepForm(), lambda values: services.add_step(get_session(), pathway_id, **values),
+        lambda added: f"Step “{added.title}” added.",
+        lambda added: url_for("pathways_admin.pathway", pathway_id=added.pathway_id, _anchor="steps"),
+        lambda errors: _step_page(pathway_id, form=request.form, errors=errors, status=400))
 
 
 @bp.get("/steps/<int:step_id>", endpoint="step")
@@ -166,16 +148,11 @@ def step(step_id: int) -> Any:
 @admin_required
 def update_step(step_id: int) -> Any:
     row = services.get_step(get_session(), step_id)
-    values, errors = load_form(StepForm())
-    if values is not None:
-        try:
-            changed = services.update_step(get_session(), step_id, **values)
-        except CairnError as exc:
-            errors = errors_from(exc)
-        else:
-            flash(f"Step “{changed.title}” saved.")
-            return redirect(url_for("pathways_admin.pathway", pathway_id=changed.pathway_id, _anchor="steps"))
-    return _step_page(row.pathway_id, step=row, form=request.form, errors=errors, status=400)
+    return handle_form(
+        StepForm(), lambda values: services.update_step(get_session(), step_id, **values),
+        lambda changed: f"Step “{changed.title}” saved.",
+        lambda changed: url_for("pathways_admin.pathway", pathway_id=changed.pathway_id, _anchor="steps"),
+        lambda errors: _step_page(row.pathway_id, step=row, form=request.form, errors=errors, status=400))
 
 
 @bp.post("/steps/<int:step_id>/delete", endpoint="remove_step")

@@ -8,11 +8,10 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from cairn.accounts import services as accounts
 from cairn.auth import admin_required
 from cairn.db import get_session
-from cairn.errors import CairnError
 from cairn.pages import load_form
 from pathways import services
 from pathways.admin.blueprint import bp
-from pathways.admin.common import errors_from
+from pathways.admin.common import handle_form
 from pathways.admin.forms import (
     AssignmentForm,
     AudienceForm,
@@ -50,16 +49,10 @@ def categories() -> Any:
 @bp.post("/categories")
 @admin_required
 def create_category() -> Any:
-    data, errors = load_form(CategoryForm())
-    if data is not None:
-        try:
-            created = services.create_category(get_session(), **data)
-        except CairnError as exc:
-            errors = errors_from(exc)
-        else:
-            flash(f"Category “{created.name}” added.")
-            return redirect(url_for("pathways_admin.categories"))
-    return _categories_page(request.form, errors, 400)
+    return handle_form(CategoryForm(), lambda data: services.create_category(get_session(), **data),
+                       lambda created: f"Category “{created.name}” added.",
+                       url_for("pathways_admin.categories"),
+                       lambda errors: _categories_page(request.form, errors, 400))
 
 
 @bp.get("/categories/<int:category_id>", endpoint="category")
@@ -73,16 +66,13 @@ def category(category_id: int) -> Any:
 @admin_required
 def update_category(category_id: int) -> Any:
     found = {c.id: c for c in services.list_categories(get_session())}.get(category_id) or abort(404)
-    data, errors = load_form(CategoryForm())
-    if data is not None:
-        try:
-            services.update_category(get_session(), category_id, **data)
-        except CairnError as exc:
-            errors = errors_from(exc)
-        else:
-            flash(f"Category “{data['name']}” saved.")
-            return redirect(url_for("pathways_admin.categories"))
-    return _categories_page(request.form, errors, 400, editing=found)
+
+    def save(data: dict[str, Any]) -> str:
+        services.update_category(get_session(), category_id, **data)
+        return data["name"]  # as typed (the service strips it)
+    return handle_form(CategoryForm(), save, "Category “{}” saved.".format,
+                       url_for("pathways_admin.categories"),
+                       lambda errors: _categories_page(request.form, errors, 400, editing=found))
 
 
 @bp.post("/categories/<int:category_id>/delete", endpoint="delete_category")
@@ -96,33 +86,27 @@ def delete_category(category_id: int) -> Response:
 # ------------------------------------------------------------------------------------------- audiences
 
 
-@bp.get("/audiences", endpoint="audiences")
-@admin_required
-def audiences() -> Any:
+def _audiences_page(form: Any, errors: dict, status: int = 200) -> Any:
     session = get_session()
     rows = services.list_audiences(session)
     sizes = {a.id: len(services.audience_member_ids(session, a.id)) for a in rows}
-    return render_template("pathways_admin/audiences.html", audiences=rows, sizes=sizes, form={}, errors={},
-                           people=_people(), rules_as_lines=rules_as_lines)
+    return render_template("pathways_admin/audiences.html", audiences=rows, sizes=sizes, form=form,
+                           errors=errors, people=_people(), rules_as_lines=rules_as_lines), status
+
+
+@bp.get("/audiences", endpoint="audiences")
+@admin_required
+def audiences() -> Any:
+    return _audiences_page({}, {})
 
 
 @bp.post("/audiences")
 @admin_required
 def create_audience() -> Any:
-    data, errors = load_form(AudienceForm())
-    if data is not None:
-        try:
-            created = services.create_audience(get_session(), **data)
-        except CairnError as exc:
-            errors = errors_from(exc)
-        else:
-            flash(f"Audience “{created.name}” added.")
-            return redirect(url_for("pathways_admin.audience", audience_id=created.id))
-    session = get_session()
-    rows = services.list_audiences(session)
-    sizes = {a.id: len(services.audience_member_ids(session, a.id)) for a in rows}
-    return render_template("pathways_admin/audiences.html", audiences=rows, sizes=sizes, form=request.form,
-                           errors=errors, people=_people(), rules_as_lines=rules_as_lines), 400
+    return handle_form(AudienceForm(), lambda data: services.create_audience(get_session(), **data),
+                       lambda created: f"Audience “{created.name}” added.",
+                       lambda created: url_for("pathways_admin.audience", audience_id=created.id),
+                       lambda errors: _audiences_page(request.form, errors, 400))
 
 
 def _audience_page(audience_id: int, form: Any = None, errors: dict | None = None, status: int = 200) -> Any:
@@ -147,16 +131,10 @@ def audience(audience_id: int) -> Any:
 @bp.post("/audiences/<int:audience_id>")
 @admin_required
 def update_audience(audience_id: int) -> Any:
-    data, errors = load_form(AudienceForm())
-    if data is not None:
-        try:
-            services.update_audience(get_session(), audience_id, **data)
-        except CairnError as exc:
-            errors = errors_from(exc)
-        else:
-            flash("Audience saved.")
-            return redirect(url_for("pathways_admin.audience", audience_id=audience_id))
-    return _audience_page(audience_id, request.form, errors, 400)
+    return handle_form(AudienceForm(),
+                       lambda data: services.update_audience(get_session(), audience_id, **data),
+                       "Audience saved.", url_for("pathways_admin.audience", audience_id=audience_id),
+                       lambda errors: _audience_page(audience_id, request.form, errors, 400))
 
 
 @bp.post("/audiences/<int:audience_id>/delete", endpoint="delete_audience")
@@ -208,16 +186,10 @@ def class_page(class_id: int) -> Any:
 @bp.post("/classes/<int:class_id>/members", endpoint="class_membership")
 @admin_required
 def class_membership(class_id: int) -> Any:
-    data, errors = load_form(MembershipForm())
-    if data is not None:
-        try:
-            services.set_class_membership(get_session(), class_id, **data)
-        except CairnError as exc:
-            errors = errors_from(exc)
-        else:
-            flash("Membership saved.")
-            return redirect(url_for("pathways_admin.class_page", class_id=class_id))
-    return _class_page(class_id, errors, 400)
+    return handle_form(MembershipForm(),
+                       lambda data: services.set_class_membership(get_session(), class_id, **data),
+                       "Membership saved.", url_for("pathways_admin.class_page", class_id=class_id),
+                       lambda errors: _class_page(class_id, errors, 400))
 
 
 @bp.post("/classes/<int:class_id>/delete", endpoint="delete_class")
@@ -259,17 +231,13 @@ def assignments() -> Any:
 @bp.post("/assignments")
 @admin_required
 def assign() -> Any:
-    data, errors = load_form(AssignmentForm())
-    if data is not None:
+    def save(data: dict[str, Any]) -> int:
         pathway_id = data.pop("pathway_id")
-        try:
-            services.assign_pathway(get_session(), pathway_id, **data)
-        except CairnError as exc:
-            errors = errors_from(exc)
-        else:
-            flash("Pathway assigned.")
-            return redirect(url_for("pathways_admin.assignments", pathway_id=pathway_id))
-    return _assignments_page(request.form, errors, 400)
+        services.assign_pathway(get_session(), pathway_id, **data)
+        return pathway_id
+    return handle_form(AssignmentForm(), save, "Pathway assigned.",
+                       lambda pathway_id: url_for("pathways_admin.assignments", pathway_id=pathway_id),
+                       lambda errors: _assignments_page(request.form, errors, 400))
 
 
 @bp.post("/assignments/<int:assignment_id>/delete", endpoint="unassign")

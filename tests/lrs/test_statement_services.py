@@ -243,3 +243,18 @@ def test_outside_a_request_an_after_commit_subscriber_runs_in_the_storing_transa
     with app.app_context():
         stored = services.store_statements(db_session, [statement()], authority=AUTHORITY)
     assert seen == [[stored[0].id]]
+
+
+def test_a_store_in_a_request_tells_after_commit_subscribers_at_once_unless_it_asks(app: Flask,
+                                                                                     db_session: Session) -> None:
+    # A page that stores and then shows what a subscriber derives must see it in the same request.
+    from cairn.db import get_session
+    seen: list[str] = []
+    services.subscribe(app, lambda session, batch: seen.append(batch[0].id), after_commit=True)
+    with app.test_request_context():
+        session = get_session()
+        [now] = services.store_statements(session, [statement()], authority=AUTHORITY)
+        assert seen == [now.id]
+        [later] = services.store_statements(session, [statement()], authority=AUTHORITY,
+                                            subscribers_after_commit=True)
+        assert seen == [now.id]  # deferred to the request's commit

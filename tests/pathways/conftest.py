@@ -1,12 +1,16 @@
 """Fixtures for pathways tests: small builders that go through the service functions."""
 from __future__ import annotations
 
+import uuid as _uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 
+from lrs import services as lrs_services
 from pathways import services
+from pathways.projection import system_authority
 
 
 def make_pathway(session: Session, *, steps: int = 2, publish: bool = True, **fields: Any):
@@ -27,12 +31,6 @@ def make_pathway(session: Session, *, steps: int = 2, publish: bool = True, **fi
 def pathway_factory(db_session):
     return lambda **kw: make_pathway(db_session, **kw)
 
-
-import uuid as _uuid
-from datetime import UTC, datetime, timedelta
-
-from lrs import services as lrs_services
-from pathways.projection import system_authority
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

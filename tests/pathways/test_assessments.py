@@ -37,6 +37,11 @@ def _bank(db_session, **rules):
     return bank, ids
 
 
+def _answers(ids: list[int], values: list) -> dict[int, object]:
+    """One answer per question of the bank, in order (a missing or extra answer is a broken test)."""
+    return dict(zip(ids, values, strict=True))
+
+
 def _pathway_with(db_session, bank):
     pathway = services.create_pathway(db_session, title="Fire", outcome_kind="certification")
     step = services.add_step(db_session, pathway.id, kind="assessment", title="Check", assessment_id=bank.id)
@@ -49,17 +54,17 @@ def test_every_interaction_type_is_graded(app, db_session) -> None:
     learner = factories.user(db_session)
     with app.app_context():
         attempt = assessments.start_attempt(db_session, learner.id, bank.id, now=T0)
-        result = assessments.submit_attempt(db_session, attempt.id, learner.id, dict(zip(ids, RIGHT)), now=T0)
+        result = assessments.submit_attempt(db_session, attempt.id, learner.id, _answers(ids, RIGHT), now=T0)
         assert result.scaled_score == 1.0 and result.passed and all(a.correct for a in result.answers)
         attempt = assessments.start_attempt(db_session, learner.id, bank.id, now=T0)
-        result = assessments.submit_attempt(db_session, attempt.id, learner.id, dict(zip(ids, WRONG)), now=T0)
+        result = assessments.submit_attempt(db_session, attempt.id, learner.id, _answers(ids, WRONG), now=T0)
     assert result.scaled_score == 0.0 and not result.passed and not any(a.correct for a in result.answers)
 
 
 def test_each_answer_is_an_answered_statement_with_the_interaction_definition(app, db_session) -> None:
     bank, ids = _bank(db_session, pass_mark=0.5)
     learner = factories.user(db_session)
-    answers = dict(zip(ids, RIGHT))
+    answers = _answers(ids, RIGHT)
     answers[ids[0]] = ["water"]
     with app.app_context():
         attempt = assessments.start_attempt(db_session, learner.id, bank.id, now=T0)
@@ -88,11 +93,11 @@ def test_a_passed_attempt_completes_the_assessment_step_with_its_score(app, db_s
     services.assign_pathway(db_session, pathway.id, user_id=learner.id)
     with app.app_context():
         first = assessments.start_attempt(db_session, learner.id, bank.id, step_id=step.id, now=T0)
-        failed = assessments.submit_attempt(db_session, first.id, learner.id, dict(zip(ids, WRONG)), now=T0)
+        failed = assessments.submit_attempt(db_session, first.id, learner.id, _answers(ids, WRONG), now=T0)
         view = services.learner_pathway(db_session, learner.id, pathway.id)
         assert view.steps[0].state == "in_progress" and view.steps[0].attempts == 1
         second = assessments.start_attempt(db_session, learner.id, bank.id, step_id=step.id, now=T0)
-        passed = assessments.submit_attempt(db_session, second.id, learner.id, dict(zip(ids, RIGHT)),
+        passed = assessments.submit_attempt(db_session, second.id, learner.id, _answers(ids, RIGHT),
                                             now=T0 + timedelta(minutes=5))
     view = services.learner_pathway(db_session, learner.id, pathway.id)
     assert view.steps[0].state == "done" and view.steps[0].best_score == 1.0 and view.steps[0].attempts == 2
@@ -121,7 +126,7 @@ def test_an_attempt_submitted_after_its_time_limit_fails_with_zero(app, db_sessi
     with app.app_context():
         attempt = assessments.start_attempt(db_session, learner.id, bank.id, now=T0)
         assert attempt.deadline == T0 + timedelta(seconds=60)
-        result = assessments.submit_attempt(db_session, attempt.id, learner.id, dict(zip(ids, RIGHT)),
+        result = assessments.submit_attempt(db_session, attempt.id, learner.id, _answers(ids, RIGHT),
                                             now=T0 + timedelta(minutes=5))
     assert result.late and result.scaled_score == 0.0 and not result.passed
 
@@ -174,7 +179,7 @@ def test_assessment_outcomes_reach_outcome_listeners_for_grade_passback(app, db_
     services.assign_pathway(db_session, pathway.id, user_id=learner.id)
     with app.app_context():
         attempt = assessments.start_attempt(db_session, learner.id, bank.id, step_id=step.id, now=T0)
-        assessments.submit_attempt(db_session, attempt.id, learner.id, dict(zip(ids, RIGHT)), now=T0)
+        assessments.submit_attempt(db_session, attempt.id, learner.id, _answers(ids, RIGHT), now=T0)
     step_changes = [c for c in heard if c.step_id == step.id]
     assert [(c.user_id, c.score_given, c.score_maximum, c.completed) for c in step_changes] == \
         [(learner.id, 100.0, 100.0, True)]

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from lrs import services as lrs_services
 from pathways import services
 from pathways.catalogue import VERB_COMPLETED, VERB_EARNED
+from pathways.models import ProgressCursor
 from pathways.projection import earned_statement_id
 from tests import factories
+from tests.lrs.conftest import XAPIClient, make_credential
 from tests.pathways.conftest import T0, make_pathway, voiding, xapi
 
 
@@ -121,3 +125,19 @@ def test_public_verification_page_shows_holder_and_status(client, db_session, st
     api = client.get(f"/api/certificates/{code}")
     assert api.status_code == 200 and api.get_json()["holder"] == learner.name
     assert client.get("/api/certificates/NOSUCHCODE").status_code == 404
+
+
+def test_over_xapi_the_award_and_its_earned_statement_follow_the_commit(client, db_session) -> None:
+    # The projection runs after the statements commit; the earned statement is stored after the
+    # projection commits (the sequence lock is never taken while the cursor row is held).
+    detail, learner = _certified(db_session)
+    info, secret = make_credential(db_session)
+    response = XAPIClient(client, info.key, secret).post(
+        "/statements", json_body=[xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri)])
+    assert response.status_code == 200, response.get_json()
+    [award] = services.learner_certifications(db_session, learner.id, now=T0 + timedelta(days=1))
+    assert award.status == "active" and award.statement_ids == tuple(response.get_json())
+    earned = lrs_services.get_statement(db_session, earned_statement_id(learner.id, detail.pathway.lineage, T0))
+    assert earned is not None and earned.statement["verb"]["id"] == VERB_EARNED
+    # ... and the earned statement itself was projected: the cursor is at the newest statement.
+    assert db_session.scalar(select(ProgressCursor.last_sequence)) == lrs_services.latest_sequence(db_session)

@@ -27,9 +27,9 @@ def build(db_session, kind: str = "xapi", **step_fields):  # type: ignore[no-unt
     learner = factories.user(db_session)
     pathway = pathways.create_pathway(db_session, title="Launch", outcome_kind="training_attendance")
     tag = uuid.uuid4().hex[:8]
-    step = pathways.add_step(db_session, pathway.id, kind=kind, title="Module",
-                             launch_url=f"{CONTENT}/{tag}/index.html?lang=en",
-                             activity_iri=f"{CONTENT}/{tag}/activity", **step_fields)
+    pathways.add_step(db_session, pathway.id, kind=kind, title="Module",
+                      launch_url=f"{CONTENT}/{tag}/index.html?lang=en",
+                      activity_iri=f"{CONTENT}/{tag}/activity", **step_fields)
     pathways.publish_pathway(db_session, pathway.id)
     pathways.assign_pathway(db_session, pathway.id, user_id=learner.id)
     published = pathways.get_pathway(db_session, pathway.id)
