@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from flask import current_app, has_app_context
-from sqlalchemy import delete, insert, or_, select, tuple_, update
+from sqlalchemy import delete, or_, select, tuple_, update
 from sqlalchemy.orm import Session, selectinload
 
 from cairn.accounts.models import User, UserIdentity
