@@ -204,7 +204,7 @@ def _insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> No
     connection = session.connection()
     dialect = connection.dialect
     names = list(rows[0])
-    processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
     values = ([row[name] if process is None or row[name] is None else process(row[name])
                for name, process in zip(names, processors)] for row in rows)
     quote = dialect.identifier_preparer.quote
