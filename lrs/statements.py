@@ -190,7 +190,7 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
     prepared = [_prepare(statement, authority, version) for statement in statements]
 
     _lock_sequence(session)
-    top, known = _known_statements(session, prepared)
+    top, newest_stored, known = _known_statements(session, prepared)
     results: list[StoredStatement | None] = []
     new: list[_Prepared] = []
     for item, statement in zip(prepared, statements, strict=True):
@@ -206,7 +206,7 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
             results.append(None)
     stored_targets = _resolve_voiding(new, known, results)
     _check_attachments(statements, attachments or {})
-    _number(new, top + 1, _stored_at(session, top))
+    _number(new, top + 1, _stored_at(newest_stored))
     _insert(session, new)
     mark_reference_chains(session, {item.statement_id: item.row["sequence"] for item in new
                                     if item.row["object_statement_id"]})
@@ -383,14 +383,13 @@ def mark_reference_chains(session: Session, new_references: dict[str, int]) -> N
                     .values(targets_reference=True).execution_options(synchronize_session=False))
 
 
-def _stored_at(session: Session, top: int) -> datetime:
+def _stored_at(newest: datetime | None) -> datetime:
     """The ``stored`` time for the batch (under the sequence lock): now, but never before the newest.
 
     ``stored`` never goes back as the sequence grows, even if the clock does: since/until queries
     rely on it to turn a time window into a sequence range (``lrs.statement_queries``).
     """
     now = _now_ms()
-    newest = session.scalar(select(Statement.stored).where(Statement.sequence == top)) if top else None
     return max(now, newest) if newest is not None else now
 
 
@@ -463,8 +462,9 @@ def _number(prepared: list[_Prepared], first_sequence: int, stored_at: datetime)
             side["sequence"] = sequence
 
 
-def _known_statements(session: Session, prepared: list[_Prepared]) -> tuple[int, dict[str, Any]]:
-    """Under the lock, in one query: the highest sequence, and every stored statement that matters.
+def _known_statements(session: Session, prepared: list[_Prepared]) -> tuple[int, datetime | None, dict[str, Any]]:
+    """Under the lock, in one query: the newest statement's sequence and ``stored`` (0 and None in an
+    empty store), and every stored statement that matters.
 
     That is the batch's ids (re-sends), the statements its voiding statements target, and stored
     voiding statements targeting one of the batch's ids (which arrives voided). Keyed by id.
@@ -476,15 +476,16 @@ def _known_statements(session: Session, prepared: list[_Prepared]) -> tuple[int,
     known = select(*columns).where(or_(
         _among(session, Statement.statement_id, ids + targets),
         and_(Statement.voiding.is_(True), _among(session, Statement.object_statement_id, ids))))
-    top = select(null(), func.coalesce(func.max(Statement.sequence), 0), *(null() for _ in columns[2:]))
+    newest = select(null(), Statement.sequence, null(), null(), Statement.stored, *(null() for _ in columns[5:])) \
+        .where(Statement.sequence == select(func.max(Statement.sequence)).scalar_subquery())
     found: dict[str, Any] = {}
-    highest = 0
-    for row in session.execute(known.union_all(top)):
+    highest, newest_stored = 0, None
+    for row in session.execute(known.union_all(newest)):
         if row.statement_id is None:
-            highest = int(row.sequence)
+            highest, newest_stored = int(row.sequence), row.stored
         else:
             found[row.statement_id] = row
-    return highest, found
+    return highest, newest_stored, found
 
 
 def _among(session: Session, column: Any, values: list[str]) -> Any:

@@ -276,7 +276,9 @@ def catch_up(session: Session, *, batch_size: int = 1000, batch: list[StoredStat
     """Apply every statement after the cursor, refresh the learners concerned; return how many applied.
 
     ``batch``: statements just stored (the subscriber's); when they are exactly the next ones after
-    the cursor they are applied as they are, without reading them back. ``derive=False`` records the
+    the cursor they are applied as they are, without reading anything back. Statements stored after
+    them are left to their own requests' subscribers (``cairn worker`` catches up any whose request
+    stopped before projecting). ``derive=False`` records the
     facts only (a rebuild derives every learner afterwards). ``earned``: collect the new awards
     (user id, award id) here instead of storing their ``earned`` statements (``record_earned``).
     """
@@ -298,17 +300,20 @@ def catch_up(session: Session, *, batch_size: int = 1000, batch: list[StoredStat
                 applied += len(statements)
 
             if batch and _follows(batch, cursor.last_sequence):
+                # Whatever was stored after it is projected by the request that stored it, which
+                # waits for this cursor row: reading it back here would cost every store a query.
                 apply(batch)
-            batch = None
-            pending: list[StoredStatementLike] = []
-            for stored in lrs_services.iter_statements(session, after_sequence=cursor.last_sequence,
-                                                       batch_size=batch_size):
-                pending.append(stored)
-                if len(pending) >= batch_size:
+            else:
+                pending: list[StoredStatementLike] = []
+                for stored in lrs_services.iter_statements(session, after_sequence=cursor.last_sequence,
+                                                           batch_size=batch_size):
+                    pending.append(stored)
+                    if len(pending) >= batch_size:
+                        apply(pending)
+                        pending = []
+                if pending:
                     apply(pending)
-                    pending = []
-            if pending:
-                apply(pending)
+            batch = None
             session.flush()
             if not derive:
                 break

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from cairn.accounts.services import Identity, add_identity
 from lrs import services as lrs_services
@@ -353,6 +353,33 @@ def test_over_http_progress_is_there_when_the_response_arrives(app, client, db_s
     assert response.status_code == 200, response.get_json()
     assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.percent == 50
     assert db_session.scalar(select(ProgressCursor.last_sequence)) == lrs_services.latest_sequence(db_session)
+
+
+def test_a_post_reads_the_statements_table_once_and_projects_without_reading_it_back(
+        app, client, db_session) -> None:
+    # The store reads the ids it needs and the newest statement in one query; the projection then
+    # applies the batch it was handed, since it follows the cursor, without reading anything back.
+    from tests.lrs.conftest import XAPIClient, make_credential
+    detail, learner = _assigned(db_session, steps=2)
+    info, secret = make_credential(db_session)
+    xapi_client = XAPIClient(client, info.key, secret)
+    assert xapi_client.post("/statements", json_body=[xapi(learner.email)]).status_code == 200
+    reads: list[str] = []
+
+    def record(conn, cursor, sql, parameters, context, executemany) -> None:  # noqa: ANN001
+        if "FROM lrs_statements" in sql and not sql.lstrip().startswith(("WITH", "INSERT")):
+            reads.append(sql)
+
+    engine = db_session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = xapi_client.post(
+            "/statements", json_body=[xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri)])
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 200, response.get_json()
+    assert len(reads) == 1 and "max(lrs_statements.sequence)" in reads[0], reads
+    assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.percent == 50
 
 
 def test_cairn_worker_applies_statements_a_request_did_not_project(app, db_session) -> None:
