@@ -535,31 +535,29 @@ def _resolve_voiding(new: list[_Prepared], known: dict[str, Any],
 _STATEMENT_COLUMNS = ("sequence", "statement_id", "statement", "content_hash", "actor_ifi", "verb_id",
                       "object_activity_id", "object_agent_ifi", "object_statement_id", "registration",
                       "authority_ifi", "stored", "voided", "voiding")
-# PostgreSQL: the whole batch in one statement and one round trip, each column sent as one array.
+# PostgreSQL: the whole batch in one statement and one round trip, each table's rows sent as one
+# JSON array of objects. Text arrays (one per column, as before) cost psycopg a regular-expression
+# search per element to quote it, about 3,000 per 100 statements; orjson writes the JSON in C.
 _POSTGRESQL_INSERT = text("""
 WITH statements AS (
     INSERT INTO lrs_statements (sequence, statement_id, statement, content_hash, actor_ifi, verb_id,
         object_activity_id, object_agent_ifi, object_statement_id, registration, authority_ifi, stored,
         voided, voiding)
-    SELECT u.sequence, u.statement_id, j.statement, u.content_hash, u.actor_ifi, u.verb_id,
-        u.object_activity_id, u.object_agent_ifi, u.object_statement_id, u.registration, u.authority_ifi,
-        CAST(:stored AS timestamptz), u.voided, u.voiding
-    FROM unnest(CAST(:sequence AS bigint[]), CAST(:statement_id AS varchar[]),
-        CAST(:content_hash AS varchar[]), CAST(:actor_ifi AS varchar[]), CAST(:verb_id AS varchar[]),
-        CAST(:object_activity_id AS varchar[]), CAST(:object_agent_ifi AS varchar[]),
-        CAST(:object_statement_id AS varchar[]), CAST(:registration AS varchar[]),
-        CAST(:authority_ifi AS varchar[]), CAST(:voided AS boolean[]), CAST(:voiding AS boolean[]))
-        WITH ORDINALITY AS u(sequence, statement_id, content_hash, actor_ifi, verb_id, object_activity_id,
-             object_agent_ifi, object_statement_id, registration, authority_ifi, voided, voiding, n)
-    JOIN jsonb_array_elements(CAST(:statements AS jsonb)) WITH ORDINALITY AS j(statement, n) ON j.n = u.n
+    SELECT r.sequence, r.statement_id, r.statement, r.content_hash, r.actor_ifi, r.verb_id,
+        r.object_activity_id, r.object_agent_ifi, r.object_statement_id, r.registration, r.authority_ifi,
+        CAST(:stored AS timestamptz), r.voided, r.voiding
+    FROM json_to_recordset(CAST(:statements AS json)) AS r(sequence bigint, statement_id varchar,
+        statement jsonb, content_hash varchar, actor_ifi varchar, verb_id varchar, object_activity_id varchar,
+        object_agent_ifi varchar, object_statement_id varchar, registration varchar, authority_ifi varchar,
+        voided boolean, voiding boolean)
 ), agents AS (
     INSERT INTO lrs_statement_agents (sequence, ifi, direct)
-    SELECT * FROM unnest(CAST(:agent_sequence AS bigint[]), CAST(:agent_ifi AS varchar[]),
-                         CAST(:agent_direct AS boolean[]))
+    SELECT a.sequence, a.ifi, a.direct
+    FROM json_to_recordset(CAST(:agents AS json)) AS a(sequence bigint, ifi varchar, direct boolean)
 )
 INSERT INTO lrs_statement_activities (sequence, activity_id, direct)
-SELECT * FROM unnest(CAST(:activity_sequence AS bigint[]), CAST(:activity_id AS varchar[]),
-                     CAST(:activity_direct AS boolean[]))
+SELECT a.sequence, a.activity_id, a.direct
+FROM json_to_recordset(CAST(:activities AS json)) AS a(sequence bigint, activity_id varchar, direct boolean)
 """)
 
 
@@ -571,18 +569,11 @@ def _insert(session: Session, new: list[_Prepared]) -> None:
     agents = [side for item in new for side in item.agents]
     activities = [side for item in new for side in item.activities]
     if connection.dialect.name == "postgresql":
-        params: dict[str, Any] = {column: [item.row[column] for item in new]
-                                  for column in _STATEMENT_COLUMNS if column not in ("stored", "statement")}
-        # The statements go as one JSON array, not a text array: psycopg escapes every quote of a
-        # text array's elements with a regular expression, which cost more than the rest of the insert.
-        params["statements"] = jsoncodec.dumps_str([item.row["statement"] for item in new])
-        params["stored"] = new[0].row["stored"]
-        params.update(agent_sequence=[a["sequence"] for a in agents], agent_ifi=[a["ifi"] for a in agents],
-                      agent_direct=[a["direct"] for a in agents],
-                      activity_sequence=[a["sequence"] for a in activities],
-                      activity_id=[a["activity_id"] for a in activities],
-                      activity_direct=[a["direct"] for a in activities])
-        connection.execute(_POSTGRESQL_INSERT, params)
+        columns = [column for column in _STATEMENT_COLUMNS if column != "stored"]
+        connection.execute(_POSTGRESQL_INSERT, {
+            "statements": jsoncodec.dumps_str([{column: item.row[column] for column in columns} for item in new]),
+            "stored": new[0].row["stored"], "agents": jsoncodec.dumps_str(agents),
+            "activities": jsoncodec.dumps_str(activities)})
         return
     connection.execute(insert(Statement.__table__), [item.row for item in new])
     if agents:
