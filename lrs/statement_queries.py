@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Integer, String, Text, any_, bindparam, cast, func, select, text
+from sqlalchemy import ARRAY, ColumnElement, Integer, String, Text, bindparam, cast, func, select, text, true
 from sqlalchemy.orm import Session, aliased
 
 from lrs.errors import BadRequest
@@ -315,13 +315,22 @@ def _match_ids_statement(shape: _Shape) -> Any:
 
 @lru_cache(maxsize=512)
 def _referring_to_ids_statement(shape: _Shape, postgresql: bool) -> Any:
-    # PostgreSQL takes the ids as one array parameter: the same SQL text whatever their number, so
-    # neither side re-renders or re-parses a statement of a thousand placeholders.
-    ids = (any_(bindparam("match_ids", type_=ARRAY(String))) if postgresql
-           else bindparam("match_ids", expanding=True))
-    referring = Statement.object_statement_id == ids if postgresql else Statement.object_statement_id.in_(ids)
     # With the chains in the same round trip (their range is in SQL; they pass the check above).
-    return (select(*_columns(Statement)).where(referring, *_own_conditions(shape))
+    if not postgresql:
+        referring = Statement.object_statement_id.in_(bindparam("match_ids", expanding=True))
+        return (select(*_columns(Statement)).where(referring, *_own_conditions(shape))
+                .union_all(_through_chain_statement(shape)))
+    # PostgreSQL takes the ids as one array parameter (the same SQL text whatever their number, so
+    # neither side re-renders or re-parses a statement of a thousand placeholders) and looks each one
+    # up in the object_statement_id index. As ``= ANY(ids)`` the planner, expecting as many referring
+    # statements per id as the most voided ones have, read every StatementRef statement of the range
+    # instead: 8,900 heap pages, 0.1-0.3 s at 1,000,000. OFFSET 0 keeps the lateral lookup from
+    # being flattened back into that join.
+    match = func.unnest(bindparam("match_ids", type_=ARRAY(String))).table_valued("id").render_derived(name="match")
+    lookup = (select(*_columns(Statement)).where(Statement.object_statement_id == match.c.id,
+                                                 *_own_conditions(shape))
+              .offset(0).lateral("referring"))
+    return (select(*lookup.c).select_from(match).join(lookup, true())
             .union_all(_through_chain_statement(shape)))
 
 
