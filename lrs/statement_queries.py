@@ -347,16 +347,20 @@ def _referring_statement(shape: _Shape) -> Any:
 def _referring_to_few_matches(session: Session, shape: _Shape, values: dict[str, Any], low: int,
                               high: int) -> list[Row] | None:
     """Statements in ``[low, high]`` that target a match, if at most ``FEW_MATCHES`` match (else None)."""
-    match_ids = session.scalars(_match_ids_statement(shape), values).all()
-    if len(match_ids) > FEW_MATCHES:
-        return None
-    if not match_ids:
-        return []  # nothing matches, so nothing refers to a match either, directly or through a chain
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(_referring_to_matches_statement(shape), values).all()
+        if rows[0].matches > FEW_MATCHES:
+            return None
+        referring = [row for row in rows if row.sequence is not None]
+    else:
+        match_ids = session.scalars(_match_ids_statement(shape), values).all()
+        if len(match_ids) > FEW_MATCHES:
+            return None
+        if not match_ids:
+            return []  # nothing matches, so nothing refers to a match either, directly or through a chain
+        referring = session.execute(_referring_to_ids_statement(shape), {**values, "match_ids": list(match_ids)}).all()
     # The range is checked here, not in SQL: there it made the planner scan the range's StatementRef
     # statements instead of looking up the few that refer to these matches.
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    referring = session.execute(_referring_to_ids_statement(shape, postgresql),
-                                {**values, "match_ids": list(match_ids)}).all()
     return [row for row in referring if low <= row.sequence <= high]
 
 
@@ -374,24 +378,34 @@ def _match_ids_statement(shape: _Shape) -> Any:
 
 
 @lru_cache(maxsize=512)
-def _referring_to_ids_statement(shape: _Shape, postgresql: bool) -> Any:
-    # With the chains in the same round trip (their range is in SQL; they pass the check above).
-    if not postgresql:
-        referring = Statement.object_statement_id.in_(bindparam("match_ids", expanding=True))
-        return (select(*_columns(Statement)).where(referring, *_own_conditions(shape))
-                .union_all(_through_chain_statement(shape)))
-    # PostgreSQL takes the ids as one array parameter (the same SQL text whatever their number, so
-    # neither side re-renders or re-parses a statement of a thousand placeholders) and looks each one
-    # up in the object_statement_id index. As ``= ANY(ids)`` the planner, expecting as many referring
-    # statements per id as the most voided ones have, read every StatementRef statement of the range
-    # instead: 8,900 heap pages, 0.1-0.3 s at 1,000,000. OFFSET 0 keeps the lateral lookup from
-    # being flattened back into that join.
-    match = func.unnest(bindparam("match_ids", type_=ARRAY(String))).table_valued("id").render_derived(name="match")
-    lookup = (select(*_columns(Statement)).where(Statement.object_statement_id == match.c.id,
+def _referring_to_ids_statement(shape: _Shape) -> Any:
+    """SQLite: the statements referring to the matches whose ids are given, with the chains."""
+    referring = Statement.object_statement_id.in_(bindparam("match_ids", expanding=True))
+    return (select(*_columns(Statement)).where(referring, *_own_conditions(shape))
+            .union_all(_through_chain_statement(shape)))
+
+
+@lru_cache(maxsize=512)
+def _referring_to_matches_statement(shape: _Shape) -> Any:
+    """PostgreSQL: the number of matches (up to ``FEW_MATCHES + 1``) and, unless there are more than
+    ``FEW_MATCHES``, the statements referring to them, with the chains; one round trip.
+
+    Every row carries the number; when nothing refers to a match, one row carries only it. The
+    matches' ids stay in the database (shipping up to a thousand of them out and back cost more
+    client CPU than the lookups). Each id is looked up in the object_statement_id index, LATERAL:
+    as ``= ANY(ids)`` the planner, expecting as many referring statements per id as the most voided
+    statements have, read every StatementRef statement of the range instead (8,900 heap pages,
+    0.1-0.3 s at 1,000,000). OFFSET 0 keeps the lookup from being flattened back into that join.
+    """
+    match = _match_ids_statement(shape).cte("match")
+    lookup = (select(*_columns(Statement)).where(Statement.object_statement_id == match.c.statement_id,
                                                  *_own_conditions(shape))
               .offset(0).lateral("referring"))
-    return (select(*lookup.c).select_from(match).join(lookup, true())
-            .union_all(_through_chain_statement(shape)))
+    found = union_all(select(*lookup.c).select_from(match).join(lookup, true()),
+                      _through_chain_statement(shape)).subquery("found")
+    counted = select(func.count().label("matches")).select_from(match).subquery("counted")
+    return (select(counted.c.matches, *found.c).select_from(counted)
+            .outerjoin(found, counted.c.matches <= FEW_MATCHES))
 
 
 def _filter_conditions(shape: _Shape, table: Any, *, skip_agent: bool = False,
