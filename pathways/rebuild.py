@@ -9,7 +9,8 @@ On PostgreSQL the replayed facts go into a table of the same name in a schema of
 (``REBUILD_SCHEMA``), first on this transaction's ``search_path``: the rebuild reads and writes it
 by the usual names, while every other session keeps reading the previous facts, unlocked, until the
 new table replaces the old one just before the commit (the only moment readers wait, for as long
-as the commit takes). On SQLite, whose readers (WAL) see the last commit anyway, the indexes are
+as the commit takes; if a transaction holds the old table, its rows are copied in instead, see
+``_replace_facts``). On SQLite, whose readers (WAL) see the last commit anyway, the indexes are
 dropped and made again in the transaction.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, delete, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropIndex
 
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from lrs.services import StatementMembers
 
 REBUILD_SCHEMA = "cairn_progress_rebuild"
+SWAP_WAIT_MS = 200  # the swap's wait for readers of the old facts (below PostgreSQL's deadlock_timeout, 1 s)
+LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock wait that reached lock_timeout
 _FACTS = cast(Table, ProgressFact.__table__)
 
 
@@ -146,10 +150,40 @@ def _fresh_facts(session: Session) -> Iterator[None]:
     connection.execute(text("SELECT set_config('search_path', :path, true)"),
                        {"path": f"{quote(REBUILD_SCHEMA)}, {search_path}"})
     yield
-    connection.execute(text(f"DROP TABLE {quote(schema)}.progress_facts"))
-    connection.execute(text(f"ALTER TABLE {quote(REBUILD_SCHEMA)}.progress_facts SET SCHEMA {quote(schema)}"))
+    _replace_facts(session, schema)
     connection.execute(text(f"DROP SCHEMA {quote(REBUILD_SCHEMA)}"))
     connection.execute(text("SELECT set_config('search_path', :path, true)"), {"path": search_path})
+
+
+def _replace_facts(session: Session, schema: str) -> None:
+    """Put the new facts table in the old one's place, or, if a reader holds the old one, its rows.
+
+    Dropping the old table waits for every transaction that has read it. One of them may be waiting
+    for the cursor row this rebuild holds (a page that read facts, then stores statements): a
+    deadlock, which PostgreSQL would resolve by failing the rebuild. So the drop waits briefly
+    (below the deadlock timeout); if it cannot have the table, the rows are copied into the old
+    table instead, which readers do not block (slower: its indexes are maintained row by row).
+    """
+    connection = session.connection()
+    quote = connection.dialect.identifier_preparer.quote
+    old, new = f"{quote(schema)}.progress_facts", f"{quote(REBUILD_SCHEMA)}.progress_facts"
+    lock_timeout = connection.scalar(text("SELECT current_setting('lock_timeout')"))
+    connection.execute(text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{SWAP_WAIT_MS}ms"})
+    try:
+        with connection.begin_nested():
+            connection.execute(text(f"DROP TABLE {old}"))
+            connection.execute(text(f"ALTER TABLE {new} SET SCHEMA {quote(schema)}"))
+        swapped = True
+    except OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        swapped = False
+    connection.execute(text("SELECT set_config('lock_timeout', :value, true)"), {"value": lock_timeout})
+    if not swapped:
+        columns = ", ".join(quote(c.name) for c in _FACTS.columns)
+        connection.execute(text(f"DELETE FROM {old}"))
+        connection.execute(text(f"INSERT INTO {old} ({columns}) SELECT {columns} FROM {new}"))
+        connection.execute(text(f"DROP TABLE {new}"))
 
 
 def _index_facts(session: Session) -> None:
