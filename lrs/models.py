@@ -23,10 +23,14 @@ class Statement(Base):
 
     __tablename__ = "lrs_statements"
     __table_args__ = (
-        Index("ix_lrs_statements_actor_sequence", "actor_ifi", "sequence"),
+        # The selective filters' indexes carry the statement id (PostgreSQL), so the ids of a filter's
+        # matches, which StatementRefs are looked up by, come from the index alone (lrs.statement_queries).
+        Index("ix_lrs_statements_actor_sequence", "actor_ifi", "sequence", postgresql_include=["statement_id"]),
         Index("ix_lrs_statements_verb_sequence", "verb_id", "sequence"),
-        Index("ix_lrs_statements_activity_sequence", "object_activity_id", "sequence"),
-        Index("ix_lrs_statements_registration_sequence", "registration", "sequence"),
+        Index("ix_lrs_statements_activity_sequence", "object_activity_id", "sequence",
+              postgresql_include=["statement_id"]),
+        Index("ix_lrs_statements_registration_sequence", "registration", "sequence",
+              postgresql_include=["statement_id"]),
         # since/until: ``stored`` grows with the sequence, so a time bound is found as a sequence bound.
         Index("ix_lrs_statements_stored_sequence", "stored", "sequence"),
         # The StatementRef statements of a sequence range, and those whose target is one too (both

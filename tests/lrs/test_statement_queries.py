@@ -66,6 +66,24 @@ def test_agent_filter_matches_an_agent_object_communication_2_1_3(db_session: Se
     assert [s.id for s in services.query_statements(db_session, Q(agent=friend)).statements] == [stored.id]
 
 
+@pytest.mark.parametrize("ascending", [False, True])
+def test_agent_filter_pages_through_actor_and_object_statements_in_order_once_each_communication_2_1_3(
+        db_session: Session, ascending: bool) -> None:
+    """The agent's statements as actor and as object are read apart and merged: a statement with the
+    agent as both comes once, and every page is in sequence order."""
+    learner = {"objectType": "Agent", "mbox": f"mailto:both-{uuid.uuid4()}@example.org"}
+    expected = []
+    for round_ in range(3):
+        services.store_statement(db_session, statement(), authority=AUTHORITY)
+        expected.append(services.store_statement(db_session, statement(actor=learner), authority=AUTHORITY).id)
+        expected.append(services.store_statement(db_session, statement(object=learner), authority=AUTHORITY).id)
+        if round_ == 1:
+            expected.append(services.store_statement(db_session, statement(actor=learner, object=learner),
+                                                     authority=AUTHORITY).id)
+    query = Q(agent=learner, limit=2, ascending=ascending)
+    assert _all_pages(db_session, query) == (expected if ascending else expected[::-1])
+
+
 def test_limit_zero_means_the_server_maximum_communication_2_1_3(db_session: Session) -> None:
     activity = f"http://example.org/limit/{uuid.uuid4()}"
     services.store_statements(db_session, [statement(object={"id": activity}) for _ in range(3)], authority=AUTHORITY)
