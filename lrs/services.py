@@ -19,6 +19,7 @@ from lrs.statement_queries import query_statements
 from lrs.statements import (
     StatementPage,
     StatementQuery,
+    StatementMembers,
     StatementRows,
     StoredStatement,
     attachment_contents,
@@ -27,6 +28,7 @@ from lrs.statements import (
     iter_statement_parts,
     iter_statements,
     latest_sequence,
+    statement_member_pages,
     statement_rows,
     store_statement,
     store_statements,
@@ -35,12 +37,12 @@ from lrs.statements import (
 )
 
 __all__ = [
-    "LAUNCH_SCOPES", "SCOPES", "CredentialInfo", "StatementPage", "StatementQuery", "StatementRows",
-    "StoredStatement",
+    "LAUNCH_SCOPES", "SCOPES", "CredentialInfo", "StatementPage", "StatementQuery", "StatementMembers",
+    "StatementRows", "StoredStatement",
     "attachment_contents", "consistent_through", "authenticate_credential", "create_credential", "get_statement",
     "issue_launch_credential", "iter_statement_parts", "iter_statements", "latest_sequence", "list_credentials", "query_statements",
-    "revoke_credential", "statement_rows", "store_statement", "store_statements", "subscribe",
-    "told_after_commit",
+    "revoke_credential", "statement_member_pages", "statement_rows", "store_statement", "store_statements",
+    "subscribe", "told_after_commit",
 ]
 
 # Documents (State, Activity Profile, Agent Profile): other packages use these, never lrs.documents' table.

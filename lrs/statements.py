@@ -20,6 +20,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import (ARRAY, String, and_, any_, bindparam, func, insert, literal_column, null, or_, select, text,
                         update)
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.expression import ColumnClause
 
 from cairn import jsoncodec
 from cairn.db import after_commit, utcnow
@@ -289,13 +290,19 @@ def iter_statements(session: Session, *, after_sequence: int = 0,
 _PATH_PART = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 
 
-def iter_statement_parts(session: Session, paths: Sequence[tuple[str, ...]], *, after_sequence: int = 0,
-                         batch_size: int = 1000) -> Iterator[StoredStatement]:
-    """Like ``iter_statements``, but each statement holds only the members at ``paths`` (nested as stored).
+# One statement's members at the paths asked for (``statement_member_pages``): per path, [value],
+# or None where the statement has no such member; with the statement's id, sequence, stored, voided.
+StatementMembers = tuple[str, int, datetime, bool, list[list[Any] | None]]
+
+
+def statement_member_pages(session: Session, paths: Sequence[tuple[str, ...]], *, after_sequence: int = 0,
+                           batch_size: int = 1000) -> Iterator[list[StatementMembers]]:
+    """Every statement after ``after_sequence``, in sequence order, a page at a time, as bare members.
 
     For readers of every statement that look at a few members (a projection replay): the database
     extracts them, so the rest of each document (definitions, extensions) is neither sent nor
-    parsed. A path that is absent is absent from the result; one holding JSON ``null`` holds None.
+    parsed, and no object is built per statement. Each member is [value] (JSON null: [None]), or
+    None where the statement has none, so that absent and null stay apart.
     """
     for path in paths:
         if not path or not all(_PATH_PART.fullmatch(part) for part in path):
@@ -303,35 +310,55 @@ def iter_statement_parts(session: Session, paths: Sequence[tuple[str, ...]], *, 
     table = Statement.__table__  # Core columns: the ORM's row loading was a visible share of a replay
     columns = (table.c.statement_id, table.c.sequence, table.c.stored, table.c.voided)
     postgresql = session.get_bind().dialect.name == "postgresql"
+    # The members come back as one JSON array per statement, parsed once (a parse per member was
+    # most of a replay's reading). Paths are letters only (checked above).
+    if postgresql:
+        # A statement is stored compressed, and each #> would decompress it again: the page's
+        # subquery (its LIMIT keeps it apart) decompresses each once ("|| '{}'" makes a new value).
+        members = ", ".join("CASE WHEN page.doc #> '{%(p)s}' IS NULL THEN NULL "
+                            "ELSE jsonb_build_array(page.doc #> '{%(p)s}') END" % {"p": ",".join(path)}
+                            for path in paths)
+        parts: ColumnClause[Any] = literal_column(f"jsonb_build_array({members})::text")
+    else:
+        members = ", ".join("json(CASE WHEN json_type(lrs_statements.statement, '$.%(p)s') IS NULL "
+                            "THEN NULL ELSE json_array(lrs_statements.statement -> '$.%(p)s') END)"
+                            % {"p": ".".join(path)} for path in paths)
+        parts = literal_column(f"json_array({members})")
     last = after_sequence
+    loads = jsoncodec.loads
     while True:
         page = select(*columns).where(table.c.sequence > last).order_by(table.c.sequence).limit(batch_size)
         if postgresql:
-            # A statement is stored compressed, and each #> would decompress it again: the page's
-            # subquery (its LIMIT keeps it apart) decompresses each once ("|| '{}'" makes a new value).
-            # #> keeps JSON text (absent: SQL NULL, JSON null: 'null'); paths are letters only.
             doc = literal_column("lrs_statements.statement || '{}'::jsonb").label("doc")
             inner = page.add_columns(doc).subquery("page")
-            query = select(*(inner.c[c.name] for c in columns),
-                           *(literal_column("(page.doc #> '{%s}')::text" % ",".join(path)) for path in paths)
-                           ).order_by(inner.c.sequence)
+            query = select(*(inner.c[c.name] for c in columns), parts).order_by(inner.c.sequence)
         else:
-            query = page.add_columns(*(literal_column("lrs_statements.statement -> '$.%s'" % ".".join(path))
-                                       for path in paths))
+            query = page.add_columns(parts)
         rows = session.execute(query).all()
         if not rows:
             return
-        for row in rows:
+        yield [(row[0], row[1], row[2], row[3], loads(row[4])) for row in rows]
+        last = rows[-1][1]
+
+
+def iter_statement_parts(session: Session, paths: Sequence[tuple[str, ...]], *, after_sequence: int = 0,
+                         batch_size: int = 1000) -> Iterator[StoredStatement]:
+    """Like ``iter_statements``, but each statement holds only the members at ``paths`` (nested as stored).
+
+    A path that is absent is absent from the result; one holding JSON ``null`` holds None.
+    """
+    for page in statement_member_pages(session, paths, after_sequence=after_sequence, batch_size=batch_size):
+        for statement_id, sequence, stored, voided, members in page:
             statement: dict[str, Any] = {}
-            for path, raw in zip(paths, row[4:]):
-                if raw is None:
+            for path, member in zip(paths, members, strict=True):
+                if member is None:
                     continue
                 node = statement
                 for part in path[:-1]:
                     node = node.setdefault(part, {})
-                node[path[-1]] = jsoncodec.loads(raw)
-            yield StoredStatement(id=row[0], sequence=row[1], statement=statement, stored=row[2], voided=row[3])
-        last = rows[-1][1]
+                node[path[-1]] = member[0]
+            yield StoredStatement(id=statement_id, sequence=sequence, statement=statement, stored=stored,
+                                  voided=voided)
 
 
 def subscribe(app: Flask, callback: Callable[[Session, list[StoredStatement]], None], *,

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Protocol
 
 from flask import current_app, has_app_context
@@ -76,8 +77,7 @@ def on_outcome_changed(app: Any, callback: OutcomeCallback) -> None:
 # ---------------------------------------------------------------------------------------- facts layer
 
 
-def _timestamp(statement: dict, stored: datetime) -> datetime:
-    raw = statement.get("timestamp")
+def _timestamp(raw: Any, stored: datetime) -> datetime:
     if isinstance(raw, str):
         try:
             value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
@@ -88,25 +88,54 @@ def _timestamp(statement: dict, stored: datetime) -> datetime:
     return stored
 
 
-def _fact_row(stored: StoredStatementLike) -> dict[str, Any] | None:
-    """The ``progress_facts`` column values of a statement about an activity (None for other objects)."""
-    statement = stored.statement
-    obj = statement.get("object") or {}
-    if obj.get("objectType", "Activity") != "Activity" or not obj.get("id"):
+# The statement members the facts layer reads, in the order ``_fact_values`` takes them.
+FACT_PATHS = (("actor",), ("verb", "id"), ("object", "objectType"), ("object", "id"), ("result", "success"),
+              ("result", "completion"), ("result", "score", "scaled"), ("context", "registration"),
+              ("timestamp",))
+Members = list[list[Any] | None]  # per FACT_PATHS: [value] (JSON null: [None]), or None where absent
+_ABSENT = object()
+
+
+def fact_members(statement: dict) -> Members:
+    """A statement's members at ``FACT_PATHS``, as ``lrs.services.statement_member_pages`` gives them."""
+    members: Members = []
+    for path in FACT_PATHS:
+        node: Any = statement
+        for part in path:
+            node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT
+            if node is _ABSENT:
+                break
+        members.append(None if node is _ABSENT else [node])
+    return members
+
+
+def _member(members: Members, index: int, default: Any = None) -> Any:
+    member = members[index]
+    return default if member is None else member[0]
+
+
+def void_target(members: Members) -> str | None:
+    """The (lower-cased) id a voiding statement voids; None if the statement does not void."""
+    if _member(members, 1) != VERB_VOIDED:
         return None
-    actor = statement.get("actor") or {}
-    identity = Identity.from_agent(actor)
+    return str(_member(members, 3, "")).lower()
+
+
+def _fact_values(statement_id: str, sequence: int, stored: datetime, members: Members
+                 ) -> dict[str, Any] | None:
+    """The ``progress_facts`` column values of a statement about an activity (None for other objects)."""
+    actor, verb, object_type, object_id, success, completion, scaled, registration, timestamp = (
+        None if member is None else member[0] for member in members)
+    if (object_type if members[2] is not None else "Activity") != "Activity" or not object_id:
+        return None
+    identity = Identity.from_agent(actor or {})
     if identity is None:
         return None
-    result = statement.get("result") or {}
-    score = (result.get("score") or {}).get("scaled")
-    registration = (statement.get("context") or {}).get("registration")
-    return {"statement_id": stored.id, "sequence": stored.sequence, "identity_kind": identity.kind,
-            "identity_value": identity.value, "verb": (statement.get("verb") or {}).get("id", ""),
-            "activity_iri": obj["id"], "registration": str(registration).lower() if registration else None,
-            "timestamp": _timestamp(statement, stored.stored), "success": result.get("success"),
-            "completion": result.get("completion"),
-            "score_scaled": float(score) if isinstance(score, int | float) else None, "voided_by": None}
+    return {"statement_id": statement_id, "sequence": sequence, "identity_kind": identity.kind,
+            "identity_value": identity.value, "verb": verb if members[1] is not None else "",
+            "activity_iri": object_id, "registration": str(registration).lower() if registration else None,
+            "timestamp": _timestamp(timestamp, stored), "success": success, "completion": completion,
+            "score_scaled": float(scaled) if isinstance(scaled, int | float) else None, "voided_by": None}
 
 
 def _chunks(values: list[Any], size: int = 500) -> Iterable[list[Any]]:
@@ -121,30 +150,24 @@ _FACT_KEYS = (ProgressFact.statement_id, ProgressFact.voided_by, ProgressFact.id
               ProgressFact.identity_value, ProgressFact.activity_iri, ProgressFact.registration)
 
 
-def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *, affected: bool = True,
-                     replay_targets: set[str] | None = None) -> Affected:
+def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *,
+                     affected: bool = True) -> Affected:
     """Record the facts of statements (in sequence order); return the learners and pathways affected.
 
     Every statement about an activity gets a fact (a step added later, and the activity trends, read
     facts about any activity), written by Core executemany: no ORM object per fact. Looks rows up a
     batch at a time, and reports only (learner, pathway) pairs whose pathway has a step about a
     fact's activity or launched the fact's registration: other statements cannot change any derived
-    value. ``affected=False`` (a rebuild, which then derives every learner) skips those look-ups.
-
-    ``replay_targets``: a replay into empty tables (a rebuild) passes the same set with every batch;
-    it collects the voiding targets seen so far. A statement of the batch can then have a stored row
-    only if it is one of them (ids are unique), so only those and the batch's targets are looked up.
+    value. ``affected=False`` (facts only: the caller derives the learners itself) skips those look-ups.
     """
     batch = list(batch)
+    members = [fact_members(stored.statement) for stored in batch]
     targets: dict[str, str] = {}
-    for stored in batch:
-        if (stored.statement.get("verb") or {}).get("id") == VERB_VOIDED:
-            targets[stored.id] = str((stored.statement.get("object") or {}).get("id", "")).lower()
-    if replay_targets is None:
-        keys = sorted({s.id for s in batch} | set(targets.values()))
-    else:
-        keys = sorted({s.id for s in batch if s.id in replay_targets} | set(targets.values()))
-        replay_targets.update(targets.values())
+    for stored, found in zip(batch, members, strict=True):
+        target = void_target(found)
+        if target is not None:
+            targets[stored.id] = target
+    keys = sorted({s.id for s in batch} | set(targets.values()))
     facts: dict[str, dict[str, Any]] = {}
     voids: dict[str, str] = {}
     for chunk in _chunks(keys):
@@ -157,7 +180,7 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *, 
     new_facts: list[dict[str, Any]] = []
     new_voids: list[dict[str, str]] = []
     voided: list[dict[str, str]] = []  # facts stored earlier that a voiding statement now targets
-    for stored in batch:
+    for stored, found in zip(batch, members, strict=True):
         target = targets.get(stored.id)
         if target is not None:
             if not target or target in voids:
@@ -173,7 +196,7 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *, 
             continue
         if stored.id in facts:
             continue
-        row = _fact_row(stored)
+        row = _fact_values(stored.id, stored.sequence, stored.stored, found)
         if row is None:
             continue
         row["voided_by"] = voids.get(stored.id)
@@ -204,9 +227,19 @@ def _insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> No
     connection = session.connection()
     dialect = connection.dialect
     names = list(rows[0])
-    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
-    values = ([row[name] if process is None or row[name] is None else process(row[name])
-               for name, process in zip(names, processors)] for row in rows)
+    processors = [(n, process) for n, process in enumerate(table.c[name].type.dialect_impl(dialect)
+                                                           .bind_processor(dialect) for name in names)
+                  if process is not None]
+    pick = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+
+    def processed(row: dict[str, Any]) -> list[Any]:
+        values = list(pick(row))
+        for n, process in processors:  # only the columns whose type converts (timestamps, JSON)
+            if values[n] is not None:
+                values[n] = process(values[n])
+        return values
+
+    values = (processed(row) for row in rows)
     quote = dialect.identifier_preparer.quote
     columns = ", ".join(quote(name) for name in names)
     if dialect.name == "postgresql":
@@ -701,8 +734,8 @@ def earned_statement_id(user_id: int, lineage: str, earned_at: datetime) -> str:
 
 def record_earned(session: Session, awards: list[tuple[int, int]]) -> bool:
     """Store an ``earned`` statement for each new award (once: its id is derived from the award)."""
-    from lrs import services as lrs_services
     from cairn.accounts.services import identities_of
+    from lrs import services as lrs_services
     statements = []
     for user_id, award_id in awards:
         award = session.get(CertificationAward, award_id)
@@ -791,41 +824,13 @@ def _now() -> datetime:
     return utcnow()
 
 
-# The statement members the facts layer reads (``_fact_row`` and voiding in ``apply_statements``).
-FACT_PATHS = (("actor",), ("verb", "id"), ("object", "objectType"), ("object", "id"), ("result", "success"),
-              ("result", "completion"), ("result", "score", "scaled"), ("context", "registration"),
-              ("timestamp",))
-
-
 def rebuild(session: Session, *, batch_size: int = 5000) -> int:
-    """Empty the projection and replay every statement; return how many statements were replayed.
+    """Empty the projection and replay every statement; return how many were replayed.
 
-    Facts first (streamed a batch at a time, only the members facts read), then every learner
-    derived once, a chunk of learners at a time: memory stays bounded by the batch and the chunk.
+    See ``pathways.rebuild``.
     """
-    from lrs import services as lrs_services
-    for model in (CertificationAward, StepProgress, PathwayProgress, ProgressFact, ProgressVoid, ProgressCursor):
-        session.execute(delete(model))
-    cursor = _cursor(session)
-    count = 0
-    pending: list[StoredStatementLike] = []
-    targets: set[str] = set()
-    for stored in lrs_services.iter_statement_parts(session, FACT_PATHS, batch_size=batch_size):
-        pending.append(stored)
-        if len(pending) >= batch_size:
-            apply_statements(session, pending, affected=False, replay_targets=targets)
-            count += len(pending)
-            pending = []
-    if pending:
-        apply_statements(session, pending, affected=False, replay_targets=targets)
-        count += len(pending)
-    cursor.last_sequence = stored.sequence if count else 0
-    session.flush()
-    # Every learner, with statements or not (those with assignments only get their not-started rows).
-    new_awards = refresh_users(session, session.scalars(select(User.id)))
-    if record_earned(session, new_awards):
-        count += catch_up(session)
-    return count
+    from pathways.rebuild import rebuild as replay_all
+    return replay_all(session, batch_size=batch_size)
 
 
 @dataclass(frozen=True)

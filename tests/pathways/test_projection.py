@@ -301,6 +301,93 @@ def test_rebuild_reads_every_fact_member_as_the_incremental_projection_did(app, 
     assert facts_and_voids() == before
 
 
+def test_a_rebuild_that_fails_leaves_the_previous_projection_and_its_indexes(app, db_session, store,
+                                                                             monkeypatch) -> None:
+    """The facts are replayed into a table without indexes (on PostgreSQL a table of their own): a
+    failure after that, while deriving the learners, must leave the facts, their indexes and the
+    derived rows as they were."""
+    from sqlalchemy import inspect, text
+
+    from pathways import rebuild
+    from pathways.models import ProgressFact
+    from tests.pathways.snapshot import projection_snapshot
+    detail, learner = _assigned(db_session, steps=2)
+    a, = store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
+    store(voiding(a.id), xapi(learner.email, VERB_COMPLETED, detail.steps[1].activity_iri))
+    before = projection_snapshot(db_session)
+    indexes = {i["name"] for i in inspect(db_session.connection()).get_indexes("progress_facts")}
+    assert indexes == {i.name for i in ProgressFact.__table__.indexes}
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("interrupted while deriving")
+
+    monkeypatch.setattr(rebuild, "refresh_users", fail)
+    with app.app_context():
+        try:
+            with db_session.begin_nested():
+                projection.rebuild(db_session)
+        except RuntimeError:
+            pass
+        else:
+            raise AssertionError("the rebuild did not fail")
+    assert projection_snapshot(db_session) == before
+    connection = db_session.connection()
+    assert {i["name"] for i in inspect(connection).get_indexes("progress_facts")} == indexes
+    if connection.dialect.name == "postgresql":
+        assert connection.scalar(text("SELECT count(*) FROM pg_namespace WHERE nspname = :n"),
+                                 {"n": rebuild.REBUILD_SCHEMA}) == 0
+        assert rebuild.REBUILD_SCHEMA not in connection.scalar(text("SELECT current_setting('search_path')"))
+
+
+def test_a_rebuild_while_a_transaction_reads_the_facts_copies_them_in_place(app, db_session, store,
+                                                                             engine) -> None:
+    """PostgreSQL: the new facts table replaces the old one only if no transaction holds the old one
+    (one that read facts and then waits for the cursor this rebuild holds would deadlock with it);
+    otherwise its rows are copied in, and the result is the same."""
+    import pytest
+    from sqlalchemy import inspect, text
+
+    from pathways import rebuild
+    from pathways.models import ProgressFact
+    from tests.pathways.snapshot import projection_snapshot
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite rebuilds the facts in place (its readers see the last commit)")
+    detail, learner = _assigned(db_session, steps=2)
+    a, = store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
+    store(xapi(learner.email, VERB_COMPLETED, detail.steps[1].activity_iri, minutes=2), voiding(a.id))
+    before = projection_snapshot(db_session)
+    facts_before = sorted(tuple(row) for row in db_session.execute(select(ProgressFact.__table__)))
+    with engine.connect() as reader:
+        reader.execute(text("SELECT count(*) FROM progress_facts"))  # holds the table until it ends
+        table_before = reader.scalar(text("SELECT 'progress_facts'::regclass::oid"))
+        with app.app_context():
+            projection.rebuild(db_session)
+        reader.rollback()
+    connection = db_session.connection()
+    # copied into the same table, not swapped
+    assert connection.scalar(text("SELECT 'progress_facts'::regclass::oid")) == table_before
+    assert projection_snapshot(db_session) == before
+    assert sorted(tuple(row) for row in db_session.execute(select(ProgressFact.__table__))) == facts_before
+    assert {i["name"] for i in inspect(connection).get_indexes("progress_facts")} == \
+        {i.name for i in ProgressFact.__table__.indexes}
+    assert connection.scalar(text("SELECT count(*) FROM pg_namespace WHERE nspname = :n"),
+                             {"n": rebuild.REBUILD_SCHEMA}) == 0
+
+
+def test_a_rebuild_replaces_the_facts_table_when_no_one_holds_it(app, db_session, store, engine) -> None:
+    from sqlalchemy import text
+    if engine.dialect.name != "postgresql":
+        import pytest
+        pytest.skip("PostgreSQL only")
+    detail, learner = _assigned(db_session, steps=1)
+    store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
+    connection = db_session.connection()
+    table_before = connection.scalar(text("SELECT 'progress_facts'::regclass::oid"))
+    with app.app_context():
+        projection.rebuild(db_session)
+    assert connection.scalar(text("SELECT 'progress_facts'::regclass::oid")) != table_before
+
+
 def test_statements_not_about_activities_are_ignored(db_session, store) -> None:
     detail, learner = _assigned(db_session, steps=1)
     statement = xapi(learner.email, VERB_COMPLETED)
