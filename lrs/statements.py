@@ -274,16 +274,23 @@ def consistent_through(session: Session) -> datetime:
 def iter_statements(session: Session, *, after_sequence: int = 0,
                     batch_size: int = 1000) -> Iterator[StoredStatement]:
     """Every stored statement after ``after_sequence`` (voiding and voided included), in sequence order."""
-    last = after_sequence
     # Columns, not ORM objects: a rebuild reads every statement, and identity-mapping them cost more.
     columns = (Statement.statement_id, Statement.sequence, Statement.statement, Statement.stored, Statement.voided)
-    while True:
-        rows = session.execute(select(*columns).where(Statement.sequence > last)
-                               .order_by(Statement.sequence).limit(batch_size)).all()
-        if not rows:
-            return
+    for rows in _pages_after(session, after_sequence, lambda last: select(*columns).where(
+            Statement.sequence > last).order_by(Statement.sequence).limit(batch_size)):
         for row in rows:
             yield StoredStatement(id=row[0], sequence=row[1], statement=row[2], stored=row[3], voided=row[4])
+
+
+def _pages_after(session: Session, after_sequence: int, page_after: Callable[[int], Any]) -> Iterator[list[Any]]:
+    """Keyset paging in sequence order: ``page_after(last)`` selects the page after sequence ``last``,
+    each row with its sequence second; pages until one comes back empty."""
+    last = after_sequence
+    while True:
+        rows = session.execute(page_after(last)).all()
+        if not rows:
+            return
+        yield rows
         last = rows[-1][1]
 
 
@@ -324,21 +331,18 @@ def statement_member_pages(session: Session, paths: Sequence[tuple[str, ...]], *
                             "THEN NULL ELSE json_array(lrs_statements.statement -> '$.%(p)s') END)"
                             % {"p": ".".join(path)} for path in paths)
         parts = literal_column(f"json_array({members})")
-    last = after_sequence
-    loads = jsoncodec.loads
-    while True:
+
+    def page_after(last: int) -> Any:
         page = select(*columns).where(table.c.sequence > last).order_by(table.c.sequence).limit(batch_size)
-        if postgresql:
-            doc = literal_column("lrs_statements.statement || '{}'::jsonb").label("doc")
-            inner = page.add_columns(doc).subquery("page")
-            query = select(*(inner.c[c.name] for c in columns), parts).order_by(inner.c.sequence)
-        else:
-            query = page.add_columns(parts)
-        rows = session.execute(query).all()
-        if not rows:
-            return
+        if not postgresql:
+            return page.add_columns(parts)
+        doc = literal_column("lrs_statements.statement || '{}'::jsonb").label("doc")
+        inner = page.add_columns(doc).subquery("page")
+        return select(*(inner.c[c.name] for c in columns), parts).order_by(inner.c.sequence)
+
+    loads = jsoncodec.loads
+    for rows in _pages_after(session, after_sequence, page_after):
         yield [(row[0], row[1], row[2], row[3], loads(row[4])) for row in rows]
-        last = rows[-1][1]
 
 
 def iter_statement_parts(session: Session, paths: Sequence[tuple[str, ...]], *, after_sequence: int = 0,
