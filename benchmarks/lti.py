@@ -35,6 +35,10 @@ def platform_for(*servers: Any) -> Iterator[TestPlatform]:
     platform.start()
     try:
         servers[0].cli(*platform.registration_args())
+        # Fetched now (which also makes the tool's first key), not from inside the first /token
+        # request: that fetch needs a free tool worker while the tool's workers, all launching,
+        # wait on /token (two sync workers under four clients timed out after 5 s).
+        platform.fetch_tool_keys()
         yield platform
     finally:
         platform.stop()

@@ -237,12 +237,16 @@ class TestPlatform:
         return jwt.encode(claims, key.private_pem, algorithm="RS256", headers={"kid": key.kid})
 
     # --- the tool's keys ------------------------------------------------------------------------
+    def fetch_tool_keys(self) -> None:
+        """Fetch the tool's JWKS and keep it (a platform does this when the tool is registered)."""
+        self.tool_jwks_fetches += 1
+        jwks = requests.get(f"{self.tool_url}/lti/jwks.json", timeout=5).json()
+        self.tool_keys = {jwk["kid"]: jwk for jwk in jwks["keys"]}
+
     def tool_public_key(self, kid: str) -> Any:
         """The tool's key ``kid``: cached, like a real platform does, and refetched on an unknown kid."""
         if kid not in self.tool_keys:
-            self.tool_jwks_fetches += 1
-            jwks = requests.get(f"{self.tool_url}/lti/jwks.json", timeout=5).json()
-            self.tool_keys = {jwk["kid"]: jwk for jwk in jwks["keys"]}
+            self.fetch_tool_keys()
         if kid in self.tool_keys:
             return RSAAlgorithm.from_jwk(self.tool_keys[kid])
         raise LookupError(f"kid {kid} is not in the tool's JWKS")
