@@ -211,9 +211,8 @@ def _direct_statement(shape: _Shape, after: bool, ceiling: bool) -> Any:
     if shape.agents == 1:
         agent = StatementAgent
         statement = statement.join(agent, agent.sequence == Statement.sequence)
+        # With related_agents: one agent as actor or object only is ``_direct_agent_statement``.
         conditions.append(agent.ifi == bindparam("ifi"))
-        if not shape.related_agents:
-            conditions.append(agent.direct.is_(True))
         order_column = agent.sequence
         conditions += _filter_conditions(shape, Statement, skip_agent=True)
     elif shape.activity and shape.related_activities and not shape.agents:
@@ -245,7 +244,7 @@ def _direct_agent_statement(shape: _Shape, after: bool, ceiling: bool) -> Any:
     agent row and a primary-key probe besides the statement itself (about 850 pages a page of 100).
     """
     def scan(agent_condition: Any) -> Any:
-        conditions = [agent_condition, *map(_not_an_index_on_sqlite, [
+        conditions = [agent_condition, *map(_NotAnIndexOnSQLite, [
             *_own_conditions(shape, stored=False), *_filter_conditions(shape, Statement, skip_agent=True)])]
         conditions += _sequence_bounds(Statement.sequence, shape, after, ceiling)
         conditions += _stored_bounds(Statement.sequence, shape)
@@ -292,10 +291,6 @@ def _compile_condition(element: _NotAnIndexOnSQLite, compiler: Any, **kw: Any) -
 @compiles(_NotAnIndexOnSQLite, "sqlite")
 def _compile_condition_out_of_index_choice(element: _NotAnIndexOnSQLite, compiler: Any, **kw: Any) -> str:
     return f"+({compiler.process(element.condition, **kw)})"
-
-
-def _not_an_index_on_sqlite(condition: ColumnElement[bool]) -> ColumnElement[bool]:
-    return _NotAnIndexOnSQLite(condition)
 
 
 def _page_range(query: StatementQuery, after: int | None, ceiling: int, rows: list[Row],
@@ -412,7 +407,7 @@ def _match_ids_statement(shape: _Shape) -> Any:
     if _one_direct_agent(shape):
         # As actor and as object apart: each along its own index, the actor's carrying the ids
         # (PostgreSQL), where ``actor OR object`` read one heap page per match.
-        others = [_not_an_index_on_sqlite(c) for c in _filter_conditions(shape, target, skip_agent=True)]
+        others = [_NotAnIndexOnSQLite(c) for c in _filter_conditions(shape, target, skip_agent=True)]
         return union(select(target.statement_id).where(target.actor_ifi == bindparam("ifi"), *others),
                      select(target.statement_id).where(target.object_agent_ifi == bindparam("ifi"), *others)
                      ).limit(FEW_MATCHES + 1)

@@ -155,8 +155,8 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *,
     """Record the facts of statements (in sequence order); return the learners and pathways affected.
 
     Every statement about an activity gets a fact (a step added later, and the activity trends, read
-    facts about any activity), written by Core executemany: no ORM object per fact. Looks rows up a
-    batch at a time, and reports only (learner, pathway) pairs whose pathway has a step about a
+    facts about any activity), written by ``_insert_rows`` (COPY, or one executemany on SQLite): no
+    ORM object per fact. Looks rows up a batch at a time, and reports only (learner, pathway) pairs whose pathway has a step about a
     fact's activity or launched the fact's registration: other statements cannot change any derived
     value. ``affected=False`` (facts only: the caller derives the learners itself) skips those look-ups.
     """
