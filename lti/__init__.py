@@ -28,4 +28,4 @@ def init_app(app: Flask) -> None:
     # Changed pathway and assessment outcomes are passed back to the platforms (AGS).
     from lti import grades
     from pathways.services import on_outcome_changed
-    on_outcome_changed(app, grades.on_outcome_changed)
+    on_outcome_changed(app, grades.on_outcome_changed, wanted=grades.outcomes_with_links)

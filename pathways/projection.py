@@ -61,17 +61,22 @@ class OutcomeChange:
 
 
 OutcomeCallback = Callable[[Session, OutcomeChange], None]
+OutcomeFilter = Callable[[Session, list[OutcomeChange]], list[OutcomeChange]]
 
 
-def on_outcome_changed(app: Any, callback: OutcomeCallback) -> None:
+def on_outcome_changed(app: Any, callback: OutcomeCallback, *, wanted: OutcomeFilter | None = None) -> None:
     """Call ``callback(session, change)`` whenever a learner's pathway or assessment outcome changes.
 
     Called inside the transaction that changed it (a failing callback is logged and does not undo
     the progress). Keep the callback's effects in the session: the changes of a batch are told in
     one SAVEPOINT, and if any call fails they are told again one SAVEPOINT each, so a callback may
     hear a change twice, the first time rolled back.
+
+    ``wanted(session, changes)``: which of a batch's changes the callback can have anything to do
+    for (any superset of them), by reading only: it runs before the SAVEPOINT, once per batch. The
+    callback hears only those; a batch no listener wants opens no SAVEPOINT at all.
     """
-    app.extensions.setdefault(LISTENERS_KEY, []).append(callback)
+    app.extensions.setdefault(LISTENERS_KEY, []).append((callback, wanted))
 
 
 # ---------------------------------------------------------------------------------------- facts layer
@@ -777,27 +782,32 @@ def _notify(session: Session, notices: list[tuple[int, Pathway, list[Any], Any, 
     """
     if not has_app_context():
         return
-    listeners: list[OutcomeCallback] = current_app.extensions.get(LISTENERS_KEY, [])
+    listeners: list[tuple[OutcomeCallback, OutcomeFilter | None]] = current_app.extensions.get(LISTENERS_KEY, [])
     if not listeners:
         return
     changes = [change for notice in notices for change in _changes(*notice)]
     if not changes:
         return
+    # Most batches reach no listener with anything to do (no LTI link leads to these learners):
+    # asking once per listener costs one query, where the SAVEPOINT and the calls cost 2 + one each.
+    wanted = [{id(c) for c in (changes if want is None else want(session, changes))} for _, want in listeners]
+    calls = [(change, callback) for change in changes
+             for (callback, _), ids in zip(listeners, wanted, strict=True) if id(change) in ids]
+    if not calls:
+        return
     try:
         with session.begin_nested():
-            for change in changes:
-                for callback in listeners:
-                    callback(session, change)
+            for change, callback in calls:
+                callback(session, change)
         return
     except Exception:  # replayed below, one change at a time, so that only the failing ones are lost
         pass
-    for change in changes:
-        for callback in listeners:
-            try:
-                with session.begin_nested():
-                    callback(session, change)
-            except Exception:  # a listener's failure must not lose the learner's progress
-                log.exception("outcome listener failed for %s", change)
+    for change, callback in calls:
+        try:
+            with session.begin_nested():
+                callback(session, change)
+        except Exception:  # a listener's failure must not lose the learner's progress
+            log.exception("outcome listener failed for %s", change)
 
 
 def _changes(user_id: int, pathway: Pathway, steps: list[Any], before: tuple[str, int, float | None] | None,
