@@ -24,11 +24,11 @@ from typing import Any, Protocol
 
 from flask import current_app, has_app_context
 from sqlalchemy import delete, or_, select, tuple_, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User, UserIdentity
 from cairn.accounts.services import Identity
-from pathways.catalogue import VERB_EARNED, VERB_VOIDED, step_info
+from pathways.catalogue import VERB_EARNED, VERB_VOIDED, StepInfo, step_info
 from pathways.derive import Fact, PathwayResult, derive_pathway
 from pathways.models import (CertificateCode, CertificationAward, Pathway, PathwayProgress, ProgressCursor,
                              ProgressFact, ProgressVoid, Step, StepLaunch, StepProgress)
@@ -481,6 +481,68 @@ def _refresh(session: Session, affected: Affected) -> list[tuple[int, int]]:
     return new_awards
 
 
+@dataclass
+class _Version:
+    """What deriving progress needs of a pathway version: its rules and its steps, in order."""
+
+    id: int
+    lineage: str
+    status: str
+    certifies: bool
+    validity_days: int | None
+    recertification_window_days: int | None
+    steps: list[StepInfo]
+
+
+_VERSION_COLUMNS = (Pathway.id.label("version_id"), Pathway.lineage.label("version_lineage"),
+                    Pathway.status.label("version_status"),
+                    (Pathway.grants_certification | (Pathway.outcome_kind == "certification")).label("certifies"),
+                    Pathway.validity_days.label("version_validity_days"),
+                    Pathway.recertification_window_days.label("version_window_days"))
+
+
+def _versions(session: Session, condition: Any) -> dict[int, _Version]:
+    """The pathway versions meeting ``condition`` with their steps, by id: one query of plain rows.
+
+    ORM objects with their steps loaded by a second query cost more than the derivation of a
+    batch's few learners did.
+    """
+    versions: dict[int, _Version] = {}
+    query = (select(*_VERSION_COLUMNS, *Step.__table__.c).outerjoin(Step, Step.pathway_id == Pathway.id)
+             .where(condition).order_by(Pathway.id, Step.position, Step.id))
+    for row in session.execute(query):
+        version = versions.get(row.version_id)
+        if version is None:
+            version = versions[row.version_id] = _Version(
+                row.version_id, row.version_lineage, row.version_status, bool(row.certifies),
+                row.version_validity_days, row.version_window_days, [])
+        if row.id is not None:
+            version.steps.append(step_info(row))
+    return versions
+
+
+class _Codes:
+    """The learners' certificate codes as (user id, lineage, earned at), read when first asked:
+    only a batch that awards a certification needs them."""
+
+    def __init__(self, session: Session, user_ids: list[int]) -> None:
+        self._session, self._user_ids = session, user_ids
+        self._codes: set[tuple[int, str, datetime]] | None = None
+
+    def _loaded(self) -> set[tuple[int, str, datetime]]:
+        if self._codes is None:
+            self._codes = {(u, lineage, earned_at) for u, lineage, earned_at in self._session.execute(
+                select(CertificateCode.user_id, CertificateCode.lineage, CertificateCode.earned_at)
+                .where(CertificateCode.user_id.in_(self._user_ids)))}
+        return self._codes
+
+    def __contains__(self, code: tuple[int, str, datetime]) -> bool:
+        return code in self._loaded()
+
+    def add(self, code: tuple[int, str, datetime]) -> None:
+        self._loaded().add(code)
+
+
 _PATHWAY_FIELDS = ("status", "percent", "completed_at", "best_score", "attempts", "last_activity_at", "expires_at",
                    "renewal_opens_at", "renewal_percent", "evidence")
 _STEP_FIELDS = ("state", "done_at", "best_score", "attempts", "last_activity_at", "evidence", "withdrawn")
@@ -494,10 +556,9 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
     """
     from pathways.people import enrollments_for
     enrollments = enrollments_for(session, ids)
-    query = select(Pathway).options(selectinload(Pathway.steps))
     if scope is not None:
         wanted = sorted({p for ps in scope.values() for p in ps})
-        pathways = {p.id: p for p in session.scalars(query.where(Pathway.id.in_(wanted)))} if wanted else {}
+        pathways = _versions(session, Pathway.id.in_(wanted)) if wanted else {}
         activities = sorted({s.activity_iri for p in pathways.values() for s in p.steps})
         facts, launches = _load_facts(session, ids, activities)
     else:
@@ -515,9 +576,9 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
             conditions.append((Pathway.lineage.in_(lineages)) & (Pathway.status == "published"))
         if candidate_ids:
             conditions.append(Pathway.id.in_(sorted(candidate_ids)))
-        pathways = {p.id: p for p in session.scalars(query.where(or_(*conditions)))} if conditions else {}
+        pathways = _versions(session, or_(*conditions)) if conditions else {}
     published = {p.lineage: p for p in pathways.values() if p.status == "published"}
-    steps_of = {p.id: [step_info(s) for s in p.steps] for p in pathways.values()}
+    steps_of = {p.id: p.steps for p in pathways.values()}
     by_activity: dict[str, set[int]] = {}
     pathway_of_step: dict[int, int] = {}
     for pathway in pathways.values():
@@ -527,7 +588,15 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
 
     progress: dict[int, dict[int, Any]] = {u: {} for u in ids}
     cells: dict[tuple[int, int], Any] = {}
+    award_filter = [CertificationAward.pathway_id.in_(sorted(pathways))] if scope is not None else []
     awards: dict[tuple[int, int], dict[datetime, CertificationAward]] = {}
+    # Only a certifying version has award rows (a version's fields are fixed once it is published),
+    # so without one in scope there is nothing to read; a full refresh may meet any learner's awards.
+    if scope is None or any(p.certifies for p in pathways.values()):
+        for award in session.scalars(select(CertificationAward).where(CertificationAward.user_id.in_(ids),
+                                                                      *award_filter)):
+            awards.setdefault((award.user_id, award.pathway_id), {})[award.earned_at] = award
+    codes = _Codes(session, ids)
     pathway_filter = [PathwayProgress.pathway_id.in_(sorted(pathways))] if scope is not None else []
     for row in session.execute(select(PathwayProgress.id, PathwayProgress.user_id, PathwayProgress.pathway_id,
                                       *(getattr(PathwayProgress, f) for f in _PATHWAY_FIELDS))
@@ -539,16 +608,9 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
                                           *(getattr(StepProgress, f) for f in _STEP_FIELDS))
                                    .where(StepProgress.user_id.in_(ids), *step_filter)):
             cells[(row.user_id, row.step_id)] = row
-    award_filter = [CertificationAward.pathway_id.in_(sorted(pathways))] if scope is not None else []
-    for award in session.scalars(select(CertificationAward).where(CertificationAward.user_id.in_(ids),
-                                                                  *award_filter)):
-        awards.setdefault((award.user_id, award.pathway_id), {})[award.earned_at] = award
-    codes = {tuple(c) for c in session.execute(select(CertificateCode.user_id, CertificateCode.lineage,
-                                                      CertificateCode.earned_at)
-                                               .where(CertificateCode.user_id.in_(ids)))}
 
     fresh: list[tuple[int, CertificationAward]] = []
-    notices: list[tuple[int, Pathway, list[Any], Any, dict[int, Any], PathwayResult]] = []
+    notices: list[tuple[int, _Version, list[Any], Any, dict[int, Any], PathwayResult]] = []
     new_progress: list[dict[str, Any]] = []
     changed_progress: list[dict[str, Any]] = []
     new_cells: list[dict[str, Any]] = []
@@ -677,11 +739,10 @@ def _set(row: Any, **values: Any) -> bool:
     return changed
 
 
-def _sync_awards(session: Session, user_id: int, pathway: Pathway, result: PathwayResult,
-                 current: dict[datetime, CertificationAward], codes: set[tuple[int, str, datetime]]
-                 ) -> list[CertificationAward]:
+def _sync_awards(session: Session, user_id: int, pathway: _Version, result: PathwayResult,
+                 current: dict[datetime, CertificationAward], codes: _Codes) -> list[CertificationAward]:
     """Bring a learner's award rows for a pathway in line with the derived ones; return newly active ones."""
-    if not (pathway.grants_certification or pathway.outcome_kind == "certification"):
+    if not pathway.certifies:
         result.awards = []
     wanted = {a.earned_at for a in result.awards}
     for earned_at, row in current.items():
@@ -773,7 +834,7 @@ def record_earned(session: Session, awards: list[tuple[int, int]]) -> bool:
     return bool(statements)
 
 
-def _notify(session: Session, notices: list[tuple[int, Pathway, list[Any], Any, dict[int, Any], PathwayResult]]
+def _notify(session: Session, notices: list[tuple[int, _Version, list[Any], Any, dict[int, Any], PathwayResult]]
             ) -> None:
     """Tell the outcome listeners what changed: all in one SAVEPOINT, or one by one if any call fails.
 
@@ -810,7 +871,7 @@ def _notify(session: Session, notices: list[tuple[int, Pathway, list[Any], Any, 
             log.exception("outcome listener failed for %s", change)
 
 
-def _changes(user_id: int, pathway: Pathway, steps: list[Any], before: tuple[str, int, float | None] | None,
+def _changes(user_id: int, pathway: _Version, steps: list[Any], before: tuple[str, int, float | None] | None,
              before_steps: dict[int, tuple[str, float | None]], result: PathwayResult) -> list[OutcomeChange]:
     changes: list[OutcomeChange] = []
     now = result.last_activity_at or result.completed_at

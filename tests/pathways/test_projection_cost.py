@@ -102,3 +102,29 @@ def test_one_failing_outcome_call_loses_only_its_own_change(app, db_session, sto
     assert heard == {second.id}
     for learner in (first, second):
         assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.percent == 50
+
+
+def test_a_batch_on_pathways_that_certify_nothing_reads_no_awards_or_codes(db_session, store) -> None:
+    detail, _other, users = _world(db_session)
+    db_session.commit()  # the new learners' own refresh comes at the commit after their creation
+    selects = _selects(db_session, lambda: store(*[xapi(u.email, VERB_COMPLETED, detail.steps[0].activity_iri)
+                                                   for u in users]))
+    assert [s for s in selects if "FROM certification_awards" in s or "FROM certificate_codes" in s] == []
+    # The pathway versions and their steps: one query of plain rows.
+    assert len([s for s in selects if "FROM pathways " in s or "pathway_steps.kind" in s]) == 1
+    assert services.learner_pathway(db_session, users[0].id, detail.pathway.id).progress.percent == 50
+
+
+def test_a_certifying_pathway_reads_its_awards_and_codes_only_when_it_awards(db_session, store) -> None:
+    detail = make_pathway(db_session, steps=2, outcome_kind="certification", grants_certification=True,
+                          validity_days=365)
+    learner = factories.user(db_session)
+    services.assign_pathway(db_session, detail.pathway.id, user_id=learner.id)
+    db_session.commit()  # the new learner's own refresh comes at the commit after their creation
+    halfway = _selects(db_session, lambda: store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri)))
+    assert [s for s in halfway if "FROM certificate_codes" in s] == []
+    assert len([s for s in halfway if "FROM certification_awards" in s]) == 1
+    done = _selects(db_session, lambda: store(xapi(learner.email, VERB_COMPLETED, detail.steps[1].activity_iri,
+                                                   minutes=1)))
+    assert len([s for s in done if "FROM certificate_codes" in s]) == 1
+    assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.status == "completed"
