@@ -23,7 +23,8 @@ from operator import itemgetter
 from typing import Any, Protocol
 
 from flask import current_app, has_app_context
-from sqlalchemy import delete, or_, select, tuple_, update
+from sqlalchemy import String, any_, bindparam, delete, null, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User, UserIdentity
@@ -143,6 +144,14 @@ def _fact_values(statement_id: str, sequence: int, stored: datetime, members: Me
             "score_scaled": float(scaled) if isinstance(scaled, int | float) else None, "voided_by": None}
 
 
+def _among(session: Session, column: Any, values: list[str]) -> Any:
+    """``column IN values``; on PostgreSQL ``= ANY(array)``: one parameter whatever the count, where an
+    expanded IN list is rendered, bound and parsed afresh for each value on every batch."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(String)))
+    return column.in_(values)
+
+
 def _chunks(values: list[Any], size: int = 500) -> Iterable[list[Any]]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
@@ -153,6 +162,7 @@ Affected = dict[int, set[int]]
 
 _FACT_KEYS = (ProgressFact.statement_id, ProgressFact.voided_by, ProgressFact.identity_kind,
               ProgressFact.identity_value, ProgressFact.activity_iri, ProgressFact.registration)
+_FACT_NAMES = tuple(column.key for column in _FACT_KEYS)
 
 
 def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *,
@@ -176,11 +186,15 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *,
     facts: dict[str, dict[str, Any]] = {}
     voids: dict[str, str] = {}
     for chunk in _chunks(keys):
-        facts.update({row[0]: dict(zip(("statement_id", "voided_by", "identity_kind", "identity_value",
-                                         "activity_iri", "registration"), row))
-                      for row in session.execute(select(*_FACT_KEYS).where(ProgressFact.statement_id.in_(chunk)))})
-        voids.update((target, voiding) for target, voiding in session.execute(
-            select(ProgressVoid.target_id, ProgressVoid.voiding_id).where(ProgressVoid.target_id.in_(chunk))))
+        # Facts and early voids in one round trip: a void row has no identity (every fact has one).
+        early_voids = select(ProgressVoid.target_id, ProgressVoid.voiding_id, *(null() for _ in _FACT_KEYS[2:])) \
+            .where(_among(session, ProgressVoid.target_id, chunk))
+        for row in session.execute(select(*_FACT_KEYS).where(_among(session, ProgressFact.statement_id, chunk))
+                                   .union_all(early_voids)):
+            if row[2] is None:
+                voids[row[0]] = row[1]
+            else:
+                facts[row[0]] = dict(zip(_FACT_NAMES, row, strict=True))
     touched: list[dict[str, Any]] = []
     new_facts: list[dict[str, Any]] = []
     new_voids: list[dict[str, str]] = []
@@ -259,35 +273,35 @@ def _insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> No
 
 
 def _affected_by(session: Session, touched: list[dict[str, Any]]) -> Affected:
-    """The (learner, pathway) pairs that these facts can change (see ``apply_statements``)."""
-    pathways_of: dict[str, set[int]] = {}
-    for chunk in _chunks(sorted({f["activity_iri"] for f in touched})):
-        for pathway_id, iri in session.execute(select(Step.pathway_id, Step.activity_iri)
-                                               .where(Step.activity_iri.in_(chunk))):
-            pathways_of.setdefault(iri, set()).add(pathway_id)
-    launched: dict[str, tuple[int, int]] = {}
-    for chunk in _chunks(sorted({f["registration"] for f in touched if f["registration"]})):
-        for registration, user_id, pathway_id in session.execute(
-                select(StepLaunch.registration, StepLaunch.user_id, Step.pathway_id)
-                .join(Step, Step.id == StepLaunch.step_id).where(StepLaunch.registration.in_(chunk))):
-            launched[registration.lower()] = (user_id, pathway_id)
-    relevant = [f for f in touched if f["activity_iri"] in pathways_of]
-    owners: dict[tuple[str, str], int] = {}
-    for chunk in _chunks(sorted({(f["identity_kind"], f["identity_value"]) for f in relevant})):
-        for user_id, kind, value in session.execute(
-                select(UserIdentity.user_id, UserIdentity.kind, UserIdentity.value)
-                .where(tuple_(UserIdentity.kind, UserIdentity.value).in_(chunk))):
-            owners[(kind, value)] = user_id
+    """The (learner, pathway) pairs that these facts can change (see ``apply_statements``).
+
+    Read by joining the facts, already written, to the steps about their activities, their actors'
+    learners and the launches of their registrations: one query, where looking each of these up by
+    the facts' values cost three.
+    """
+    launched = Step.__table__.alias("launched_step")
+    # A subquery, not a join: it is an index lookup for the few rows left, whatever the planner knows.
+    owner = select(UserIdentity.user_id).where(UserIdentity.kind == ProgressFact.identity_kind,
+                                               UserIdentity.value == ProgressFact.identity_value).scalar_subquery()
+    query = (select(Step.pathway_id, owner, StepLaunch.user_id, launched.c.pathway_id)
+             .select_from(ProgressFact)
+             .outerjoin(Step, Step.activity_iri == ProgressFact.activity_iri)
+             .outerjoin(StepLaunch, StepLaunch.registration == ProgressFact.registration)
+             .outerjoin(launched, launched.c.id == StepLaunch.step_id)
+             .where(Step.id.is_not(None) | StepLaunch.registration.is_not(None)))
     result: Affected = {}
-    for fact in touched:
-        activity_pathways = pathways_of.get(fact["activity_iri"], set())
-        owner = owners.get((fact["identity_kind"], fact["identity_value"]))
-        if owner is not None and activity_pathways:
-            result.setdefault(owner, set()).update(activity_pathways)
-        launch = launched.get(fact["registration"] or "")
-        if launch is not None:
-            # In a launched registration every fact counts for the launcher, on any step of its activity too.
-            result.setdefault(launch[0], set()).update(activity_pathways | {launch[1]})
+    for chunk in _chunks(sorted({f["statement_id"] for f in touched})):
+        for pathway_id, learner, launcher, launched_pathway in session.execute(
+                query.where(_among(session, ProgressFact.statement_id, chunk))):
+            if learner is not None and pathway_id is not None:
+                # The actor's learner, on every pathway with a step about the activity.
+                result.setdefault(learner, set()).add(pathway_id)
+            if launcher is not None:
+                # In a launched registration every fact counts for the launcher, on any step of its activity too.
+                mine = result.setdefault(launcher, set())
+                mine.add(launched_pathway)
+                if pathway_id is not None:
+                    mine.add(pathway_id)
     return result
 
 

@@ -8,7 +8,7 @@ from pathways import projection, services
 from pathways.catalogue import VERB_COMPLETED
 from pathways.models import PathwayProgress, StepProgress
 from tests import factories
-from tests.pathways.conftest import make_pathway, xapi
+from tests.pathways.conftest import make_pathway, voiding, xapi
 from tests.pathways.snapshot import projection_snapshot
 
 
@@ -128,3 +128,17 @@ def test_a_certifying_pathway_reads_its_awards_and_codes_only_when_it_awards(db_
                                                    minutes=1)))
     assert len([s for s in done if "FROM certificate_codes" in s]) == 1
     assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.status == "completed"
+
+
+def test_a_batch_finds_its_facts_voids_and_affected_learners_in_two_queries(db_session, store) -> None:
+    detail, _other, users = _world(db_session)
+    first, = store(xapi(users[0].email, VERB_COMPLETED, detail.steps[0].activity_iri))
+    db_session.commit()
+    batch = [xapi(u.email, VERB_COMPLETED, detail.steps[1].activity_iri, minutes=1) for u in users]
+    selects = _selects(db_session, lambda: store(*batch, voiding(first.id)))
+    on_facts = [s for s in selects if "FROM progress_voids" in s or "JOIN pathway_step_launches" in s
+                or "pathway_steps.activity_iri IN" in s or "pathway_step_launches.registration IN" in s
+                or "(user_identities.kind, user_identities.value) IN" in s]
+    assert len(on_facts) == 2 and "FROM progress_facts" in on_facts[0]
+    assert [services.learner_pathway(db_session, u.id, detail.pathway.id).progress.percent for u in users] == \
+        [50, 50, 50]  # the first learner's voided step no longer counts
