@@ -23,7 +23,7 @@ from operator import itemgetter
 from typing import Any, Protocol
 
 from flask import current_app, has_app_context
-from sqlalchemy import String, any_, bindparam, delete, null, or_, select, update
+from sqlalchemy import String, any_, bindparam, delete, insert, null, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -144,12 +144,29 @@ def _fact_values(statement_id: str, sequence: int, stored: datetime, members: Me
             "score_scaled": float(scaled) if isinstance(scaled, int | float) else None, "voided_by": None}
 
 
-def _among(session: Session, column: Any, values: list[str]) -> Any:
-    """``column IN values``; on PostgreSQL ``= ANY(array)``: one parameter whatever the count, where an
-    expanded IN list is rendered, bound and parsed afresh for each value on every batch."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(String)))
-    return column.in_(values)
+Among = Callable[[Any], Any]  # column -> "column IN :ids"
+_BUILT: dict[tuple[str, str], Any] = {}
+
+
+def _built(session: Session, build: Callable[[Among], Any]) -> Any:
+    """``build(among)`` for this session's database, built once per process and run with ``{"ids": [...]}``.
+
+    Building a statement of a few joins cost more than running it does for a batch of one
+    statement. ``among(column)`` is ``column IN :ids``; on PostgreSQL ``= ANY(:ids)``, one array
+    parameter whatever the count, where an expanded IN list is rendered and bound value by value.
+    """
+    dialect = session.get_bind().dialect.name
+    key = (build.__qualname__, dialect)
+    statement = _BUILT.get(key)
+    if statement is None:
+        if dialect == "postgresql":
+            def among(column: Any) -> Any:
+                return column == any_(bindparam("ids", type_=ARRAY(String)))
+        else:
+            def among(column: Any) -> Any:
+                return column.in_(bindparam("ids", expanding=True))
+        statement = _BUILT[key] = build(among)
+    return statement
 
 
 def _chunks(values: list[Any], size: int = 500) -> Iterable[list[Any]]:
@@ -186,11 +203,7 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *,
     facts: dict[str, dict[str, Any]] = {}
     voids: dict[str, str] = {}
     for chunk in _chunks(keys):
-        # Facts and early voids in one round trip: a void row has no identity (every fact has one).
-        early_voids = select(ProgressVoid.target_id, ProgressVoid.voiding_id, *(null() for _ in _FACT_KEYS[2:])) \
-            .where(_among(session, ProgressVoid.target_id, chunk))
-        for row in session.execute(select(*_FACT_KEYS).where(_among(session, ProgressFact.statement_id, chunk))
-                                   .union_all(early_voids)):
+        for row in session.execute(_built(session, _known_facts_and_voids), {"ids": chunk}):
             if row[2] is None:
                 voids[row[0]] = row[1]
             else:
@@ -229,6 +242,14 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *,
     if not touched or not affected:
         return {}
     return _affected_by(session, touched)
+
+
+def _known_facts_and_voids(among: Among) -> Any:
+    """The facts and the early voids of some statement ids in one round trip; a void row has no
+    identity (every fact has one)."""
+    early_voids = select(ProgressVoid.target_id, ProgressVoid.voiding_id, *(null() for _ in _FACT_KEYS[2:])) \
+        .where(among(ProgressVoid.target_id))
+    return select(*_FACT_KEYS).where(among(ProgressFact.statement_id)).union_all(early_voids)
 
 
 def _insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
@@ -279,20 +300,10 @@ def _affected_by(session: Session, touched: list[dict[str, Any]]) -> Affected:
     learners and the launches of their registrations: one query, where looking each of these up by
     the facts' values cost three.
     """
-    launched = Step.__table__.alias("launched_step")
-    # A subquery, not a join: it is an index lookup for the few rows left, whatever the planner knows.
-    owner = select(UserIdentity.user_id).where(UserIdentity.kind == ProgressFact.identity_kind,
-                                               UserIdentity.value == ProgressFact.identity_value).scalar_subquery()
-    query = (select(Step.pathway_id, owner, StepLaunch.user_id, launched.c.pathway_id)
-             .select_from(ProgressFact)
-             .outerjoin(Step, Step.activity_iri == ProgressFact.activity_iri)
-             .outerjoin(StepLaunch, StepLaunch.registration == ProgressFact.registration)
-             .outerjoin(launched, launched.c.id == StepLaunch.step_id)
-             .where(Step.id.is_not(None) | StepLaunch.registration.is_not(None)))
     result: Affected = {}
     for chunk in _chunks(sorted({f["statement_id"] for f in touched})):
         for pathway_id, learner, launcher, launched_pathway in session.execute(
-                query.where(_among(session, ProgressFact.statement_id, chunk))):
+                _built(session, _learners_and_pathways_of_facts), {"ids": chunk}):
             if learner is not None and pathway_id is not None:
                 # The actor's learner, on every pathway with a step about the activity.
                 result.setdefault(learner, set()).add(pathway_id)
@@ -305,22 +316,51 @@ def _affected_by(session: Session, touched: list[dict[str, Any]]) -> Affected:
     return result
 
 
-def _cursor(session: Session, lock: bool = True) -> ProgressCursor:
-    query = select(ProgressCursor).where(ProgressCursor.id == 1)
+def _learners_and_pathways_of_facts(among: Among) -> Any:
+    """Per fact: the pathways with a step about its activity, its actor's learner, and the launcher
+    and pathway of its registration (rows with neither a step nor a launch are left out)."""
+    launched = Step.__table__.alias("launched_step")
+    # A subquery, not a join: it is an index lookup for the few rows left, whatever the planner knows.
+    owner = select(UserIdentity.user_id).where(UserIdentity.kind == ProgressFact.identity_kind,
+                                               UserIdentity.value == ProgressFact.identity_value).scalar_subquery()
+    return (select(Step.pathway_id, owner, StepLaunch.user_id, launched.c.pathway_id)
+            .select_from(ProgressFact)
+            .outerjoin(Step, Step.activity_iri == ProgressFact.activity_iri)
+            .outerjoin(StepLaunch, StepLaunch.registration == ProgressFact.registration)
+            .outerjoin(launched, launched.c.id == StepLaunch.step_id)
+            .where(Step.id.is_not(None) | StepLaunch.registration.is_not(None), among(ProgressFact.statement_id)))
+
+
+def _cursor(session: Session, lock: bool = True) -> int:
+    """The cursor's last applied sequence, its row locked (PostgreSQL) and made if missing.
+
+    Plain rows, not an ORM object: the object and its flush cost more than the two statements.
+    """
     if lock and session.get_bind().dialect.name == "postgresql":
         # Serialises projection work across workers: each waits for the previous batch's commit.
-        query = query.with_for_update()
-    cursor = session.scalar(query)
-    if cursor is None:
-        cursor = ProgressCursor(id=1, last_sequence=0)
-        session.add(cursor)
-        session.flush()
-    return cursor
+        last = session.execute(_built(session, _locked_cursor)).scalar()
+    else:
+        last = session.execute(_CURSOR).scalar()
+    if last is None:
+        session.execute(insert(ProgressCursor).values(id=1, last_sequence=0))
+        last = 0
+    return int(last)
+
+
+_CURSOR = select(ProgressCursor.last_sequence).where(ProgressCursor.id == 1)
+_MOVE_CURSOR = update(ProgressCursor).where(ProgressCursor.id == 1).values(last_sequence=bindparam("last"))
+
+
+def _locked_cursor(_among: Among) -> Any:
+    return _CURSOR.with_for_update()
+
+
+def _move_cursor(session: Session, last_sequence: int) -> None:
+    session.execute(_MOVE_CURSOR, {"last": last_sequence})
 
 
 def last_applied_sequence(session: Session) -> int:
-    cursor = session.scalar(select(ProgressCursor.last_sequence).where(ProgressCursor.id == 1))
-    return int(cursor or 0)
+    return int(session.execute(_CURSOR).scalar() or 0)
 
 
 def catch_up(session: Session, *, batch_size: int = 1000, batch: list[StoredStatementLike] | None = None,
@@ -341,23 +381,23 @@ def catch_up(session: Session, *, batch_size: int = 1000, batch: list[StoredStat
     applied = 0
     try:
         while True:
-            cursor = _cursor(session)
+            last = start = _cursor(session)
             affected: Affected = {}
 
             def apply(statements: list[StoredStatementLike]) -> None:
-                nonlocal applied
+                nonlocal applied, last
                 for learner, pathway_ids in apply_statements(session, statements, affected=derive).items():
                     affected.setdefault(learner, set()).update(pathway_ids)
-                cursor.last_sequence = statements[-1].sequence
+                last = statements[-1].sequence
                 applied += len(statements)
 
-            if batch and _follows(batch, cursor.last_sequence):
+            if batch and _follows(batch, last):
                 # Whatever was stored after it is projected by the request that stored it, which
                 # waits for this cursor row: reading it back here would cost every store a query.
                 apply(batch)
             else:
                 pending: list[StoredStatementLike] = []
-                for stored in lrs_services.iter_statements(session, after_sequence=cursor.last_sequence,
+                for stored in lrs_services.iter_statements(session, after_sequence=last,
                                                            batch_size=batch_size):
                     pending.append(stored)
                     if len(pending) >= batch_size:
@@ -366,6 +406,8 @@ def catch_up(session: Session, *, batch_size: int = 1000, batch: list[StoredStat
                 if pending:
                     apply(pending)
             batch = None
+            if last != start:
+                _move_cursor(session, last)
             session.flush()
             if not derive:
                 break

@@ -27,7 +27,7 @@ from sqlalchemy.schema import AddConstraint, CreateIndex, DropIndex
 
 from cairn.accounts.models import User
 from pathways.models import CertificationAward, PathwayProgress, ProgressFact, ProgressVoid, StepProgress
-from pathways.projection import (FACT_PATHS, _cursor, _fact_values, _insert_rows, catch_up, record_earned,
+from pathways.projection import (FACT_PATHS, _cursor, _fact_values, _insert_rows, _move_cursor, catch_up, record_earned,
                                  refresh_users, void_target)
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def rebuild(session: Session, *, batch_size: int = 5000) -> int:
     projections wait for the rebuild and then go on from where it stopped.
     """
     from lrs import services as lrs_services
-    cursor = _cursor(session)
+    _cursor(session)  # locked until the rebuild commits
     for model in (CertificationAward, StepProgress, PathwayProgress, ProgressVoid):
         session.execute(delete(model))
     count = 0
@@ -60,7 +60,7 @@ def rebuild(session: Session, *, batch_size: int = 5000) -> int:
             count += len(page)
             last = page[-1][1]
             collect()
-        cursor.last_sequence = last
+        _move_cursor(session, last)
         session.flush()
         _index_facts(session)
         # A fact stored before its voiding statement: the replay wrote it unvoided (see ``_replay``).
