@@ -172,8 +172,9 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
     """Validate and store a batch, all or nothing, and tell the subscribers.
 
     ``subscribers_after_commit``: tell the subscribers that allow it (``subscribe(after_commit=True)``)
-    after the request's transaction commits, not in it. For a request that does not read back what
-    they derive (the xAPI resource); a page that stores and then shows progress leaves it False.
+    after the request's response is written, not in its transaction. For a request that does not
+    read back what they derive (the xAPI resource); a page that stores and then shows progress
+    leaves it False.
     Raises ``StatementInvalid`` (400) for a broken rule and ``StatementConflict`` (409) for an id
     already stored with other content; re-sending identical content returns the stored statement.
     Voiding statements mark their targets voided. ``attachments`` maps SHA-2 to (content type,
@@ -372,8 +373,9 @@ def subscribe(app: Flask, callback: Callable[[Session, list[StoredStatement]], N
     By default in the same transaction, inside a SAVEPOINT of its own: one that fails is logged
     and rolled back alone, and the statements still commit. ``after_commit``: when the store asks
     for it (``store_statements(subscribers_after_commit=True)``) in a request, in a transaction of
-    its own right after the request's has committed (``cairn.db.after_commit``), so that it does
-    not hold the statement sequence lock, which serialises every writer; otherwise as by default.
+    its own once the request has committed and its response is written (``cairn.db.after_commit``),
+    so that it does not hold the statement sequence lock, which serialises every writer, nor keep
+    the client waiting; otherwise as by default.
     ``told_after_commit(session)`` says which. Such a subscriber must catch up by itself on batches
     it missed (its transaction can fail, or the process stop, after the statements committed), and
     while told after commit it must not store statements while holding locks of its own (storing
