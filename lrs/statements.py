@@ -456,7 +456,9 @@ class _Prepared:
 
 def _prepare(statement: dict, authority: dict, version: str) -> _Prepared:
     statement_id = statement["id"].lower() if "id" in statement else str(uuid.uuid4())
-    full = jsoncodec.deep_copy(statement)
+    # Only the top level (and a context whose activities are normalised) is copied: the stored
+    # statement shares the request's nested members, which nothing changes.
+    full = dict(statement)
     full["id"] = statement_id
     full["stored"] = ""  # keeps the key order; the value is set under the lock
     timestamp_is_stored = "timestamp" not in full
@@ -468,6 +470,7 @@ def _prepare(statement: dict, authority: dict, version: str) -> _Prepared:
     obj = full["object"]
     object_type = obj.get("objectType", "Activity")
     if object_type == "SubStatement":
+        obj = full["object"] = dict(obj)
         _context_activities_as_arrays(obj)
     registration = (full.get("context") or {}).get("registration")
     voiding = full["verb"]["id"] == VOIDED_VERB
@@ -628,12 +631,15 @@ def _insert(session: Session, new: list[_Prepared]) -> None:
 
 
 def _context_activities_as_arrays(statement: dict) -> None:
-    """A single context activity is stored (and returned) as an array of one (xAPI 1.0.3 Data 2.4.6.2)."""
-    activities = (statement.get("context") or {}).get("contextActivities")
-    if isinstance(activities, dict):
-        for key, value in activities.items():
-            if not isinstance(value, list):
-                activities[key] = [value]
+    """A single context activity is stored (and returned) as an array of one (xAPI 1.0.3 Data 2.4.6.2).
+
+    ``statement`` is a copy of its top level only: the context is replaced, not changed in place.
+    """
+    context = statement.get("context")
+    activities = context.get("contextActivities") if isinstance(context, dict) else None
+    if isinstance(activities, dict) and not all(isinstance(value, list) for value in activities.values()):
+        statement["context"] = {**context, "contextActivities": {
+            key: value if isinstance(value, list) else [value] for key, value in activities.items()}}
 
 
 def _side_rows(full: dict) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -281,3 +281,20 @@ def test_a_store_in_a_request_tells_after_commit_subscribers_at_once_unless_it_a
         [later] = services.store_statements(session, [statement()], authority=AUTHORITY,
                                             subscribers_after_commit=True)
         assert seen == [now.id]  # deferred to the request's commit
+
+
+def test_storing_leaves_the_callers_statement_as_it_was(db_session: Session) -> None:
+    """The stored statement is completed (id, stored, authority, version; a single context activity
+    becomes an array of one, in a SubStatement too) without changing the dict the caller passed."""
+    import copy
+    parent = {"id": "http://example.org/activities/course"}
+    sub = statement(id=None, context={"contextActivities": {"parent": parent}})
+    sub["objectType"] = "SubStatement"
+    sent = statement(context={"contextActivities": {"parent": parent, "grouping": [parent]}}, object=sub)
+    before = copy.deepcopy(sent)
+    stored = services.store_statement(db_session, sent, authority=AUTHORITY)
+    assert sent == before
+    assert stored.statement["context"]["contextActivities"] == {"parent": [parent], "grouping": [parent]}
+    assert stored.statement["object"]["context"]["contextActivities"] == {"parent": [parent]}
+    assert services.get_statement(db_session, stored.id).statement == stored.statement
+    assert services.store_statement(db_session, before, authority=AUTHORITY).sequence == stored.sequence
