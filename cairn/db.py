@@ -11,7 +11,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from flask import Flask, current_app, g, has_request_context
+from flask import Flask, current_app, g, has_request_context, request
+from flask.testing import FlaskClient
 from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, String, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
@@ -23,6 +24,7 @@ from cairn import jsoncodec
 log = logging.getLogger(__name__)
 
 AFTER_COMMIT_KEY = "cairn.after_commit"
+_AFTER_RESPONSE_ENVIRON = "cairn.work_after_response"  # for ClosingTestClient
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -154,8 +156,25 @@ class Database:
             self._factory = None
 
 
+class ClosingTestClient(FlaskClient):
+    """Flask's test client, but a response with work after it (``after_commit``) is read and closed
+    before the call returns, as a server does once it has written it: that work has run when a
+    test looks at what it changed. Other responses stay open (a test may read a stream)."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        waiting: list[Callable[[], None]] = []  # the environ is copied on the way: the list is shared
+        overrides = kwargs.get("environ_overrides") or {}
+        kwargs["environ_overrides"] = {**overrides, _AFTER_RESPONSE_ENVIRON: waiting}
+        response = super().open(*args, **kwargs)
+        if waiting:
+            response.make_sequence()
+            response.close()
+        return response
+
+
 def init_app(app: Flask) -> None:
     app.extensions["cairn.db"] = Database(app.config["DATABASE_URL"])
+    app.test_client_class = ClosingTestClient
 
     @app.after_request
     def _commit(response: Any) -> Any:
@@ -164,7 +183,7 @@ def init_app(app: Flask) -> None:
         if session is not None:
             if response.status_code < 400:
                 session.commit()
-                _run_after_commit(session)
+                _after_response(response, session.info.pop(AFTER_COMMIT_KEY, None) or [])
             else:
                 session.info.pop(AFTER_COMMIT_KEY, None)
                 session.rollback()
@@ -178,13 +197,16 @@ def init_app(app: Flask) -> None:
 
 
 def after_commit(session: Session, work: Callable[[Session], None]) -> bool:
-    """Do ``work(session)`` in a transaction of its own once the request's transaction has committed.
+    """Do ``work(session)`` in a transaction of its own once the request's response has been sent.
 
-    For work that follows from what the request wrote but need not hold that transaction's locks
-    (the statement sequence lock, above all) while it runs. The request still waits for it, so
-    its response reflects it. Returns False, and defers nothing, when ``session`` is not the
-    current request's: the caller then does the work at once, in its own transaction. Work that
-    fails is logged and rolled back alone; what the request committed stays.
+    For work that follows from what the request committed but that its response does not show
+    (the progress projection of statements stored over the xAPI resource): it must not hold the
+    request's locks (the statement sequence lock, above all) nor keep the client waiting. The
+    worker does it right after writing the response (WSGI ``close``), in a new app context and
+    session. Returns False, and defers nothing, when ``session`` is not the current request's: the
+    caller then does the work at once, in its own transaction. Work that fails is logged and rolled
+    back alone; what the request committed stays. Work that never ran (the worker died) must be
+    recoverable by its owner from the committed data (``cairn worker`` catches the projection up).
     """
     if not has_request_context() or g.get("_cairn_session_pending") is not session:
         return False
@@ -192,15 +214,26 @@ def after_commit(session: Session, work: Callable[[Session], None]) -> bool:
     return True
 
 
-def _run_after_commit(session: Session) -> None:
-    # The request's session is no longer pending here: work that stores more does its own at once.
-    for work in session.info.pop(AFTER_COMMIT_KEY, None) or []:
-        try:
-            work(session)
-            session.commit()
-        except Exception:
-            log.exception("work after commit %r failed; it is rolled back", work)
-            session.rollback()
+def _after_response(response: Any, works: list[Callable[[Session], None]]) -> None:
+    if not works:
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def run() -> None:
+        with app.app_context():
+            with get_db().session_factory()() as session:
+                for work in works:
+                    try:
+                        work(session)
+                        session.commit()
+                    except Exception:
+                        log.exception("work after the response %r failed; it is rolled back", work)
+                        session.rollback()
+
+    response.call_on_close(run)
+    waiting = request.environ.get(_AFTER_RESPONSE_ENVIRON)
+    if isinstance(waiting, list):  # a ClosingTestClient's request: it closes the response at once
+        waiting.append(run)
 
 
 def get_db() -> Database:

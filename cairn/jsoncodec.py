@@ -74,14 +74,6 @@ def dumps_str(value: Any) -> str:
     return dumps(value).decode()
 
 
-def deep_copy(value: Any) -> Any:
-    """A deep copy of a JSON value (faster than ``copy.deepcopy`` for JSON)."""
-    try:
-        return orjson.loads(orjson.dumps(value))
-    except (TypeError, orjson.JSONDecodeError):
-        return json.loads(json.dumps(value))
-
-
 def _utf8(raw: str) -> bytes | None:
     try:
         return raw.encode("utf-8")

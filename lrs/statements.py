@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import (ARRAY, String, and_, any_, bindparam, func, insert, literal_column, null, or_, select, text,
                         update)
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnClause
 
 from cairn import jsoncodec
@@ -172,8 +172,9 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
     """Validate and store a batch, all or nothing, and tell the subscribers.
 
     ``subscribers_after_commit``: tell the subscribers that allow it (``subscribe(after_commit=True)``)
-    after the request's transaction commits, not in it. For a request that does not read back what
-    they derive (the xAPI resource); a page that stores and then shows progress leaves it False.
+    after the request's response is written, not in its transaction. For a request that does not
+    read back what they derive (the xAPI resource); a page that stores and then shows progress
+    leaves it False.
     Raises ``StatementInvalid`` (400) for a broken rule and ``StatementConflict`` (409) for an id
     already stored with other content; re-sending identical content returns the stored statement.
     Voiding statements mark their targets voided. ``attachments`` maps SHA-2 to (content type,
@@ -208,9 +209,11 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
     stored_targets = _resolve_voiding(new, known, results)
     _check_attachments(statements, attachments or {})
     _number(new, top + 1, _stored_at(newest_stored))
+    earlier_references = _mark_reference_chains(new, known)
     _insert(session, new)
-    mark_reference_chains(session, {item.statement_id: item.row["sequence"] for item in new
-                                    if item.row["object_statement_id"]})
+    if earlier_references:
+        session.execute(update(Statement).where(Statement.statement_id.in_(earlier_references))
+                        .values(targets_reference=True).execution_options(synchronize_session=False))
     if stored_targets:
         session.execute(update(Statement).where(Statement.statement_id.in_(stored_targets)).values(voided=True))
     _store_attachment_contents(session, attachments or {})
@@ -372,8 +375,9 @@ def subscribe(app: Flask, callback: Callable[[Session, list[StoredStatement]], N
     By default in the same transaction, inside a SAVEPOINT of its own: one that fails is logged
     and rolled back alone, and the statements still commit. ``after_commit``: when the store asks
     for it (``store_statements(subscribers_after_commit=True)``) in a request, in a transaction of
-    its own right after the request's has committed (``cairn.db.after_commit``), so that it does
-    not hold the statement sequence lock, which serialises every writer; otherwise as by default.
+    its own once the request has committed and its response is written (``cairn.db.after_commit``),
+    so that it does not hold the statement sequence lock, which serialises every writer, nor keep
+    the client waiting; otherwise as by default.
     ``told_after_commit(session)`` says which. Such a subscriber must catch up by itself on batches
     it missed (its transaction can fail, or the process stop, after the statements committed), and
     while told after commit it must not store statements while holding locks of its own (storing
@@ -394,24 +398,27 @@ def attachment_contents(session: Session, sha2s: list[str]) -> dict[str, tuple[s
 # -- internals ---------------------------------------------------------------------------------
 
 
-def mark_reference_chains(session: Session, new_references: dict[str, int]) -> None:
+def _mark_reference_chains(new: list[_Prepared], known: dict[str, Any]) -> list[str]:
     """Keep ``targets_reference``: set on each statement whose StatementRef target is a StatementRef statement.
 
-    ``new_references`` maps the ids of the just-stored StatementRef statements to their sequences.
-    Either end of a chain may arrive first, so both directions are checked: new statements whose
-    target is a stored StatementRef statement, and stored statements that target a new one.
+    Either end of a chain may arrive first, so both directions are checked, from what the read
+    under the lock found (``_known_statements`` reads the StatementRef targets and the unmarked
+    stored statements that target a new StatementRef): the new rows are marked before they are
+    inserted; the ids of stored statements to mark are returned.
     """
-    if not new_references:
-        return
-    target = aliased(Statement, name="target")
-    target_is_reference = (select(target.sequence).where(target.statement_id == Statement.object_statement_id,
-                                                         target.object_statement_id.is_not(None)).exists())
-    session.execute(update(Statement).where(Statement.sequence.in_(list(new_references.values())),
-                                            target_is_reference).values(targets_reference=True)
-                    .execution_options(synchronize_session=False))
-    session.execute(update(Statement).where(Statement.object_statement_id.in_(list(new_references)),
-                                            Statement.targets_reference.is_(False))
-                    .values(targets_reference=True).execution_options(synchronize_session=False))
+    new_by_id = {item.statement_id: item for item in new}
+    references = {item.statement_id for item in new if item.row["object_statement_id"]}
+    if not references:
+        return []
+    for item in new:
+        target = item.row["object_statement_id"]
+        if target is None:
+            continue
+        in_batch, stored = new_by_id.get(target), known.get(target)
+        item.row["targets_reference"] = (in_batch is not None and in_batch.row["object_statement_id"] is not None) \
+            or (stored is not None and stored.object_statement_id is not None)
+    return sorted(row.statement_id for row in known.values()
+                  if row.object_statement_id in references and not row.targets_reference)
 
 
 def _stored_at(newest: datetime | None) -> datetime:
@@ -449,7 +456,9 @@ class _Prepared:
 
 def _prepare(statement: dict, authority: dict, version: str) -> _Prepared:
     statement_id = statement["id"].lower() if "id" in statement else str(uuid.uuid4())
-    full = jsoncodec.deep_copy(statement)
+    # Only the top level (and a context whose activities are normalised) is copied: the stored
+    # statement shares the request's nested members, which nothing changes.
+    full = dict(statement)
     full["id"] = statement_id
     full["stored"] = ""  # keeps the key order; the value is set under the lock
     timestamp_is_stored = "timestamp" not in full
@@ -461,6 +470,7 @@ def _prepare(statement: dict, authority: dict, version: str) -> _Prepared:
     obj = full["object"]
     object_type = obj.get("objectType", "Activity")
     if object_type == "SubStatement":
+        obj = full["object"] = dict(obj)
         _context_activities_as_arrays(obj)
     registration = (full.get("context") or {}).get("registration")
     voiding = full["verb"]["id"] == VOIDED_VERB
@@ -497,16 +507,23 @@ def _known_statements(session: Session, prepared: list[_Prepared]) -> tuple[int,
     """Under the lock, in one query: the newest statement's sequence and ``stored`` (0 and None in an
     empty store), and every stored statement that matters.
 
-    That is the batch's ids (re-sends), the statements its voiding statements target, and stored
-    voiding statements targeting one of the batch's ids (which arrives voided). Keyed by id.
+    That is the batch's ids (re-sends), the statements its StatementRefs target (voiding, and the
+    ends of reference chains), stored voiding statements targeting one of the batch's ids (which
+    arrives voided), and stored statements not yet marked as targeting a StatementRef statement
+    that target one of the batch's StatementRef statements. Keyed by id.
     """
     ids = [item.statement_id for item in prepared]
-    targets = [item.row["object_statement_id"] for item in prepared if item.row["voiding"]]
+    targets = [item.row["object_statement_id"] for item in prepared if item.row["object_statement_id"]]
+    references = [item.statement_id for item in prepared if item.row["object_statement_id"]]
     columns = (Statement.statement_id, Statement.sequence, Statement.content_hash, Statement.statement,
-               Statement.stored, Statement.voided, Statement.voiding, Statement.object_statement_id)
-    known = select(*columns).where(or_(
-        _among(session, Statement.statement_id, ids + targets),
-        and_(Statement.voiding.is_(True), _among(session, Statement.object_statement_id, ids))))
+               Statement.stored, Statement.voided, Statement.voiding, Statement.object_statement_id,
+               Statement.targets_reference)
+    wanted = [_among(session, Statement.statement_id, ids + targets),
+              and_(Statement.voiding.is_(True), _among(session, Statement.object_statement_id, ids))]
+    if references:
+        wanted.append(and_(Statement.targets_reference.is_(False),
+                           _among(session, Statement.object_statement_id, references)))
+    known = select(*columns).where(or_(*wanted))
     newest = select(null(), Statement.sequence, null(), null(), Statement.stored, *(null() for _ in columns[5:])) \
         .where(Statement.sequence == select(func.max(Statement.sequence)).scalar_subquery())
     found: dict[str, Any] = {}
@@ -565,7 +582,7 @@ def _resolve_voiding(new: list[_Prepared], known: dict[str, Any],
 
 _STATEMENT_COLUMNS = ("sequence", "statement_id", "statement", "content_hash", "actor_ifi", "verb_id",
                       "object_activity_id", "object_agent_ifi", "object_statement_id", "registration",
-                      "authority_ifi", "stored", "voided", "voiding")
+                      "authority_ifi", "stored", "voided", "voiding", "targets_reference")
 # PostgreSQL: the whole batch in one statement and one round trip, each table's rows sent as one
 # JSON array of objects. Text arrays (one per column, as before) cost psycopg a regular-expression
 # search per element to quote it, about 3,000 per 100 statements; orjson writes the JSON in C.
@@ -573,14 +590,14 @@ _POSTGRESQL_INSERT = text("""
 WITH statements AS (
     INSERT INTO lrs_statements (sequence, statement_id, statement, content_hash, actor_ifi, verb_id,
         object_activity_id, object_agent_ifi, object_statement_id, registration, authority_ifi, stored,
-        voided, voiding)
+        voided, voiding, targets_reference)
     SELECT r.sequence, r.statement_id, r.statement, r.content_hash, r.actor_ifi, r.verb_id,
         r.object_activity_id, r.object_agent_ifi, r.object_statement_id, r.registration, r.authority_ifi,
-        CAST(:stored AS timestamptz), r.voided, r.voiding
+        CAST(:stored AS timestamptz), r.voided, r.voiding, r.targets_reference
     FROM json_to_recordset(CAST(:statements AS json)) AS r(sequence bigint, statement_id varchar,
         statement jsonb, content_hash varchar, actor_ifi varchar, verb_id varchar, object_activity_id varchar,
         object_agent_ifi varchar, object_statement_id varchar, registration varchar, authority_ifi varchar,
-        voided boolean, voiding boolean)
+        voided boolean, voiding boolean, targets_reference boolean)
 ), agents AS (
     INSERT INTO lrs_statement_agents (sequence, ifi, direct)
     SELECT a.sequence, a.ifi, a.direct
@@ -614,12 +631,15 @@ def _insert(session: Session, new: list[_Prepared]) -> None:
 
 
 def _context_activities_as_arrays(statement: dict) -> None:
-    """A single context activity is stored (and returned) as an array of one (xAPI 1.0.3 Data 2.4.6.2)."""
-    activities = (statement.get("context") or {}).get("contextActivities")
-    if isinstance(activities, dict):
-        for key, value in activities.items():
-            if not isinstance(value, list):
-                activities[key] = [value]
+    """A single context activity is stored (and returned) as an array of one (xAPI 1.0.3 Data 2.4.6.2).
+
+    ``statement`` is a copy of its top level only: the context is replaced, not changed in place.
+    """
+    context = statement.get("context")
+    activities = context.get("contextActivities") if isinstance(context, dict) else None
+    if isinstance(activities, dict) and not all(isinstance(value, list) for value in activities.values()):
+        statement["context"] = {**context, "contextActivities": {
+            key: value if isinstance(value, list) else [value] for key, value in activities.items()}}
 
 
 def _side_rows(full: dict) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

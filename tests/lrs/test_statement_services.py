@@ -220,6 +220,29 @@ def test_an_after_commit_subscriber_runs_once_the_request_has_committed(app: Fla
     assert db_session.scalar(text("SELECT name FROM lrs_credentials")) == "changed-after-commit"
 
 
+def test_after_commit_work_runs_once_the_response_is_written(app: Flask, db_session: Session) -> None:
+    """A server writes the response, then closes it (WSGI): the after-commit subscriber runs at the
+    close, so the client does not wait for it."""
+    import json
+
+    from werkzeug.test import EnvironBuilder
+
+    from tests.lrs.conftest import basic, make_credential
+    seen: list[int] = []
+    services.subscribe(app, lambda session, batch: seen.append(len(batch)), after_commit=True)
+    info, secret = make_credential(db_session)
+    headers = {"Authorization": basic(info.key, secret), "X-Experience-API-Version": "1.0.3"}
+    environ = EnvironBuilder(path="/xapi/statements", method="POST", headers=headers,
+                             data=json.dumps([statement(), statement()]), content_type="application/json").get_environ()
+    started: list[str] = []
+    body = app(environ, lambda status, response_headers, exc_info=None: started.append(status))
+    written = b"".join(body)
+    assert started == ["200 OK"] and len(json.loads(written)) == 2
+    assert seen == []  # the response is complete and the subscriber has not run
+    body.close()  # type: ignore[attr-defined]
+    assert seen == [2]
+
+
 def test_a_failing_after_commit_subscriber_loses_no_statement(app: Flask, client, db_session: Session) -> None:
     from tests.lrs.conftest import XAPIClient, make_credential
 
@@ -258,3 +281,20 @@ def test_a_store_in_a_request_tells_after_commit_subscribers_at_once_unless_it_a
         [later] = services.store_statements(session, [statement()], authority=AUTHORITY,
                                             subscribers_after_commit=True)
         assert seen == [now.id]  # deferred to the request's commit
+
+
+def test_storing_leaves_the_callers_statement_as_it_was(db_session: Session) -> None:
+    """The stored statement is completed (id, stored, authority, version; a single context activity
+    becomes an array of one, in a SubStatement too) without changing the dict the caller passed."""
+    import copy
+    parent = {"id": "http://example.org/activities/course"}
+    sub = statement(id=None, context={"contextActivities": {"parent": parent}})
+    sub["objectType"] = "SubStatement"
+    sent = statement(context={"contextActivities": {"parent": parent, "grouping": [parent]}}, object=sub)
+    before = copy.deepcopy(sent)
+    stored = services.store_statement(db_session, sent, authority=AUTHORITY)
+    assert sent == before
+    assert stored.statement["context"]["contextActivities"] == {"parent": [parent], "grouping": [parent]}
+    assert stored.statement["object"]["context"]["contextActivities"] == {"parent": [parent]}
+    assert services.get_statement(db_session, stored.id).statement == stored.statement
+    assert services.store_statement(db_session, before, authority=AUTHORITY).sequence == stored.sequence

@@ -1,7 +1,7 @@
 """Storing a batch costs a bounded number of SQL statements, not one per statement (issue 8)."""
 from __future__ import annotations
 
-from sqlalchemy import event, text
+from sqlalchemy import bindparam, event, text
 from sqlalchemy.orm import Session
 
 from benchmarks.generator import VOIDED, StatementGenerator
@@ -93,3 +93,41 @@ def test_a_batch_voiding_a_statement_it_also_resends_reports_it_voided(db_sessio
     assert resent.voided is True and voiding.voided is False
     assert services.get_statement(db_session, target["id"]) is None
     assert services.get_statement(db_session, target["id"], voided=True) is not None
+
+
+def test_reference_chains_are_marked_from_the_read_under_the_lock(db_session: Session) -> None:
+    """``targets_reference`` (a StatementRef whose target is a StatementRef statement) is set on the
+    new rows before they are inserted, whether the target is stored or in the same batch: no UPDATE.
+    Only a stored statement that targets a StatementRef arriving later needs one."""
+    import uuid
+
+    gen = StatementGenerator(seed=16)
+    end = gen.statement(1)
+    services.store_statements(db_session, [end], authority=AUTHORITY)
+
+    def ref(target: str, statement_id: str | None = None) -> dict:
+        return {"id": statement_id or str(uuid.uuid4()), "actor": end["actor"],
+                "verb": {"id": "http://example.org/verbs/cites"},
+                "object": {"objectType": "StatementRef", "id": target}}
+
+    middle = ref(end["id"])
+    head = ref(middle["id"])
+    run, _ = _statements_run(db_session, lambda: services.store_statements(
+        db_session, [head, middle], authority=AUTHORITY))
+    assert not [s for s in run if s.startswith("UPDATE")], run
+    top = ref(head["id"])
+    early_id = str(uuid.uuid4())
+    early = ref(early_id)  # its target is not stored yet
+    run, _ = _statements_run(db_session, lambda: services.store_statements(
+        db_session, [top, early], authority=AUTHORITY))
+    assert not [s for s in run if s.startswith("UPDATE")], run
+    late = ref(end["id"], early_id)  # the target early was waiting for: a StatementRef statement
+    run, _ = _statements_run(db_session, lambda: services.store_statements(db_session, [late], authority=AUTHORITY))
+    assert len([s for s in run if s.startswith("UPDATE")]) == 1, run
+    ids = [end["id"], middle["id"], head["id"], top["id"], early["id"], late["id"]]
+    marked = dict(db_session.execute(text("SELECT statement_id, targets_reference FROM lrs_statements "
+                                          "WHERE statement_id IN :ids").bindparams(bindparam("ids", expanding=True)),
+                                     {"ids": ids}).all())
+    assert {k: bool(v) for k, v in marked.items()} == {
+        end["id"]: False, middle["id"]: False, head["id"]: True, top["id"]: True, early["id"]: True,
+        late["id"]: False}
