@@ -149,3 +149,38 @@ def test_reminders_fall_on_their_thresholds_before_the_due_date(db_session) -> N
     assert [(r.user_id, r.days_before) for r in week_before] == [(learner.id, 7)]
     assert services.due_reminders(db_session, now=due - timedelta(days=5)) == []
     assert [r.days_before for r in services.due_reminders(db_session, now=due - timedelta(days=1, hours=2))] == [1]
+
+
+def test_enrollments_of_many_learners_by_every_kind_of_assignment_cost_two_queries(db_session) -> None:
+    from sqlalchemy import event
+
+    from pathways.people import enrollments_for
+    direct, by_class, by_audience, by_rule, inactive = (make_pathway(db_session, title=t)
+                                                        for t in ("Direct", "Class", "Audience", "Rule", "Gone"))
+    learner = factories.user(db_session, department="Ops")
+    other = factories.user(db_session, department="Sales")
+    klass = services.create_class(db_session, title="History")
+    services.set_class_membership(db_session, klass.id, learner.id, "learner")
+    services.set_class_membership(db_session, klass.id, other.id, "instructor")
+    listed = services.create_audience(db_session, name="Listed", member_ids=[learner.id, other.id])
+    ruled = services.create_audience(db_session, name="Ops", rules=[{"attribute": "department", "value": "Ops"}])
+    services.assign_pathway(db_session, direct.pathway.id, user_id=learner.id)
+    services.assign_pathway(db_session, by_class.pathway.id, class_id=klass.id)
+    services.assign_pathway(db_session, by_audience.pathway.id, audience_id=listed.id)
+    services.assign_pathway(db_session, by_rule.pathway.id, audience_id=ruled.id)
+    services.assign_pathway(db_session, inactive.pathway.id, user_id=other.id, mandatory=False)
+    seen: list[str] = []
+    connection = db_session.connection()
+
+    def note(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        seen.append(statement)
+
+    event.listen(connection, "before_cursor_execute", note)
+    try:
+        enrollments = enrollments_for(db_session, [learner.id, other.id, 987654])
+    finally:
+        event.remove(connection, "before_cursor_execute", note)
+    assert len(seen) == 2
+    assert set(enrollments) == {learner.id, other.id}  # no such learner: no entry
+    assert set(enrollments[learner.id]) == {p.pathway.lineage for p in (direct, by_class, by_audience, by_rule)}
+    assert set(enrollments[other.id]) == {by_audience.pathway.lineage}
