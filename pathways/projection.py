@@ -23,7 +23,7 @@ from operator import itemgetter
 from typing import Any, Protocol
 
 from flask import current_app, has_app_context
-from sqlalchemy import String, any_, bindparam, delete, insert, null, or_, select, update
+from sqlalchemy import String, any_, bindparam, delete, insert, null, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -144,27 +144,27 @@ def _fact_values(statement_id: str, sequence: int, stored: datetime, members: Me
             "score_scaled": float(scaled) if isinstance(scaled, int | float) else None, "voided_by": None}
 
 
-Among = Callable[[Any], Any]  # column -> "column IN :ids"
+Among = Callable[..., Any]  # (column, name="ids") -> "column IN :name"
 _BUILT: dict[tuple[str, str], Any] = {}
 
 
 def _built(session: Session, build: Callable[[Among], Any]) -> Any:
-    """``build(among)`` for this session's database, built once per process and run with ``{"ids": [...]}``.
+    """``build(among)`` for this session's database, built once per process and run with its lists.
 
     Building a statement of a few joins cost more than running it does for a batch of one
-    statement. ``among(column)`` is ``column IN :ids``; on PostgreSQL ``= ANY(:ids)``, one array
-    parameter whatever the count, where an expanded IN list is rendered and bound value by value.
+    statement. ``among(column, name="ids")`` is ``column IN :name``; on PostgreSQL ``= ANY(:name)``,
+    one array parameter whatever the count, where an expanded IN list is rendered value by value.
     """
     dialect = session.get_bind().dialect.name
     key = (build.__qualname__, dialect)
     statement = _BUILT.get(key)
     if statement is None:
         if dialect == "postgresql":
-            def among(column: Any) -> Any:
-                return column == any_(bindparam("ids", type_=ARRAY(String)))
+            def among(column: Any, name: str = "ids") -> Any:
+                return column == any_(bindparam(name, type_=ARRAY(column.type)))
         else:
-            def among(column: Any) -> Any:
-                return column.in_(bindparam("ids", expanding=True))
+            def among(column: Any, name: str = "ids") -> Any:
+                return column.in_(bindparam(name, expanding=True))
         statement = _BUILT[key] = build(among)
     return statement
 
@@ -465,21 +465,17 @@ def _load_facts(session: Session, user_ids: list[int], activities: list[str] | N
     None: about any step's activity.
     """
     owner: dict[tuple[str, str], int] = {}
-    for user_id, kind, value in session.execute(select(UserIdentity.user_id, UserIdentity.kind, UserIdentity.value)
-                                                .where(UserIdentity.user_id.in_(user_ids))):
-        owner[(kind, value)] = user_id
     launches: dict[int, dict[int, set[str]]] = {u: {} for u in user_ids}
     registration_owner: dict[str, int] = {}
-    for user_id, step_id, registration in session.execute(
-            select(StepLaunch.user_id, StepLaunch.step_id, StepLaunch.registration)
-            .where(StepLaunch.user_id.in_(user_ids))):
-        launches[user_id].setdefault(step_id, set()).add(registration.lower())
-        registration_owner[registration.lower()] = user_id
+    for user_id, step_id, kind, value in session.execute(_built(session, _identities_and_launches),
+                                                         {"ids": user_ids}):
+        if step_id is None:
+            owner[(kind, value)] = user_id
+        else:
+            launches[user_id].setdefault(step_id, set()).add(value.lower())
+            registration_owner[value.lower()] = user_id
     facts: dict[int, list[Fact]] = {u: [] for u in user_ids}
     seen: set[tuple[int, str]] = set()
-    columns = (ProgressFact.statement_id, ProgressFact.verb, ProgressFact.activity_iri, ProgressFact.registration,
-               ProgressFact.timestamp, ProgressFact.success, ProgressFact.completion, ProgressFact.score_scaled,
-               ProgressFact.voided_by, ProgressFact.identity_kind, ProgressFact.identity_value)
 
     def take(user_id: int | None, row: Any) -> None:
         if user_id is None or (user_id, row[0]) in seen:
@@ -488,16 +484,45 @@ def _load_facts(session: Session, user_ids: list[int], activities: list[str] | N
         facts[user_id].append(Fact(*row[:9]))
 
     if activities is None or activities:
-        about = ProgressFact.activity_iri.in_(select(Step.activity_iri) if activities is None else activities)
+        by_identity = _built(session, _facts_by_identity if activities is None else _facts_by_identity_about)
         for chunk in _chunks(sorted({value for _, value in owner})):
-            for row in session.execute(select(*columns).where(ProgressFact.identity_value.in_(chunk), about)):
+            for row in session.execute(by_identity, {"ids": chunk, "activities": activities}):
                 take(owner.get((row[9], row[10])), row)
     for chunk in _chunks(sorted(registration_owner)):
-        for row in session.execute(select(*columns).where(ProgressFact.registration.in_(chunk))):
+        for row in session.execute(_built(session, _facts_in_registrations), {"ids": chunk}):
             take(registration_owner.get(row[3]), row)
     for items in facts.values():
         items.sort(key=lambda f: f.order)
     return facts, launches
+
+
+def _identities_and_launches(among: Among) -> Any:
+    """Learners' identities (no step) and launches (a step, the registration as value): one round trip."""
+    return union_all(select(UserIdentity.user_id, null(), UserIdentity.kind, UserIdentity.value)
+                     .where(among(UserIdentity.user_id)),
+                     select(StepLaunch.user_id, StepLaunch.step_id, null(), StepLaunch.registration)
+                     .where(among(StepLaunch.user_id)))
+
+
+_LOADED_FACT = (ProgressFact.statement_id, ProgressFact.verb, ProgressFact.activity_iri, ProgressFact.registration,
+                ProgressFact.timestamp, ProgressFact.success, ProgressFact.completion, ProgressFact.score_scaled,
+                ProgressFact.voided_by, ProgressFact.identity_kind, ProgressFact.identity_value)
+
+
+def _facts_by_identity(among: Among) -> Any:
+    """Facts by these identity values about any step's activity."""
+    return select(*_LOADED_FACT).where(among(ProgressFact.identity_value),
+                                       ProgressFact.activity_iri.in_(select(Step.activity_iri)))
+
+
+def _facts_by_identity_about(among: Among) -> Any:
+    """Facts by these identity values about these activities."""
+    return select(*_LOADED_FACT).where(among(ProgressFact.identity_value),
+                                       among(ProgressFact.activity_iri, "activities"))
+
+
+def _facts_in_registrations(among: Among) -> Any:
+    return select(*_LOADED_FACT).where(among(ProgressFact.registration))
 
 
 def _facts_of(session: Session, user_id: int) -> tuple[list[Fact], dict[int, set[str]]]:
@@ -557,16 +582,22 @@ _VERSION_COLUMNS = (Pathway.id.label("version_id"), Pathway.lineage.label("versi
                     Pathway.recertification_window_days.label("version_window_days"))
 
 
-def _versions(session: Session, condition: Any) -> dict[int, _Version]:
-    """The pathway versions meeting ``condition`` with their steps, by id: one query of plain rows.
+_VERSIONS = (select(*_VERSION_COLUMNS, *Step.__table__.c).outerjoin(Step, Step.pathway_id == Pathway.id)
+             .order_by(Pathway.id, Step.position, Step.id))
 
-    ORM objects with their steps loaded by a second query cost more than the derivation of a
-    batch's few learners did.
+
+def _versions_by_id(among: Among) -> Any:
+    return _VERSIONS.where(among(Pathway.id))
+
+
+def _versions(session: Session, query: Any, parameters: dict[str, Any] | None = None) -> dict[int, _Version]:
+    """The pathway versions ``query`` (``_VERSIONS`` with a condition) finds, with their steps, by id.
+
+    One query of plain rows: ORM objects with their steps loaded by a second query cost more than
+    the derivation of a batch's few learners did.
     """
     versions: dict[int, _Version] = {}
-    query = (select(*_VERSION_COLUMNS, *Step.__table__.c).outerjoin(Step, Step.pathway_id == Pathway.id)
-             .where(condition).order_by(Pathway.id, Step.position, Step.id))
-    for row in session.execute(query):
+    for row in session.execute(query, parameters):
         version = versions.get(row.version_id)
         if version is None:
             version = versions[row.version_id] = _Version(
@@ -614,7 +645,7 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
     enrollments = enrollments_for(session, ids)
     if scope is not None:
         wanted = sorted({p for ps in scope.values() for p in ps})
-        pathways = _versions(session, Pathway.id.in_(wanted)) if wanted else {}
+        pathways = _versions(session, _built(session, _versions_by_id), {"ids": wanted}) if wanted else {}
         activities = sorted({s.activity_iri for p in pathways.values() for s in p.steps})
         facts, launches = _load_facts(session, ids, activities)
     else:
@@ -632,7 +663,7 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
             conditions.append((Pathway.lineage.in_(lineages)) & (Pathway.status == "published"))
         if candidate_ids:
             conditions.append(Pathway.id.in_(sorted(candidate_ids)))
-        pathways = _versions(session, or_(*conditions)) if conditions else {}
+        pathways = _versions(session, _VERSIONS.where(or_(*conditions))) if conditions else {}
     published = {p.lineage: p for p in pathways.values() if p.status == "published"}
     steps_of = {p.id: p.steps for p in pathways.values()}
     by_activity: dict[str, set[int]] = {}
@@ -653,16 +684,12 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
                                                                       *award_filter)):
             awards.setdefault((award.user_id, award.pathway_id), {})[award.earned_at] = award
     codes = _Codes(session, ids)
-    pathway_filter = [PathwayProgress.pathway_id.in_(sorted(pathways))] if scope is not None else []
-    for row in session.execute(select(PathwayProgress.id, PathwayProgress.user_id, PathwayProgress.pathway_id,
-                                      *(getattr(PathwayProgress, f) for f in _PATHWAY_FIELDS))
-                               .where(PathwayProgress.user_id.in_(ids), *pathway_filter)):
+    for row in session.execute(_built(session, _progress_rows if scope is None else _progress_rows_of),
+                               {"ids": ids, "pathways": sorted(pathways)}):
         progress[row.user_id][row.pathway_id] = row
-    step_filter = [StepProgress.step_id.in_(sorted(pathway_of_step))] if scope is not None else []
     if scope is None or pathway_of_step:
-        for row in session.execute(select(StepProgress.id, StepProgress.user_id, StepProgress.step_id,
-                                          *(getattr(StepProgress, f) for f in _STEP_FIELDS))
-                                   .where(StepProgress.user_id.in_(ids), *step_filter)):
+        for row in session.execute(_built(session, _step_rows if scope is None else _step_rows_of),
+                                   {"ids": ids, "steps": sorted(pathway_of_step)}):
             cells[(row.user_id, row.step_id)] = row
 
     fresh: list[tuple[int, CertificationAward]] = []
@@ -734,6 +761,24 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
     session.flush()
     _notify(session, notices)
     return [(user_id, award.id) for user_id, award in fresh]
+
+
+def _progress_rows(among: Among) -> Any:
+    return select(PathwayProgress.id, PathwayProgress.user_id, PathwayProgress.pathway_id,
+                  *(getattr(PathwayProgress, f) for f in _PATHWAY_FIELDS)).where(among(PathwayProgress.user_id))
+
+
+def _progress_rows_of(among: Among) -> Any:
+    return _progress_rows(among).where(among(PathwayProgress.pathway_id, "pathways"))
+
+
+def _step_rows(among: Among) -> Any:
+    return select(StepProgress.id, StepProgress.user_id, StepProgress.step_id,
+                  *(getattr(StepProgress, f) for f in _STEP_FIELDS)).where(among(StepProgress.user_id))
+
+
+def _step_rows_of(among: Among) -> Any:
+    return _step_rows(among).where(among(StepProgress.step_id, "steps"))
 
 
 def _facts_for_pathway(steps: list[Any], by_activity: dict[str, list[Fact]], registered: dict[str, list[Fact]],

@@ -142,3 +142,12 @@ def test_a_batch_finds_its_facts_voids_and_affected_learners_in_two_queries(db_s
     assert len(on_facts) == 2 and "FROM progress_facts" in on_facts[0]
     assert [services.learner_pathway(db_session, u.id, detail.pathway.id).progress.percent for u in users] == \
         [50, 50, 50]  # the first learner's voided step no longer counts
+
+
+def test_a_learner_s_identities_and_launches_are_read_in_one_query(db_session, store) -> None:
+    detail, _other, users = _world(db_session)
+    db_session.commit()
+    selects = _selects(db_session, lambda: store(xapi(users[0].email, VERB_COMPLETED, detail.steps[0].activity_iri)))
+    looked_up = [s for s in selects if "FROM user_identities" in s
+                 and ("user_identities.user_id IN" in s or "user_identities.user_id = ANY" in s)]
+    assert len(looked_up) == 1 and "FROM pathway_step_launches" in looked_up[0]
