@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cairn.db import utcnow
@@ -195,10 +195,13 @@ def outcomes_with_links(session: Session, changes: list[OutcomeChange]) -> list[
     cost a SAVEPOINT and a query apiece even when no link leads to the learner at all.
     """
     users = sorted({change.user_id for change in changes})
-    linked = set(session.scalars(select(ContextMember.user_id).join(
-        ResourceLink, ResourceLink.context_id == ContextMember.context_id)
-        .where(ContextMember.user_id.in_(users)).distinct()))
+    linked = set(session.scalars(_LINKED_LEARNERS, {"users": users}))
     return [change for change in changes if change.user_id in linked]
+
+
+_LINKED_LEARNERS = select(ContextMember.user_id).join(
+    ResourceLink, ResourceLink.context_id == ContextMember.context_id).where(
+    ContextMember.user_id.in_(bindparam("users", expanding=True))).distinct()
 
 
 def on_outcome_changed(session: Session, change: OutcomeChange) -> None:
