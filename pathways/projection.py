@@ -351,6 +351,19 @@ _CURSOR = select(ProgressCursor.last_sequence).where(ProgressCursor.id == 1)
 _MOVE_CURSOR = update(ProgressCursor).where(ProgressCursor.id == 1).values(last_sequence=bindparam("last"))
 
 
+def _claim(session: Session, batch: list[StoredStatementLike]) -> bool:
+    """Move the cursor past ``batch`` if it stands right before it (locking its row); tell whether it did."""
+    before = batch[0].sequence - 1
+    if not _follows(batch, before):
+        return False
+    moved = session.execute(_CLAIM, {"before": before, "after": batch[-1].sequence})
+    return moved.rowcount == 1
+
+
+_CLAIM = update(ProgressCursor).where(ProgressCursor.id == 1, ProgressCursor.last_sequence == bindparam("before")) \
+    .values(last_sequence=bindparam("after"))
+
+
 def _locked_cursor(_among: Among) -> Any:
     return _CURSOR.with_for_update()
 
@@ -381,7 +394,10 @@ def catch_up(session: Session, *, batch_size: int = 1000, batch: list[StoredStat
     applied = 0
     try:
         while True:
-            last = start = _cursor(session)
+            # The usual case, a batch right after the cursor, moves it by one statement (which
+            # waits for the previous batch's commit as the lock does); any other reads it.
+            claimed = _claim(session, batch) if batch else False
+            last = start = batch[-1].sequence if batch and claimed else _cursor(session)
             affected: Affected = {}
 
             def apply(statements: list[StoredStatementLike]) -> None:
@@ -391,7 +407,7 @@ def catch_up(session: Session, *, batch_size: int = 1000, batch: list[StoredStat
                 last = statements[-1].sequence
                 applied += len(statements)
 
-            if batch and _follows(batch, last):
+            if claimed or (batch and _follows(batch, last)):
                 # Whatever was stored after it is projected by the request that stored it, which
                 # waits for this cursor row: reading it back here would cost every store a query.
                 apply(batch)

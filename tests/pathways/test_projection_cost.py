@@ -1,12 +1,12 @@
 """The projection's cost per stored batch (issue 8): no re-reading of the batch, rows kept in step."""
 from __future__ import annotations
 
-from sqlalchemy import event, select
+from sqlalchemy import delete, event, select, update
 
 from lrs import services as lrs_services
 from pathways import projection, services
 from pathways.catalogue import VERB_COMPLETED
-from pathways.models import PathwayProgress, StepProgress
+from pathways.models import PathwayProgress, ProgressCursor, ProgressFact, StepProgress
 from tests import factories
 from tests.pathways.conftest import make_pathway, voiding, xapi
 from tests.pathways.snapshot import projection_snapshot
@@ -151,3 +151,34 @@ def test_a_learner_s_identities_and_launches_are_read_in_one_query(db_session, s
     looked_up = [s for s in selects if "FROM user_identities" in s
                  and ("user_identities.user_id IN" in s or "user_identities.user_id = ANY" in s)]
     assert len(looked_up) == 1 and "FROM pathway_step_launches" in looked_up[0]
+
+
+def test_a_batch_right_after_the_cursor_moves_it_by_one_statement(db_session, store) -> None:
+    detail, _other, users = _world(db_session)
+    store(xapi(users[0].email, VERB_COMPLETED, "https://content.example.org/not-a-step"))  # the cursor row is made
+    db_session.commit()
+    seen: list[str] = []
+    connection = db_session.connection()
+
+    def note(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if "progress_cursor" in statement:
+            seen.append(statement)
+
+    event.listen(connection, "before_cursor_execute", note)
+    try:
+        store(*[xapi(u.email, VERB_COMPLETED, detail.steps[0].activity_iri) for u in users])
+    finally:
+        event.remove(connection, "before_cursor_execute", note)
+    assert len(seen) == 1 and seen[0].lstrip().upper().startswith("UPDATE")
+    assert projection.last_applied_sequence(db_session) == lrs_services.latest_sequence(db_session)
+
+
+def test_a_batch_after_a_gap_catches_the_cursor_up_first(db_session, store) -> None:
+    detail, _other, [first, second, third] = _world(db_session)
+    store(xapi(first.email, VERB_COMPLETED, detail.steps[0].activity_iri))
+    db_session.execute(update(ProgressCursor).values(last_sequence=0))  # as if that batch's projection failed
+    db_session.execute(delete(ProgressFact))
+    store(xapi(second.email, VERB_COMPLETED, detail.steps[0].activity_iri))
+    assert projection.last_applied_sequence(db_session) == lrs_services.latest_sequence(db_session)
+    assert [services.learner_pathway(db_session, u.id, detail.pathway.id).progress.percent
+            for u in (first, second, third)] == [50, 50, 0]
