@@ -369,11 +369,13 @@ def iter_statement_parts(session: Session, paths: Sequence[tuple[str, ...]], *, 
 
 
 def subscribe(app: Flask, callback: Callable[[Session, list[StoredStatement]], None], *,
-              after_commit: bool = False) -> None:
+              after_commit: bool = False, savepoint: bool = True) -> None:
     """Call ``callback(session, statements)`` after every stored batch.
 
     By default in the same transaction, inside a SAVEPOINT of its own: one that fails is logged
-    and rolled back alone, and the statements still commit. ``after_commit``: when the store asks
+    and rolled back alone, and the statements still commit. ``savepoint=False``: without that
+    SAVEPOINT (two round trips on every store), for a subscriber that only reads until it finds
+    work, and opens a SAVEPOINT itself around the work (``in_savepoint``). ``after_commit``: when the store asks
     for it (``store_statements(subscribers_after_commit=True)``) in a request, in a transaction of
     its own once the request has committed and its response is written (``cairn.db.after_commit``),
     so that it does not hold the statement sequence lock, which serialises every writer, nor keep
@@ -384,7 +386,18 @@ def subscribe(app: Flask, callback: Callable[[Session, list[StoredStatement]], N
     takes the sequence lock; everywhere else that lock is taken first). Stores outside an app
     context notify nobody.
     """
-    app.extensions.setdefault(SUBSCRIBERS_KEY, []).append((callback, after_commit))
+    app.extensions.setdefault(SUBSCRIBERS_KEY, []).append((callback, after_commit, savepoint))
+
+
+def in_savepoint(session: Session, work: Callable[[], None], what: str) -> None:
+    """Do ``work()`` in a SAVEPOINT: if it fails, it is logged (as ``what``) and rolled back alone."""
+    savepoint = session.begin_nested()
+    try:
+        work()
+        savepoint.commit()
+    except Exception:
+        log.exception("%s failed; its work is rolled back", what)
+        savepoint.rollback()
 
 
 def attachment_contents(session: Session, sha2s: list[str]) -> dict[str, tuple[str, bytes]]:
@@ -733,16 +746,14 @@ def _notify(session: Session, statements: list[StoredStatement], allow_after_com
     # A store made by a subscriber told after commit tells its own subscribers in its transaction.
     told = session.info.pop(AFTER_COMMIT_KEY, None)
     try:
-        for callback, deferred in current_app.extensions.get(SUBSCRIBERS_KEY, []):
+        for callback, deferred, savepoint in current_app.extensions.get(SUBSCRIBERS_KEY, []):
             if deferred and allow_after_commit and after_commit(session, _bound(callback, statements)):
                 continue
-            savepoint = session.begin_nested()
-            try:
+            if savepoint:
+                in_savepoint(session, lambda: callback(session, statements),  # noqa: B023 (called at once)
+                             f"statement subscriber {callback!r}")
+            else:
                 callback(session, statements)
-                savepoint.commit()
-            except Exception:
-                log.exception("statement subscriber %r failed; its work is rolled back", callback)
-                savepoint.rollback()
     finally:
         if told is not None:
             session.info[AFTER_COMMIT_KEY] = told

@@ -427,6 +427,8 @@ def on_statements(session: Session, batch: list[Any]) -> None:
     """Subscriber: keep cmi5 sessions' activity and termination, and apply ``moveOn``.
 
     Runs in the transaction that stored the batch; ``satisfied`` is recorded in the same one.
+    Subscribed without a SAVEPOINT (most batches change no session): it reads the sessions, and
+    only changes them in a SAVEPOINT of its own, so a failure there loses none of the statements.
     """
     by_session: dict[str, list[dict]] = {}
     for stored in batch:
@@ -438,7 +440,12 @@ def on_statements(session: Session, batch: list[Any]) -> None:
             by_session.setdefault(session_id, []).append(statement)
     if not by_session:
         return
-    rows = session.scalars(select(Cmi5Session).where(Cmi5Session.id.in_(sorted(by_session))))
+    rows = list(session.scalars(select(Cmi5Session).where(Cmi5Session.id.in_(sorted(by_session)))))
+    if rows:
+        lrs.in_savepoint(session, lambda: _sessions_heard(session, rows, by_session), "cmi5 session update")
+
+
+def _sessions_heard(session: Session, rows: list[Cmi5Session], by_session: dict[str, list[dict]]) -> None:
     for row in rows:
         statements = by_session[row.id]
         row.last_activity_at = utcnow()
