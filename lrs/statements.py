@@ -375,11 +375,12 @@ def subscribe(app: Flask, callback: Callable[[Session, list[StoredStatement]], N
     By default in the same transaction, inside a SAVEPOINT of its own: one that fails is logged
     and rolled back alone, and the statements still commit. ``savepoint=False``: without that
     SAVEPOINT (two round trips on every store), for a subscriber that only reads until it finds
-    work, and opens a SAVEPOINT itself around the work (``in_savepoint``). ``after_commit``: when the store asks
-    for it (``store_statements(subscribers_after_commit=True)``) in a request, in a transaction of
-    its own once the request has committed and its response is written (``cairn.db.after_commit``),
-    so that it does not hold the statement sequence lock, which serialises every writer, nor keep
-    the client waiting; otherwise as by default.
+    work, and opens a SAVEPOINT itself around the work (``in_savepoint``).
+
+    ``after_commit``: when the store asks for it (``store_statements(subscribers_after_commit=True)``)
+    in a request, in a transaction of its own once the request has committed and its response is
+    written (``cairn.db.after_commit``), so that it does not hold the statement sequence lock, which
+    serialises every writer, nor keep the client waiting; otherwise as by default.
     ``told_after_commit(session)`` says which. Such a subscriber must catch up by itself on batches
     it missed (its transaction can fail, or the process stop, after the statements committed), and
     while told after commit it must not store statements while holding locks of its own (storing
@@ -428,8 +429,8 @@ def _mark_reference_chains(new: list[_Prepared], known: dict[str, Any]) -> list[
         if target is None:
             continue
         in_batch, stored = new_by_id.get(target), known.get(target)
-        item.row["targets_reference"] = (in_batch is not None and in_batch.row["object_statement_id"] is not None) \
-            or (stored is not None and stored.object_statement_id is not None)
+        item.row["targets_reference"] = bool((in_batch is not None and in_batch.row["object_statement_id"])
+                                             or (stored is not None and stored.object_statement_id))
     return sorted(row.statement_id for row in known.values()
                   if row.object_statement_id in references and not row.targets_reference)
 

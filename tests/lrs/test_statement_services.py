@@ -232,8 +232,9 @@ def test_after_commit_work_runs_once_the_response_is_written(app: Flask, db_sess
     services.subscribe(app, lambda session, batch: seen.append(len(batch)), after_commit=True)
     info, secret = make_credential(db_session)
     headers = {"Authorization": basic(info.key, secret), "X-Experience-API-Version": "1.0.3"}
-    environ = EnvironBuilder(path="/xapi/statements", method="POST", headers=headers,
-                             data=json.dumps([statement(), statement()]), content_type="application/json").get_environ()
+    batch = json.dumps([statement(), statement()])
+    environ = EnvironBuilder(path="/xapi/statements", method="POST", headers=headers, data=batch,
+                             content_type="application/json").get_environ()
     started: list[str] = []
     body = app(environ, lambda status, response_headers, exc_info=None: started.append(status))
     written = b"".join(body)
@@ -300,7 +301,8 @@ def test_storing_leaves_the_callers_statement_as_it_was(db_session: Session) -> 
     assert services.store_statement(db_session, before, authority=AUTHORITY).sequence == stored.sequence
 
 
-def test_a_subscriber_without_a_savepoint_opens_one_only_around_its_work(app: Flask, db_session: Session) -> None:
+def test_a_subscriber_without_a_savepoint_opens_one_only_around_its_work(app: Flask,
+                                                                         db_session: Session) -> None:
     from sqlalchemy import event
     connection = db_session.connection()
     issued: list[str] = []
