@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -529,20 +530,10 @@ def _known_statements(session: Session, prepared: list[_Prepared]) -> tuple[int,
     ids = [item.statement_id for item in prepared]
     targets = [item.row["object_statement_id"] for item in prepared if item.row["object_statement_id"]]
     references = [item.statement_id for item in prepared if item.row["object_statement_id"]]
-    columns = (Statement.statement_id, Statement.sequence, Statement.content_hash, Statement.statement,
-               Statement.stored, Statement.voided, Statement.voiding, Statement.object_statement_id,
-               Statement.targets_reference)
-    wanted = [_among(session, Statement.statement_id, ids + targets),
-              and_(Statement.voiding.is_(True), _among(session, Statement.object_statement_id, ids))]
-    if references:
-        wanted.append(and_(Statement.targets_reference.is_(False),
-                           _among(session, Statement.object_statement_id, references)))
-    known = select(*columns).where(or_(*wanted))
-    newest = select(null(), Statement.sequence, null(), null(), Statement.stored, *(null() for _ in columns[5:])) \
-        .where(Statement.sequence == select(func.max(Statement.sequence)).scalar_subquery())
+    query = _known_query(session.get_bind().dialect.name, bool(references))
     found: dict[str, Any] = {}
     highest, newest_stored = 0, None
-    for row in session.execute(known.union_all(newest)):
+    for row in session.execute(query, {"ids_and_targets": ids + targets, "ids": ids, "references": references}):
         if row.statement_id is None:
             highest, newest_stored = int(row.sequence), row.stored
         else:
@@ -550,11 +541,26 @@ def _known_statements(session: Session, prepared: list[_Prepared]) -> tuple[int,
     return highest, newest_stored, found
 
 
-def _among(session: Session, column: Any, values: list[str]) -> Any:
-    """``column IN values``; on PostgreSQL as ``= ANY(array)``, one parameter the driver need not re-parse."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(String)))
-    return column.in_(values)
+@lru_cache(maxsize=None)
+def _known_query(dialect: str, with_references: bool) -> Any:
+    """``_known_statements``' query, built once per dialect and shape (building it cost more than
+    running it for one statement); its id lists are parameters, one array each on PostgreSQL."""
+    def among(column: Any, name: str) -> Any:
+        if dialect == "postgresql":
+            return column == any_(bindparam(name, type_=ARRAY(String)))
+        return column.in_(bindparam(name, expanding=True))
+
+    columns = (Statement.statement_id, Statement.sequence, Statement.content_hash, Statement.statement,
+               Statement.stored, Statement.voided, Statement.voiding, Statement.object_statement_id,
+               Statement.targets_reference)
+    wanted = [among(Statement.statement_id, "ids_and_targets"),
+              and_(Statement.voiding.is_(True), among(Statement.object_statement_id, "ids"))]
+    if with_references:
+        wanted.append(and_(Statement.targets_reference.is_(False), among(Statement.object_statement_id, "references")))
+    known = select(*columns).where(or_(*wanted))
+    newest = select(null(), Statement.sequence, null(), null(), Statement.stored, *(null() for _ in columns[5:])) \
+        .where(Statement.sequence == select(func.max(Statement.sequence)).scalar_subquery())
+    return known.union_all(newest)
 
 
 def _resolve_voiding(new: list[_Prepared], known: dict[str, Any],
