@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from cairn.db import utcnow
@@ -116,9 +116,13 @@ def revoke_credential(session: Session, key: str) -> CredentialInfo:
     return _info(row)
 
 
+# Built once: every xAPI request runs it, and building it cost a fair part of running it.
+_BY_KEY = select(Credential).where(Credential.key == bindparam("key"))
+
+
 def authenticate_credential(session: Session, key: str, secret: str) -> CredentialInfo | None:
     """The valid (known, unrevoked, unexpired) credential with this key and secret, or None."""
-    row = session.scalar(select(Credential).where(Credential.key == key))
+    row = session.scalar(_BY_KEY, {"key": key})
     expected = row.secret_sha256 if row is not None else _DUMMY_SHA256
     matches = hmac.compare_digest(expected, _hash(secret))
     if row is None or not matches or row.revoked_at is not None:

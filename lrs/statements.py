@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -369,22 +370,36 @@ def iter_statement_parts(session: Session, paths: Sequence[tuple[str, ...]], *, 
 
 
 def subscribe(app: Flask, callback: Callable[[Session, list[StoredStatement]], None], *,
-              after_commit: bool = False) -> None:
+              after_commit: bool = False, savepoint: bool = True) -> None:
     """Call ``callback(session, statements)`` after every stored batch.
 
     By default in the same transaction, inside a SAVEPOINT of its own: one that fails is logged
-    and rolled back alone, and the statements still commit. ``after_commit``: when the store asks
-    for it (``store_statements(subscribers_after_commit=True)``) in a request, in a transaction of
-    its own once the request has committed and its response is written (``cairn.db.after_commit``),
-    so that it does not hold the statement sequence lock, which serialises every writer, nor keep
-    the client waiting; otherwise as by default.
+    and rolled back alone, and the statements still commit. ``savepoint=False``: without that
+    SAVEPOINT (two round trips on every store), for a subscriber that only reads until it finds
+    work, and opens a SAVEPOINT itself around the work (``in_savepoint``).
+
+    ``after_commit``: when the store asks for it (``store_statements(subscribers_after_commit=True)``)
+    in a request, in a transaction of its own once the request has committed and its response is
+    written (``cairn.db.after_commit``), so that it does not hold the statement sequence lock, which
+    serialises every writer, nor keep the client waiting; otherwise as by default.
     ``told_after_commit(session)`` says which. Such a subscriber must catch up by itself on batches
     it missed (its transaction can fail, or the process stop, after the statements committed), and
     while told after commit it must not store statements while holding locks of its own (storing
     takes the sequence lock; everywhere else that lock is taken first). Stores outside an app
     context notify nobody.
     """
-    app.extensions.setdefault(SUBSCRIBERS_KEY, []).append((callback, after_commit))
+    app.extensions.setdefault(SUBSCRIBERS_KEY, []).append((callback, after_commit, savepoint))
+
+
+def in_savepoint(session: Session, work: Callable[[], None], what: str) -> None:
+    """Do ``work()`` in a SAVEPOINT: if it fails, it is logged (as ``what``) and rolled back alone."""
+    savepoint = session.begin_nested()
+    try:
+        work()
+        savepoint.commit()
+    except Exception:
+        log.exception("%s failed; its work is rolled back", what)
+        savepoint.rollback()
 
 
 def attachment_contents(session: Session, sha2s: list[str]) -> dict[str, tuple[str, bytes]]:
@@ -415,8 +430,8 @@ def _mark_reference_chains(new: list[_Prepared], known: dict[str, Any]) -> list[
         if target is None:
             continue
         in_batch, stored = new_by_id.get(target), known.get(target)
-        item.row["targets_reference"] = (in_batch is not None and in_batch.row["object_statement_id"] is not None) \
-            or (stored is not None and stored.object_statement_id is not None)
+        item.row["targets_reference"] = bool((in_batch is not None and in_batch.row["object_statement_id"])
+                                             or (stored is not None and stored.object_statement_id))
     return sorted(row.statement_id for row in known.values()
                   if row.object_statement_id in references and not row.targets_reference)
 
@@ -515,20 +530,10 @@ def _known_statements(session: Session, prepared: list[_Prepared]) -> tuple[int,
     ids = [item.statement_id for item in prepared]
     targets = [item.row["object_statement_id"] for item in prepared if item.row["object_statement_id"]]
     references = [item.statement_id for item in prepared if item.row["object_statement_id"]]
-    columns = (Statement.statement_id, Statement.sequence, Statement.content_hash, Statement.statement,
-               Statement.stored, Statement.voided, Statement.voiding, Statement.object_statement_id,
-               Statement.targets_reference)
-    wanted = [_among(session, Statement.statement_id, ids + targets),
-              and_(Statement.voiding.is_(True), _among(session, Statement.object_statement_id, ids))]
-    if references:
-        wanted.append(and_(Statement.targets_reference.is_(False),
-                           _among(session, Statement.object_statement_id, references)))
-    known = select(*columns).where(or_(*wanted))
-    newest = select(null(), Statement.sequence, null(), null(), Statement.stored, *(null() for _ in columns[5:])) \
-        .where(Statement.sequence == select(func.max(Statement.sequence)).scalar_subquery())
+    query = _known_query(session.get_bind().dialect.name, bool(references))
     found: dict[str, Any] = {}
     highest, newest_stored = 0, None
-    for row in session.execute(known.union_all(newest)):
+    for row in session.execute(query, {"ids_and_targets": ids + targets, "ids": ids, "references": references}):
         if row.statement_id is None:
             highest, newest_stored = int(row.sequence), row.stored
         else:
@@ -536,11 +541,26 @@ def _known_statements(session: Session, prepared: list[_Prepared]) -> tuple[int,
     return highest, newest_stored, found
 
 
-def _among(session: Session, column: Any, values: list[str]) -> Any:
-    """``column IN values``; on PostgreSQL as ``= ANY(array)``, one parameter the driver need not re-parse."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(String)))
-    return column.in_(values)
+@lru_cache(maxsize=None)
+def _known_query(dialect: str, with_references: bool) -> Any:
+    """``_known_statements``' query, built once per dialect and shape (building it cost more than
+    running it for one statement); its id lists are parameters, one array each on PostgreSQL."""
+    def among(column: Any, name: str) -> Any:
+        if dialect == "postgresql":
+            return column == any_(bindparam(name, type_=ARRAY(String)))
+        return column.in_(bindparam(name, expanding=True))
+
+    columns = (Statement.statement_id, Statement.sequence, Statement.content_hash, Statement.statement,
+               Statement.stored, Statement.voided, Statement.voiding, Statement.object_statement_id,
+               Statement.targets_reference)
+    wanted = [among(Statement.statement_id, "ids_and_targets"),
+              and_(Statement.voiding.is_(True), among(Statement.object_statement_id, "ids"))]
+    if with_references:
+        wanted.append(and_(Statement.targets_reference.is_(False), among(Statement.object_statement_id, "references")))
+    known = select(*columns).where(or_(*wanted))
+    newest = select(null(), Statement.sequence, null(), null(), Statement.stored, *(null() for _ in columns[5:])) \
+        .where(Statement.sequence == select(func.max(Statement.sequence)).scalar_subquery())
+    return known.union_all(newest)
 
 
 def _resolve_voiding(new: list[_Prepared], known: dict[str, Any],
@@ -733,16 +753,14 @@ def _notify(session: Session, statements: list[StoredStatement], allow_after_com
     # A store made by a subscriber told after commit tells its own subscribers in its transaction.
     told = session.info.pop(AFTER_COMMIT_KEY, None)
     try:
-        for callback, deferred in current_app.extensions.get(SUBSCRIBERS_KEY, []):
+        for callback, deferred, savepoint in current_app.extensions.get(SUBSCRIBERS_KEY, []):
             if deferred and allow_after_commit and after_commit(session, _bound(callback, statements)):
                 continue
-            savepoint = session.begin_nested()
-            try:
+            if savepoint:
+                in_savepoint(session, lambda: callback(session, statements),  # noqa: B023 (called at once)
+                             f"statement subscriber {callback!r}")
+            else:
                 callback(session, statements)
-                savepoint.commit()
-            except Exception:
-                log.exception("statement subscriber %r failed; its work is rolled back", callback)
-                savepoint.rollback()
     finally:
         if told is not None:
             session.info[AFTER_COMMIT_KEY] = told

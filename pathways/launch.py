@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User
@@ -423,10 +423,16 @@ def _satisfy(session: Session, registration: str, session_id: str, step: StepInf
 
 # -- reacting to what the AU sends ---------------------------------------------------------------
 
+# Built once: this runs on every store, and building the query cost more than running it.
+_SESSIONS_BY_ID = select(Cmi5Session).where(Cmi5Session.id.in_(bindparam("ids", expanding=True)))
+
+
 def on_statements(session: Session, batch: list[Any]) -> None:
     """Subscriber: keep cmi5 sessions' activity and termination, and apply ``moveOn``.
 
     Runs in the transaction that stored the batch; ``satisfied`` is recorded in the same one.
+    Subscribed without a SAVEPOINT (most batches change no session): it reads the sessions, and
+    only changes them in a SAVEPOINT of its own, so a failure there loses none of the statements.
     """
     by_session: dict[str, list[dict]] = {}
     for stored in batch:
@@ -438,7 +444,12 @@ def on_statements(session: Session, batch: list[Any]) -> None:
             by_session.setdefault(session_id, []).append(statement)
     if not by_session:
         return
-    rows = session.scalars(select(Cmi5Session).where(Cmi5Session.id.in_(sorted(by_session))))
+    rows = list(session.scalars(_SESSIONS_BY_ID, {"ids": sorted(by_session)}))
+    if rows:
+        lrs.in_savepoint(session, lambda: _sessions_heard(session, rows, by_session), "cmi5 session update")
+
+
+def _sessions_heard(session: Session, rows: list[Cmi5Session], by_session: dict[str, list[dict]]) -> None:
     for row in rows:
         statements = by_session[row.id]
         row.last_activity_at = utcnow()

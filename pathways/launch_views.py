@@ -45,6 +45,6 @@ def init_app(app: Flask) -> None:
     from pathways.forwarding import pathway_activities
     csrf.exempt(bp)
     app.register_blueprint(bp)
-    subscribe(app, launch.on_statements)
+    subscribe(app, launch.on_statements, savepoint=False)
     app.extensions.setdefault("cairn.worker_tasks", []).append(_close_stale_sessions)
     register_pathway_activities(app, pathway_activities)

@@ -232,8 +232,9 @@ def test_after_commit_work_runs_once_the_response_is_written(app: Flask, db_sess
     services.subscribe(app, lambda session, batch: seen.append(len(batch)), after_commit=True)
     info, secret = make_credential(db_session)
     headers = {"Authorization": basic(info.key, secret), "X-Experience-API-Version": "1.0.3"}
-    environ = EnvironBuilder(path="/xapi/statements", method="POST", headers=headers,
-                             data=json.dumps([statement(), statement()]), content_type="application/json").get_environ()
+    batch = json.dumps([statement(), statement()])
+    environ = EnvironBuilder(path="/xapi/statements", method="POST", headers=headers, data=batch,
+                             content_type="application/json").get_environ()
     started: list[str] = []
     body = app(environ, lambda status, response_headers, exc_info=None: started.append(status))
     written = b"".join(body)
@@ -298,3 +299,40 @@ def test_storing_leaves_the_callers_statement_as_it_was(db_session: Session) -> 
     assert stored.statement["object"]["context"]["contextActivities"] == {"parent": [parent]}
     assert services.get_statement(db_session, stored.id).statement == stored.statement
     assert services.store_statement(db_session, before, authority=AUTHORITY).sequence == stored.sequence
+
+
+def test_a_subscriber_without_a_savepoint_opens_one_only_around_its_work(app: Flask,
+                                                                         db_session: Session) -> None:
+    from sqlalchemy import event
+    connection = db_session.connection()
+    issued: list[str] = []
+
+    def record(conn, cursor, sql, parameters, context, executemany) -> None:  # noqa: ANN001
+        issued.append(sql.split()[0].upper())
+
+    def savepoints(batch: list[dict]) -> int:
+        issued.clear()
+        event.listen(connection, "before_cursor_execute", record)
+        try:
+            with app.app_context():
+                services.store_statements(db_session, batch, authority=AUTHORITY)
+        finally:
+            event.remove(connection, "before_cursor_execute", record)
+        return issued.count("SAVEPOINT")
+
+    def fail() -> None:
+        db_session.execute(text("UPDATE lrs_credentials SET name = 'rolled back'"))
+        raise RuntimeError("boom")
+
+    def reader(session: Session, batch: list[services.StoredStatement]) -> None:
+        session.execute(text("SELECT 1"))
+        if len(batch) == 2:  # work to do: in a SAVEPOINT of its own, which fails alone
+            services.in_savepoint(session, fail, "test work")
+
+    baseline = savepoints([statement()])
+    services.subscribe(app, reader, savepoint=False)
+    assert savepoints([statement()]) == baseline
+    pair = [statement(), statement()]
+    assert savepoints(pair) == baseline + 1
+    assert all(services.get_statement(db_session, s["id"]) is not None for s in pair)
+    assert db_session.scalar(text("SELECT count(*) FROM lrs_credentials WHERE name = 'rolled back'")) == 0

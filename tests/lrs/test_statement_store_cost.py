@@ -122,12 +122,12 @@ def test_reference_chains_are_marked_from_the_read_under_the_lock(db_session: Se
         db_session, [top, early], authority=AUTHORITY))
     assert not [s for s in run if s.startswith("UPDATE")], run
     late = ref(end["id"], early_id)  # the target early was waiting for: a StatementRef statement
-    run, _ = _statements_run(db_session, lambda: services.store_statements(db_session, [late], authority=AUTHORITY))
+    run, _ = _statements_run(db_session, lambda: services.store_statements(
+        db_session, [late], authority=AUTHORITY))
     assert len([s for s in run if s.startswith("UPDATE")]) == 1, run
     ids = [end["id"], middle["id"], head["id"], top["id"], early["id"], late["id"]]
-    marked = dict(db_session.execute(text("SELECT statement_id, targets_reference FROM lrs_statements "
-                                          "WHERE statement_id IN :ids").bindparams(bindparam("ids", expanding=True)),
-                                     {"ids": ids}).all())
+    query = text("SELECT statement_id, targets_reference FROM lrs_statements WHERE statement_id IN :ids")
+    marked = dict(db_session.execute(query.bindparams(bindparam("ids", expanding=True)), {"ids": ids}).all())
     assert {k: bool(v) for k, v in marked.items()} == {
         end["id"]: False, middle["id"]: False, head["id"]: True, top["id"]: True, early["id"]: True,
         late["id"]: False}
