@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, bindparam, exists, false, literal, null, or_, select, union, union_all
+from sqlalchemy import (ColumnElement, Select, String, and_, bindparam, exists, false, literal, null, or_,
+                        select, union, union_all)
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User

@@ -308,7 +308,8 @@ def _affected_by(session: Session, touched: list[dict[str, Any]]) -> Affected:
                 # The actor's learner, on every pathway with a step about the activity.
                 result.setdefault(learner, set()).add(pathway_id)
             if launcher is not None:
-                # In a launched registration every fact counts for the launcher, on any step of its activity too.
+                # In a launched registration every fact counts for the launcher, on any step of its
+                # activity too.
                 mine = result.setdefault(launcher, set())
                 mine.add(launched_pathway)
                 if pathway_id is not None:
@@ -321,14 +322,16 @@ def _learners_and_pathways_of_facts(among: Among) -> Any:
     and pathway of its registration (rows with neither a step nor a launch are left out)."""
     launched = Step.__table__.alias("launched_step")
     # A subquery, not a join: it is an index lookup for the few rows left, whatever the planner knows.
-    owner = select(UserIdentity.user_id).where(UserIdentity.kind == ProgressFact.identity_kind,
-                                               UserIdentity.value == ProgressFact.identity_value).scalar_subquery()
+    owner = select(UserIdentity.user_id).where(
+        UserIdentity.kind == ProgressFact.identity_kind, UserIdentity.value == ProgressFact.identity_value
+    ).scalar_subquery()
     return (select(Step.pathway_id, owner, StepLaunch.user_id, launched.c.pathway_id)
             .select_from(ProgressFact)
             .outerjoin(Step, Step.activity_iri == ProgressFact.activity_iri)
             .outerjoin(StepLaunch, StepLaunch.registration == ProgressFact.registration)
             .outerjoin(launched, launched.c.id == StepLaunch.step_id)
-            .where(Step.id.is_not(None) | StepLaunch.registration.is_not(None), among(ProgressFact.statement_id)))
+            .where(Step.id.is_not(None) | StepLaunch.registration.is_not(None),
+                   among(ProgressFact.statement_id)))
 
 
 def _cursor(session: Session, lock: bool = True) -> int:
@@ -360,7 +363,8 @@ def _claim(session: Session, batch: list[StoredStatementLike]) -> bool:
     return moved.rowcount == 1
 
 
-_CLAIM = update(ProgressCursor).where(ProgressCursor.id == 1, ProgressCursor.last_sequence == bindparam("before")) \
+_CLAIM = update(ProgressCursor) \
+    .where(ProgressCursor.id == 1, ProgressCursor.last_sequence == bindparam("before")) \
     .values(last_sequence=bindparam("after"))
 
 
@@ -520,9 +524,10 @@ def _identities_and_launches(among: Among) -> Any:
                      .where(among(StepLaunch.user_id)))
 
 
-_LOADED_FACT = (ProgressFact.statement_id, ProgressFact.verb, ProgressFact.activity_iri, ProgressFact.registration,
-                ProgressFact.timestamp, ProgressFact.success, ProgressFact.completion, ProgressFact.score_scaled,
-                ProgressFact.voided_by, ProgressFact.identity_kind, ProgressFact.identity_value)
+_LOADED_FACT = (ProgressFact.statement_id, ProgressFact.verb, ProgressFact.activity_iri,
+                ProgressFact.registration, ProgressFact.timestamp, ProgressFact.success,
+                ProgressFact.completion, ProgressFact.score_scaled, ProgressFact.voided_by,
+                ProgressFact.identity_kind, ProgressFact.identity_value)
 
 
 def _facts_by_identity(among: Among) -> Any:
@@ -593,7 +598,8 @@ class _Version:
 
 _VERSION_COLUMNS = (Pathway.id.label("version_id"), Pathway.lineage.label("version_lineage"),
                     Pathway.status.label("version_status"),
-                    (Pathway.grants_certification | (Pathway.outcome_kind == "certification")).label("certifies"),
+                    (Pathway.grants_certification | (Pathway.outcome_kind == "certification"))
+                    .label("certifies"),
                     Pathway.validity_days.label("version_validity_days"),
                     Pathway.recertification_window_days.label("version_window_days"))
 
@@ -781,7 +787,8 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
 
 def _progress_rows(among: Among) -> Any:
     return select(PathwayProgress.id, PathwayProgress.user_id, PathwayProgress.pathway_id,
-                  *(getattr(PathwayProgress, f) for f in _PATHWAY_FIELDS)).where(among(PathwayProgress.user_id))
+                  *(getattr(PathwayProgress, f) for f in _PATHWAY_FIELDS)) \
+        .where(among(PathwayProgress.user_id))
 
 
 def _progress_rows_of(among: Among) -> Any:
@@ -966,8 +973,8 @@ def record_earned(session: Session, awards: list[tuple[int, int]]) -> bool:
     return bool(statements)
 
 
-def _notify(session: Session, notices: list[tuple[int, _Version, list[Any], Any, dict[int, Any], PathwayResult]]
-            ) -> None:
+def _notify(session: Session,
+            notices: list[tuple[int, _Version, list[Any], Any, dict[int, Any], PathwayResult]]) -> None:
     """Tell the outcome listeners what changed: all in one SAVEPOINT, or one by one if any call fails.
 
     One SAVEPOINT per change cost two round trips each, for every learner a batch moved; a listener
@@ -975,7 +982,8 @@ def _notify(session: Session, notices: list[tuple[int, _Version, list[Any], Any,
     """
     if not has_app_context():
         return
-    listeners: list[tuple[OutcomeCallback, OutcomeFilter | None]] = current_app.extensions.get(LISTENERS_KEY, [])
+    listeners: list[tuple[OutcomeCallback, OutcomeFilter | None]] = \
+        current_app.extensions.get(LISTENERS_KEY, [])
     if not listeners:
         return
     changes = [change for notice in notices for change in _changes(*notice)]

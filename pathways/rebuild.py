@@ -27,8 +27,8 @@ from sqlalchemy.schema import AddConstraint, CreateIndex, DropIndex
 
 from cairn.accounts.models import User
 from pathways.models import CertificationAward, PathwayProgress, ProgressFact, ProgressVoid, StepProgress
-from pathways.projection import (FACT_PATHS, _cursor, _fact_values, _insert_rows, _move_cursor, catch_up, record_earned,
-                                 refresh_users, void_target)
+from pathways.projection import (FACT_PATHS, _cursor, _fact_values, _insert_rows, _move_cursor, catch_up,
+                                 record_earned, refresh_users, void_target)
 
 if TYPE_CHECKING:
     from lrs.services import StatementMembers

@@ -15,8 +15,9 @@ from tests.pathways.conftest import make_pathway, xapi
 
 def _linked_course(db_session, lineage: str, learner) -> None:
     """A platform course whose resource link leads to the pathway, with ``learner`` in it."""
-    platform = Platform(issuer="https://vle.example.edu", client_id="cairn", auth_login_url="https://vle.example.edu/a",
-                        token_url="https://vle.example.edu/t", jwks_url="https://vle.example.edu/k")
+    vle = "https://vle.example.edu"
+    platform = Platform(issuer=vle, client_id="cairn", auth_login_url=f"{vle}/a", token_url=f"{vle}/t",
+                        jwks_url=f"{vle}/k")
     db_session.add(platform)
     db_session.flush()
     context = Context(platform_id=platform.id, context_id="course-1")
@@ -59,15 +60,16 @@ def test_a_learner_in_a_linked_course_gets_the_changed_pathway_score_queued(app,
         [(linked.id, "sub-1", 50.0, "InProgress")]
 
 
-def test_outcome_changes_of_learners_in_no_linked_course_cost_one_query_and_no_savepoint(app, db_session) -> None:
+def test_outcome_changes_of_learners_in_no_linked_course_cost_one_query_and_no_savepoint(app,
+                                                                                        db_session) -> None:
     detail = make_pathway(db_session, steps=2)
     learners = [factories.user(db_session) for _ in range(3)]
     for learner in learners:
         services.assign_pathway(db_session, detail.pathway.id, user_id=learner.id)
-    unrelated = _statements_while(app, db_session, *(xapi(u.email, VERB_COMPLETED, "https://example.org/elsewhere")
-                                                     for u in learners))
-    changing = _statements_while(app, db_session, *(xapi(u.email, VERB_COMPLETED, detail.steps[0].activity_iri)
-                                                    for u in learners))
+    unrelated = _statements_while(
+        app, db_session, *(xapi(u.email, VERB_COMPLETED, "https://example.org/elsewhere") for u in learners))
+    changing = _statements_while(
+        app, db_session, *(xapi(u.email, VERB_COMPLETED, detail.steps[0].activity_iri) for u in learners))
     assert all(services.learner_pathway(db_session, u.id, detail.pathway.id).progress.percent == 50
                for u in learners)
     # Three changes, none with a link to go to: no SAVEPOINT beyond the ones any batch has, one look.

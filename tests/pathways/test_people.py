@@ -155,15 +155,16 @@ def test_enrollments_of_many_learners_by_every_kind_of_assignment_cost_two_queri
     from sqlalchemy import event
 
     from pathways.people import enrollments_for
-    direct, by_class, by_audience, by_rule, inactive = (make_pathway(db_session, title=t)
-                                                        for t in ("Direct", "Class", "Audience", "Rule", "Gone"))
+    direct, by_class, by_audience, by_rule, inactive = (
+        make_pathway(db_session, title=t) for t in ("Direct", "Class", "Audience", "Rule", "Gone"))
     learner = factories.user(db_session, department="Ops")
     other = factories.user(db_session, department="Sales")
     klass = services.create_class(db_session, title="History")
     services.set_class_membership(db_session, klass.id, learner.id, "learner")
     services.set_class_membership(db_session, klass.id, other.id, "instructor")
     listed = services.create_audience(db_session, name="Listed", member_ids=[learner.id, other.id])
-    ruled = services.create_audience(db_session, name="Ops", rules=[{"attribute": "department", "value": "Ops"}])
+    ruled = services.create_audience(db_session, name="Ops",
+                                     rules=[{"attribute": "department", "value": "Ops"}])
     services.assign_pathway(db_session, direct.pathway.id, user_id=learner.id)
     services.assign_pathway(db_session, by_class.pathway.id, class_id=klass.id)
     services.assign_pathway(db_session, by_audience.pathway.id, audience_id=listed.id)
@@ -182,5 +183,6 @@ def test_enrollments_of_many_learners_by_every_kind_of_assignment_cost_two_queri
         event.remove(connection, "before_cursor_execute", note)
     assert len(seen) == 2
     assert set(enrollments) == {learner.id, other.id}  # no such learner: no entry
-    assert set(enrollments[learner.id]) == {p.pathway.lineage for p in (direct, by_class, by_audience, by_rule)}
+    assert set(enrollments[learner.id]) == {p.pathway.lineage
+                                            for p in (direct, by_class, by_audience, by_rule)}
     assert set(enrollments[other.id]) == {by_audience.pathway.lineage}

@@ -121,11 +121,12 @@ def test_a_certifying_pathway_reads_its_awards_and_codes_only_when_it_awards(db_
     learner = factories.user(db_session)
     services.assign_pathway(db_session, detail.pathway.id, user_id=learner.id)
     db_session.commit()  # the new learner's own refresh comes at the commit after their creation
-    halfway = _selects(db_session, lambda: store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri)))
+    halfway = _selects(db_session,
+                       lambda: store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri)))
     assert [s for s in halfway if "FROM certificate_codes" in s] == []
     assert len([s for s in halfway if "FROM certification_awards" in s]) == 1
-    done = _selects(db_session, lambda: store(xapi(learner.email, VERB_COMPLETED, detail.steps[1].activity_iri,
-                                                   minutes=1)))
+    second = xapi(learner.email, VERB_COMPLETED, detail.steps[1].activity_iri, minutes=1)
+    done = _selects(db_session, lambda: store(second))
     assert len([s for s in done if "FROM certificate_codes" in s]) == 1
     assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.status == "completed"
 
@@ -140,14 +141,15 @@ def test_a_batch_finds_its_facts_voids_and_affected_learners_in_two_queries(db_s
                 or "pathway_steps.activity_iri IN" in s or "pathway_step_launches.registration IN" in s
                 or "(user_identities.kind, user_identities.value) IN" in s]
     assert len(on_facts) == 2 and "FROM progress_facts" in on_facts[0]
-    assert [services.learner_pathway(db_session, u.id, detail.pathway.id).progress.percent for u in users] == \
-        [50, 50, 50]  # the first learner's voided step no longer counts
+    percents = [services.learner_pathway(db_session, u.id, detail.pathway.id).progress.percent for u in users]
+    assert percents == [50, 50, 50]  # the first learner's voided step no longer counts
 
 
 def test_a_learner_s_identities_and_launches_are_read_in_one_query(db_session, store) -> None:
     detail, _other, users = _world(db_session)
     db_session.commit()
-    selects = _selects(db_session, lambda: store(xapi(users[0].email, VERB_COMPLETED, detail.steps[0].activity_iri)))
+    selects = _selects(db_session,
+                       lambda: store(xapi(users[0].email, VERB_COMPLETED, detail.steps[0].activity_iri)))
     looked_up = [s for s in selects if "FROM user_identities" in s
                  and ("user_identities.user_id IN" in s or "user_identities.user_id = ANY" in s)]
     assert len(looked_up) == 1 and "FROM pathway_step_launches" in looked_up[0]
@@ -155,7 +157,8 @@ def test_a_learner_s_identities_and_launches_are_read_in_one_query(db_session, s
 
 def test_a_batch_right_after_the_cursor_moves_it_by_one_statement(db_session, store) -> None:
     detail, _other, users = _world(db_session)
-    store(xapi(users[0].email, VERB_COMPLETED, "https://content.example.org/not-a-step"))  # the cursor row is made
+    # The cursor row is made by a first batch.
+    store(xapi(users[0].email, VERB_COMPLETED, "https://content.example.org/not-a-step"))
     db_session.commit()
     seen: list[str] = []
     connection = db_session.connection()
