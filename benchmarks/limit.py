@@ -19,21 +19,21 @@ from sqlalchemy.engine import Engine
 STATEMENTS = "lrs_statements"
 
 
+# The tables whose rows hang off a statement's ``sequence``, written with it in the same SQL
+# statement by the store (no foreign key says so since migration 0009).
+CHILDREN = ("lrs_statement_agents", "lrs_statement_activities")
+
+
 def _tables(engine: Engine) -> tuple[list[str], dict[str, list[str]], list[str]]:
     """(the statement table's columns, {child table: its columns}, order) found by reflection."""
     metadata = MetaData()
-    metadata.reflect(engine)
+    metadata.reflect(engine, only=[STATEMENTS, *CHILDREN])
     statements = metadata.tables[STATEMENTS]
     children: dict[str, list[str]] = {}
-    for table in metadata.sorted_tables:
-        if table.name == STATEMENTS:
-            continue
-        for fk in table.foreign_keys:
-            if fk.column.table.name == STATEMENTS and fk.column.name == "sequence" and fk.parent.name == "sequence":
-                # An autoincrement id is the database's to assign, as it was for the LRS.
-                children[table.name] = [c.name for c in table.columns
-                                        if not (c.primary_key and c.autoincrement is not False and
-                                                c.name == "id")]
+    for name in CHILDREN:
+        # An autoincrement id is the database's to assign, as it was for the LRS.
+        children[name] = [c.name for c in metadata.tables[name].columns
+                          if not (c.primary_key and c.autoincrement is not False and c.name == "id")]
     return [c.name for c in statements.columns], children, list(children)
 
 

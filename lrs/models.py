@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, false, text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cairn.db import IRI, Base, IntPK, Json, Timestamp, UTCDateTime, utcnow
@@ -68,8 +68,9 @@ class StatementAgent(Base):
     __table_args__ = (Index("ix_lrs_statement_agents_ifi_sequence", "ifi", "sequence"),)
 
     id: Mapped[IntPK]
-    sequence: Mapped[int] = mapped_column(
-        SequenceNumber, ForeignKey("lrs_statements.sequence", ondelete="CASCADE"), index=True)
+    # The statement's sequence. No foreign key (migration 0009): the row is written in the same SQL
+    # statement as its statement, which is never deleted, and checking each row cost half the insert.
+    sequence: Mapped[int] = mapped_column(SequenceNumber, index=True)
     ifi: Mapped[str] = mapped_column(String(2100))
     direct: Mapped[bool] = mapped_column(Boolean)
 
@@ -81,8 +82,7 @@ class StatementActivity(Base):
     __table_args__ = (Index("ix_lrs_statement_activities_activity_sequence", "activity_id", "sequence"),)
 
     id: Mapped[IntPK]
-    sequence: Mapped[int] = mapped_column(
-        SequenceNumber, ForeignKey("lrs_statements.sequence", ondelete="CASCADE"), index=True)
+    sequence: Mapped[int] = mapped_column(SequenceNumber, index=True)  # no foreign key: see StatementAgent
     activity_id: Mapped[IRI]
     direct: Mapped[bool] = mapped_column(Boolean)
 

@@ -74,3 +74,40 @@ def test_a_phase_that_would_start_after_the_budget_is_recorded_as_not_measured(t
     unbounded = Run("sqlite", QUICK, 2, tmp_path, "")
     _guarded(unbounded, "export", lambda r: ran.append("export"))
     assert ran == ["lti", "export"] and unbounded.left() == float("inf")
+
+
+def test_the_limit_writes_every_row_the_store_wrote(tmp_path) -> None:
+    """The database limit writes the statement rows and their side rows again, table by table."""
+    from sqlalchemy import text
+
+    from benchmarks import limit
+    from benchmarks.generator import StatementGenerator
+    from cairn import create_app, migrate
+    from cairn.db import make_engine
+    tables = ("lrs_statements", *limit.CHILDREN)
+    source_url, target_url = f"sqlite:///{tmp_path / 'source.db'}", f"sqlite:///{tmp_path / 'target.db'}"
+    source, target = make_engine(source_url), make_engine(target_url)
+    try:
+        migrate.upgrade(source)
+        migrate.upgrade(target)
+        app = create_app({"DATABASE_URL": source_url, "SECRET_KEY": "x", "AUTO_UPGRADE": False})
+        with app.app_context():
+            from cairn.db import get_session
+            from lrs import services
+            session = get_session()
+            services.store_statements(session, StatementGenerator(seed=21).statements(0, 30),
+                                      authority={"objectType": "Agent", "mbox": "mailto:limit@example.org"})
+            session.commit()
+        app.extensions["cairn.db"].dispose()
+        data = limit.read_rows(source, 1, 30)
+        result = limit.measure_limit(target, data, batch=10)
+
+        def counts(engine) -> list[int]:  # noqa: ANN001
+            with engine.connect() as connection:
+                return [connection.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables]
+        written = counts(source)
+        assert written[0] == 30 and all(n > 0 for n in written)
+        assert counts(target) == written and result["rows"] == sum(written)
+    finally:
+        source.dispose()
+        target.dispose()
