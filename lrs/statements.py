@@ -18,8 +18,8 @@ from functools import lru_cache
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import (ARRAY, String, and_, any_, bindparam, func, insert, literal_column, null, or_, select, text,
-                        update)
+from sqlalchemy import (ARRAY, String, and_, bindparam, func, insert, literal_column, null, or_, select, text,
+                        true, union_all, update)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnClause
 
@@ -544,23 +544,33 @@ def _known_statements(session: Session, prepared: list[_Prepared]) -> tuple[int,
 @lru_cache(maxsize=None)
 def _known_query(dialect: str, with_references: bool) -> Any:
     """``_known_statements``' query, built once per dialect and shape (building it cost more than
-    running it for one statement); its id lists are parameters, one array each on PostgreSQL."""
-    def among(column: Any, name: str) -> Any:
-        if dialect == "postgresql":
-            return column == any_(bindparam(name, type_=ARRAY(String)))
-        return column.in_(bindparam(name, expanding=True))
+    running it for one statement); its id lists are parameters, one array each on PostgreSQL.
 
+    PostgreSQL looks each id up in its index (LATERAL, OFFSET 0), one branch per condition: as one
+    WHERE with ORs, a table without statistics yet (a young store, between autovacuum's analyses)
+    was expected to match half its rows on ``object_statement_id = ANY(ids)``, and was read whole
+    for every batch, under the sequence lock.
+    """
     columns = (Statement.statement_id, Statement.sequence, Statement.content_hash, Statement.statement,
                Statement.stored, Statement.voided, Statement.voiding, Statement.object_statement_id,
                Statement.targets_reference)
-    wanted = [among(Statement.statement_id, "ids_and_targets"),
-              and_(Statement.voiding.is_(True), among(Statement.object_statement_id, "ids"))]
+    branches = [("ids_and_targets", Statement.statement_id, true()),
+                ("ids", Statement.object_statement_id, Statement.voiding.is_(True))]
     if with_references:
-        wanted.append(and_(Statement.targets_reference.is_(False), among(Statement.object_statement_id, "references")))
-    known = select(*columns).where(or_(*wanted))
+        branches.append(("references", Statement.object_statement_id, Statement.targets_reference.is_(False)))
     newest = select(null(), Statement.sequence, null(), null(), Statement.stored, *(null() for _ in columns[5:])) \
         .where(Statement.sequence == select(func.max(Statement.sequence)).scalar_subquery())
-    return known.union_all(newest)
+    if dialect != "postgresql":
+        known = select(*columns).where(or_(*(and_(column.in_(bindparam(name, expanding=True)), condition)
+                                             for name, column, condition in branches)))
+        return known.union_all(newest)
+    parts = []
+    for name, column, condition in branches:
+        each = func.unnest(bindparam(name, type_=ARRAY(String))).table_valued("id") \
+            .render_derived(name=f"each_{name}")
+        found = select(*columns).where(column == each.c.id, condition).offset(literal_column("0")).lateral(f"found_{name}")
+        parts.append(select(*found.c).select_from(each.join(found, true())))
+    return union_all(*parts, newest)
 
 
 def _resolve_voiding(new: list[_Prepared], known: dict[str, Any],
