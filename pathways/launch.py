@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import current_app, has_app_context
-from sqlalchemy import bindparam, select
+from sqlalchemy import ARRAY, String, any_, bindparam, select
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User
@@ -423,8 +423,12 @@ def _satisfy(session: Session, registration: str, session_id: str, step: StepInf
 
 # -- reacting to what the AU sends ---------------------------------------------------------------
 
-# Built once: this runs on every store, and building the query cost more than running it.
-_SESSIONS_BY_ID = select(Cmi5Session).where(Cmi5Session.id.in_(bindparam("ids", expanding=True)))
+# Built once: this runs on every store, and building the query cost more than running it. The ids
+# go as one array on PostgreSQL (an IN list of a batch's 100 ids was a new statement text to plan).
+_SESSIONS_BY_ID = {
+    "postgresql": select(Cmi5Session).where(Cmi5Session.id == any_(bindparam("ids", type_=ARRAY(String)))),
+    "sqlite": select(Cmi5Session).where(Cmi5Session.id.in_(bindparam("ids", expanding=True))),
+}
 
 
 def on_statements(session: Session, batch: list[Any]) -> None:
@@ -444,7 +448,8 @@ def on_statements(session: Session, batch: list[Any]) -> None:
             by_session.setdefault(session_id, []).append(statement)
     if not by_session:
         return
-    rows = list(session.scalars(_SESSIONS_BY_ID, {"ids": sorted(by_session)}))
+    query = _SESSIONS_BY_ID[session.get_bind().dialect.name]
+    rows = list(session.scalars(query, {"ids": sorted(by_session)}))
     if rows:
         lrs.in_savepoint(session, lambda: _sessions_heard(session, rows, by_session), "cmi5 session update")
 
