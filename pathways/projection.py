@@ -23,8 +23,10 @@ from operator import itemgetter
 from typing import Any, Protocol
 
 from flask import current_app, has_app_context
-from sqlalchemy import String, any_, bindparam, delete, insert, null, or_, select, union_all, update
+from sqlalchemy import any_, bindparam, delete, null, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User, UserIdentity
@@ -338,15 +340,19 @@ def _cursor(session: Session, lock: bool = True) -> int:
     """The cursor's last applied sequence, its row locked (PostgreSQL) and made if missing.
 
     Plain rows, not an ORM object: the object and its flush cost more than the two statements.
+    Two workers may both find no row on a new database: the row is made with ON CONFLICT DO
+    NOTHING and read again, so the second waits for the first's and goes on from it.
     """
-    if lock and session.get_bind().dialect.name == "postgresql":
-        # Serialises projection work across workers: each waits for the previous batch's commit.
-        last = session.execute(_built(session, _locked_cursor)).scalar()
-    else:
-        last = session.execute(_CURSOR).scalar()
+    dialect = session.get_bind().dialect.name
+    locked = lock and dialect == "postgresql"
+    # Locked on PostgreSQL: serialises projection work across workers, each waiting for the previous
+    # batch's commit.
+    query = _built(session, _locked_cursor) if locked else _CURSOR
+    last = session.execute(query).scalar()
     if last is None:
-        session.execute(insert(ProgressCursor).values(id=1, last_sequence=0))
-        last = 0
+        insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(insert_(ProgressCursor).values(id=1, last_sequence=0).on_conflict_do_nothing())
+        last = session.execute(query).scalar()
     return int(last)
 
 

@@ -481,3 +481,35 @@ def test_cairn_worker_applies_statements_a_request_did_not_project(app, db_sessi
     db_session.expire_all()
     assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.status == "completed"
     assert projection.worker_catch_up(app) is False
+
+
+def test_two_workers_making_the_cursor_at_once_both_go_on(tmp_path) -> None:
+    """On a new database two workers may both find no cursor row: the second waits for the first's
+    row and goes on from where the first left it, instead of failing on the duplicate key."""
+    import threading
+
+    import pytest
+    from sqlalchemy.orm import sessionmaker
+
+    from tests.conftest import POSTGRES_URL, fresh_database_url, reset_database
+    if not POSTGRES_URL:
+        pytest.skip("SQLite has one writer at a time: the second cannot begin before the first commits")
+    engine = reset_database(fresh_database_url(tmp_path, "cursor_race"))
+    factory = sessionmaker(engine)
+    first, second = factory(), factory()
+    try:
+        assert projection._cursor(first) == 0  # made and locked, not committed yet
+        found: list[int] = []
+        waiting = threading.Thread(target=lambda: found.append(projection._cursor(second)))
+        waiting.start()
+        waiting.join(0.5)
+        assert waiting.is_alive() and found == []  # it waits for the first's row
+        projection._move_cursor(first, 5)
+        first.commit()
+        waiting.join(10)
+        assert found == [5]
+        second.commit()
+    finally:
+        first.close()
+        second.close()
+        engine.dispose()
