@@ -533,7 +533,8 @@ def _known_statements(session: Session, prepared: list[_Prepared]) -> tuple[int,
     query = _known_query(session.get_bind().dialect.name, bool(references))
     found: dict[str, Any] = {}
     highest, newest_stored = 0, None
-    for row in session.execute(query, {"ids_and_targets": ids + targets, "ids": ids, "references": references}):
+    parameters = {"ids_and_targets": ids + targets, "ids": ids, "references": references}
+    for row in session.execute(query, parameters):
         if row.statement_id is None:
             highest, newest_stored = int(row.sequence), row.stored
         else:
@@ -558,8 +559,9 @@ def _known_query(dialect: str, with_references: bool) -> Any:
                 ("ids", Statement.object_statement_id, Statement.voiding.is_(True))]
     if with_references:
         branches.append(("references", Statement.object_statement_id, Statement.targets_reference.is_(False)))
-    newest = select(null(), Statement.sequence, null(), null(), Statement.stored, *(null() for _ in columns[5:])) \
-        .where(Statement.sequence == select(func.max(Statement.sequence)).scalar_subquery())
+    highest = select(func.max(Statement.sequence)).scalar_subquery()
+    newest = select(null(), Statement.sequence, null(), null(), Statement.stored,
+                    *(null() for _ in columns[5:])).where(Statement.sequence == highest)
     if dialect != "postgresql":
         known = select(*columns).where(or_(*(and_(column.in_(bindparam(name, expanding=True)), condition)
                                              for name, column, condition in branches)))
@@ -568,7 +570,8 @@ def _known_query(dialect: str, with_references: bool) -> Any:
     for name, column, condition in branches:
         each = func.unnest(bindparam(name, type_=ARRAY(String))).table_valued("id") \
             .render_derived(name=f"each_{name}")
-        found = select(*columns).where(column == each.c.id, condition).offset(literal_column("0")).lateral(f"found_{name}")
+        found = select(*columns).where(column == each.c.id, condition).offset(literal_column("0")) \
+            .lateral(f"found_{name}")
         parts.append(select(*found.c).select_from(each.join(found, true())))
     return union_all(*parts, newest)
 

@@ -33,4 +33,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in SIDE_TABLES:
         with op.batch_alter_table(table) as batch:
-            batch.create_foreign_key(_name(table), "lrs_statements", ["sequence"], ["sequence"], ondelete="CASCADE")
+            batch.create_foreign_key(_name(table), "lrs_statements", ["sequence"], ["sequence"],
+                                     ondelete="CASCADE")
