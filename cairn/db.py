@@ -13,8 +13,9 @@ from typing import Annotated, Any
 
 from flask import Flask, current_app, g, has_request_context, request
 from flask.testing import FlaskClient
-from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, String, create_engine, event
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (JSON, BigInteger, DateTime, Engine, Integer, MetaData, String, any_, bindparam,
+                        create_engine, event)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -234,6 +235,30 @@ def _after_response(response: Any, works: list[Callable[[Session], None]]) -> No
     waiting = request.environ.get(_AFTER_RESPONSE_ENVIRON)
     if isinstance(waiting, list):  # a ClosingTestClient's request: it closes the response at once
         waiting.append(run)
+
+
+Among = Callable[..., Any]  # (column, name="ids") -> "column IN :name"
+_BUILT: dict[tuple[Callable[..., Any], str], Any] = {}
+
+
+def built_once(session: Session, build: Callable[[Among], Any]) -> Any:
+    """``build(among)`` for this session's database, built once per process and run with its lists.
+
+    Building a statement of a few joins cost more than running it does for a batch of one
+    statement. ``among(column, name="ids")`` is ``column IN :name``; on PostgreSQL ``= ANY(:name)``,
+    one array parameter whatever the count, where an expanded IN list is rendered value by value.
+    """
+    dialect = session.get_bind().dialect.name
+    statement = _BUILT.get((build, dialect))
+    if statement is None:
+        if dialect == "postgresql":
+            def among(column: Any, name: str = "ids") -> Any:
+                return column == any_(bindparam(name, type_=ARRAY(column.type)))
+        else:
+            def among(column: Any, name: str = "ids") -> Any:
+                return column.in_(bindparam(name, expanding=True))
+        statement = _BUILT[(build, dialect)] = build(among)
+    return statement
 
 
 def get_db() -> Database:

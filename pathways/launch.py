@@ -28,12 +28,12 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import current_app, has_app_context
-from sqlalchemy import ARRAY, String, any_, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User
 from cairn.accounts.services import Identity, add_identity, identities_of
-from cairn.db import utcnow
+from cairn.db import Among, built_once, utcnow
 from lrs import services as lrs
 from pathways.actions import record_step_launch
 from pathways.catalogue import StepInfo, get_step
@@ -423,12 +423,10 @@ def _satisfy(session: Session, registration: str, session_id: str, step: StepInf
 
 # -- reacting to what the AU sends ---------------------------------------------------------------
 
-# Built once: this runs on every store, and building the query cost more than running it. The ids
-# go as one array on PostgreSQL (an IN list of a batch's 100 ids was a new statement text to plan).
-_SESSIONS_BY_ID = {
-    "postgresql": select(Cmi5Session).where(Cmi5Session.id == any_(bindparam("ids", type_=ARRAY(String)))),
-    "sqlite": select(Cmi5Session).where(Cmi5Session.id.in_(bindparam("ids", expanding=True))),
-}
+def _sessions_by_id(among: Among) -> Any:
+    """Built once (``built_once``): this runs on every store, and building it cost more than running
+    it; the ids go as one array on PostgreSQL (a batch's 100 ids were a new statement text to plan)."""
+    return select(Cmi5Session).where(among(Cmi5Session.id))
 
 
 def on_statements(session: Session, batch: list[Any]) -> None:
@@ -448,8 +446,7 @@ def on_statements(session: Session, batch: list[Any]) -> None:
             by_session.setdefault(session_id, []).append(statement)
     if not by_session:
         return
-    query = _SESSIONS_BY_ID[session.get_bind().dialect.name]
-    rows = list(session.scalars(query, {"ids": sorted(by_session)}))
+    rows = list(session.scalars(built_once(session, _sessions_by_id), {"ids": sorted(by_session)}))
     if rows:
         lrs.in_savepoint(session, lambda: _sessions_heard(session, rows, by_session), "cmi5 session update")
 

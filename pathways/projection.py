@@ -23,14 +23,14 @@ from operator import itemgetter
 from typing import Any, Protocol
 
 from flask import current_app, has_app_context
-from sqlalchemy import any_, bindparam, delete, null, or_, select, union_all, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import bindparam, delete, null, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User, UserIdentity
 from cairn.accounts.services import Identity
+from cairn.db import Among, built_once
 from pathways.catalogue import VERB_EARNED, VERB_VOIDED, StepInfo, step_info
 from pathways.derive import Fact, PathwayResult, derive_pathway
 from pathways.models import (CertificateCode, CertificationAward, Pathway, PathwayProgress, ProgressCursor,
@@ -146,31 +146,6 @@ def _fact_values(statement_id: str, sequence: int, stored: datetime, members: Me
             "score_scaled": float(scaled) if isinstance(scaled, int | float) else None, "voided_by": None}
 
 
-Among = Callable[..., Any]  # (column, name="ids") -> "column IN :name"
-_BUILT: dict[tuple[str, str], Any] = {}
-
-
-def _built(session: Session, build: Callable[[Among], Any]) -> Any:
-    """``build(among)`` for this session's database, built once per process and run with its lists.
-
-    Building a statement of a few joins cost more than running it does for a batch of one
-    statement. ``among(column, name="ids")`` is ``column IN :name``; on PostgreSQL ``= ANY(:name)``,
-    one array parameter whatever the count, where an expanded IN list is rendered value by value.
-    """
-    dialect = session.get_bind().dialect.name
-    key = (build.__qualname__, dialect)
-    statement = _BUILT.get(key)
-    if statement is None:
-        if dialect == "postgresql":
-            def among(column: Any, name: str = "ids") -> Any:
-                return column == any_(bindparam(name, type_=ARRAY(column.type)))
-        else:
-            def among(column: Any, name: str = "ids") -> Any:
-                return column.in_(bindparam(name, expanding=True))
-        statement = _BUILT[key] = build(among)
-    return statement
-
-
 def _chunks(values: list[Any], size: int = 500) -> Iterable[list[Any]]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
@@ -205,7 +180,7 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *,
     facts: dict[str, dict[str, Any]] = {}
     voids: dict[str, str] = {}
     for chunk in _chunks(keys):
-        for row in session.execute(_built(session, _known_facts_and_voids), {"ids": chunk}):
+        for row in session.execute(built_once(session, _known_facts_and_voids), {"ids": chunk}):
             if row[2] is None:
                 voids[row[0]] = row[1]
             else:
@@ -305,7 +280,7 @@ def _affected_by(session: Session, touched: list[dict[str, Any]]) -> Affected:
     result: Affected = {}
     for chunk in _chunks(sorted({f["statement_id"] for f in touched})):
         for pathway_id, learner, launcher, launched_pathway in session.execute(
-                _built(session, _learners_and_pathways_of_facts), {"ids": chunk}):
+                built_once(session, _learners_and_pathways_of_facts), {"ids": chunk}):
             if learner is not None and pathway_id is not None:
                 # The actor's learner, on every pathway with a step about the activity.
                 result.setdefault(learner, set()).add(pathway_id)
@@ -347,7 +322,7 @@ def _cursor(session: Session, lock: bool = True) -> int:
     locked = lock and dialect == "postgresql"
     # Locked on PostgreSQL: serialises projection work across workers, each waiting for the previous
     # batch's commit.
-    query = _built(session, _locked_cursor) if locked else _CURSOR
+    query = built_once(session, _locked_cursor) if locked else _CURSOR
     last = session.execute(query).scalar()
     if last is None:
         insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
@@ -493,7 +468,7 @@ def _load_facts(session: Session, user_ids: list[int], activities: list[str] | N
     owner: dict[tuple[str, str], int] = {}
     launches: dict[int, dict[int, set[str]]] = {u: {} for u in user_ids}
     registration_owner: dict[str, int] = {}
-    for user_id, step_id, kind, value in session.execute(_built(session, _identities_and_launches),
+    for user_id, step_id, kind, value in session.execute(built_once(session, _identities_and_launches),
                                                          {"ids": user_ids}):
         if step_id is None:
             owner[(kind, value)] = user_id
@@ -510,12 +485,12 @@ def _load_facts(session: Session, user_ids: list[int], activities: list[str] | N
         facts[user_id].append(Fact(*row[:9]))
 
     if activities is None or activities:
-        by_identity = _built(session, _facts_by_identity if activities is None else _facts_by_identity_about)
+        by_identity = built_once(session, _facts_by_identity if activities is None else _facts_by_identity_about)
         for chunk in _chunks(sorted({value for _, value in owner})):
             for row in session.execute(by_identity, {"ids": chunk, "activities": activities}):
                 take(owner.get((row[9], row[10])), row)
     for chunk in _chunks(sorted(registration_owner)):
-        for row in session.execute(_built(session, _facts_in_registrations), {"ids": chunk}):
+        for row in session.execute(built_once(session, _facts_in_registrations), {"ids": chunk}):
             take(registration_owner.get(row[3]), row)
     for items in facts.values():
         items.sort(key=lambda f: f.order)
@@ -673,7 +648,7 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
     enrollments = enrollments_for(session, ids)
     if scope is not None:
         wanted = sorted({p for ps in scope.values() for p in ps})
-        pathways = _versions(session, _built(session, _versions_by_id), {"ids": wanted}) if wanted else {}
+        pathways = _versions(session, built_once(session, _versions_by_id), {"ids": wanted}) if wanted else {}
         activities = sorted({s.activity_iri for p in pathways.values() for s in p.steps})
         facts, launches = _load_facts(session, ids, activities)
     else:
@@ -712,11 +687,11 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
                                                                       *award_filter)):
             awards.setdefault((award.user_id, award.pathway_id), {})[award.earned_at] = award
     codes = _Codes(session, ids)
-    for row in session.execute(_built(session, _progress_rows if scope is None else _progress_rows_of),
+    for row in session.execute(built_once(session, _progress_rows if scope is None else _progress_rows_of),
                                {"ids": ids, "pathways": sorted(pathways)}):
         progress[row.user_id][row.pathway_id] = row
     if scope is None or pathway_of_step:
-        for row in session.execute(_built(session, _step_rows if scope is None else _step_rows_of),
+        for row in session.execute(built_once(session, _step_rows if scope is None else _step_rows_of),
                                    {"ids": ids, "steps": sorted(pathway_of_step)}):
             cells[(row.user_id, row.step_id)] = row
 
