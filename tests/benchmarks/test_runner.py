@@ -111,3 +111,15 @@ def test_the_limit_writes_every_row_the_store_wrote(tmp_path) -> None:
     finally:
         source.dispose()
         target.dispose()
+
+
+def test_a_phase_left_out_by_phases_is_not_reported_as_unwritten(monkeypatch) -> None:
+    from benchmarks import runner
+    monkeypatch.setattr(runner, "SELECTED_PHASES", {"ingest", "limit"})
+    assert runner._selected("ingest") and runner._selected("credentials") and runner._selected("world")
+    assert not runner._selected("lti") and not runner._selected("export")
+    assert runner._selected("progress rebuild") is False
+    monkeypatch.setattr(runner, "SELECTED_PHASES", {"progress"})
+    assert runner._selected("progress rebuild")
+    monkeypatch.setattr(runner, "SELECTED_PHASES", None)
+    assert runner._selected("lti")
