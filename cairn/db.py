@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from flask import Flask, current_app, g, has_request_context, request
 from flask.testing import FlaskClient
 from sqlalchemy import (JSON, BigInteger, DateTime, Engine, Integer, MetaData, String, any_, bindparam,
-                        create_engine, event)
+                        create_engine, event, func, literal_column, select, true)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
@@ -237,7 +237,36 @@ def _after_response(response: Any, works: list[Callable[[Session], None]]) -> No
         waiting.append(run)
 
 
-Among = Callable[..., Any]  # (column, name="ids") -> "column IN :name"
+class Among:
+    """Conditions on a list parameter, in the form that suits the session's database (``built_once``)."""
+
+    def __init__(self, dialect: str) -> None:
+        self.postgresql = dialect == "postgresql"
+
+    def __call__(self, column: Any, name: str = "ids") -> Any:
+        """``column IN :name``: on PostgreSQL ``= ANY(:name)``, one array parameter whatever the count,
+        where an expanded IN list is rendered value by value."""
+        if self.postgresql:
+            return column == any_(bindparam(name, type_=ARRAY(column.type)))
+        return column.in_(bindparam(name, expanding=True))
+
+    def rows(self, *columns: Any, key: Any, name: str = "ids") -> Any:
+        """The rows (of ``columns``) whose ``key`` is in the list ``name``, as a subquery to select
+        from or join, ``key`` being unique or nearly so.
+
+        On PostgreSQL each value is looked up in ``key``'s index (unnest, LATERAL, OFFSET 0). As
+        ``= ANY(:name)``, a table small enough that reading its pages whole looks cheaper than a
+        hundred index look-ups, or without statistics yet, was read whole for every list: 1.2 ms
+        for 100 ids among 12,000 facts, growing with the table until an analysis, against 0.2 ms.
+        """
+        if not self.postgresql:
+            return select(*columns).where(self(key, name)).subquery()
+        each = func.unnest(bindparam(name, type_=ARRAY(key.type))).table_valued("value") \
+            .render_derived(name=f"each_{name}")
+        found = select(*columns).where(key == each.c.value).offset(literal_column("0")).lateral()
+        return select(*found.c).select_from(each.join(found, true())).subquery()
+
+
 _BUILT: dict[tuple[Callable[..., Any], str], Any] = {}
 
 
@@ -245,19 +274,12 @@ def built_once(session: Session, build: Callable[[Among], Any]) -> Any:
     """``build(among)`` for this session's database, built once per process and run with its lists.
 
     Building a statement of a few joins cost more than running it does for a batch of one
-    statement. ``among(column, name="ids")`` is ``column IN :name``; on PostgreSQL ``= ANY(:name)``,
-    one array parameter whatever the count, where an expanded IN list is rendered value by value.
+    statement; ``among`` (an ``Among``) writes the conditions on its list parameters.
     """
     dialect = session.get_bind().dialect.name
     statement = _BUILT.get((build, dialect))
     if statement is None:
-        if dialect == "postgresql":
-            def among(column: Any, name: str = "ids") -> Any:
-                return column == any_(bindparam(name, type_=ARRAY(column.type)))
-        else:
-            def among(column: Any, name: str = "ids") -> Any:
-                return column.in_(bindparam(name, expanding=True))
-        statement = _BUILT[(build, dialect)] = build(among)
+        statement = _BUILT[(build, dialect)] = build(Among(dialect))
     return statement
 
 

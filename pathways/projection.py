@@ -224,9 +224,9 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *,
 def _known_facts_and_voids(among: Among) -> Any:
     """The facts and the early voids of some statement ids in one round trip; a void row has no
     identity (every fact has one)."""
-    early_voids = select(ProgressVoid.target_id, ProgressVoid.voiding_id, *(null() for _ in _FACT_KEYS[2:])) \
-        .where(among(ProgressVoid.target_id))
-    return select(*_FACT_KEYS).where(among(ProgressFact.statement_id)).union_all(early_voids)
+    facts = among.rows(*_FACT_KEYS, key=ProgressFact.statement_id)
+    voids = among.rows(ProgressVoid.target_id, ProgressVoid.voiding_id, key=ProgressVoid.target_id)
+    return select(*facts.c).union_all(select(*voids.c, *(null() for _ in _FACT_KEYS[2:])))
 
 
 def _insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
@@ -298,17 +298,18 @@ def _learners_and_pathways_of_facts(among: Among) -> Any:
     """Per fact: the pathways with a step about its activity, its actor's learner, and the launcher
     and pathway of its registration (rows with neither a step nor a launch are left out)."""
     launched = Step.__table__.alias("launched_step")
+    facts = among.rows(ProgressFact.identity_kind, ProgressFact.identity_value, ProgressFact.activity_iri,
+                       ProgressFact.registration, key=ProgressFact.statement_id)
     # A subquery, not a join: it is an index lookup for the few rows left, whatever the planner knows.
     owner = select(UserIdentity.user_id).where(
-        UserIdentity.kind == ProgressFact.identity_kind, UserIdentity.value == ProgressFact.identity_value
+        UserIdentity.kind == facts.c.identity_kind, UserIdentity.value == facts.c.identity_value
     ).scalar_subquery()
     return (select(Step.pathway_id, owner, StepLaunch.user_id, launched.c.pathway_id)
-            .select_from(ProgressFact)
-            .outerjoin(Step, Step.activity_iri == ProgressFact.activity_iri)
-            .outerjoin(StepLaunch, StepLaunch.registration == ProgressFact.registration)
+            .select_from(facts)
+            .outerjoin(Step, Step.activity_iri == facts.c.activity_iri)
+            .outerjoin(StepLaunch, StepLaunch.registration == facts.c.registration)
             .outerjoin(launched, launched.c.id == StepLaunch.step_id)
-            .where(Step.id.is_not(None) | StepLaunch.registration.is_not(None),
-                   among(ProgressFact.statement_id)))
+            .where(Step.id.is_not(None) | StepLaunch.registration.is_not(None)))
 
 
 def _cursor(session: Session, lock: bool = True) -> int:

@@ -185,3 +185,40 @@ def test_a_batch_after_a_gap_catches_the_cursor_up_first(db_session, store) -> N
     assert projection.last_applied_sequence(db_session) == lrs_services.latest_sequence(db_session)
     assert [services.learner_pathway(db_session, u.id, detail.pathway.id).progress.percent
             for u in (first, second, third)] == [50, 50, 0]
+
+
+def test_the_facts_of_a_batch_are_looked_up_by_index_without_statistics(db_session, store) -> None:
+    """The projection reads the facts, early voids and affected learners of a batch by statement id.
+    With ``= ANY(ids)`` PostgreSQL read the whole facts table for every batch while it was small or
+    had no statistics (1.2 ms a batch at 12,000 facts, growing until an analysis)."""
+    import pytest
+    from sqlalchemy import text
+
+    from benchmarks.generator import StatementGenerator
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite uses its indexes for IN lists without statistics")
+    gen = StatementGenerator(seed=23)
+    for start in range(0, 4000, 500):
+        store(*gen.statements(start, 500))
+    assert db_session.scalar(text("SELECT count(*) FROM progress_facts")) > 3500
+    connection = db_session.connection()
+    issued: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT") and \
+                ("progress_facts" in statement or "progress_voids" in statement):
+            issued.append((statement, parameters))
+
+    batch = gen.statements(4000, 100)
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        store(*batch)
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+    ids = {statement["id"] for statement in batch}
+    by_id = [(sql, parameters) for sql, parameters in issued
+             if isinstance(parameters, dict) and set(parameters.get("ids") or ()) & ids]
+    assert len(by_id) >= 2, issued  # the facts and voids, and the affected learners
+    for sql, parameters in by_id:
+        plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + sql, parameters))
+        assert "Seq Scan on progress_facts" not in plan and "Seq Scan on progress_voids" not in plan, plan
