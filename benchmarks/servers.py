@@ -18,7 +18,7 @@ import requests
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
-from cairn import migrate
+from cairn import migrate, serving
 from cairn.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,8 +169,9 @@ class Server:
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [gunicorn, "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
-             "--graceful-timeout", "2", "--timeout", "120", "--backlog", "256", self.app],
+            [gunicorn, "--config", serving.CONFIG, "--workers", str(self.workers),
+             "--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "2", "--timeout", "120",
+             "--backlog", "256", self.app],
             env=self.env(), cwd=ROOT, stdout=log, stderr=log)
         deadline = time.monotonic() + self.start_seconds
         while time.monotonic() < deadline:

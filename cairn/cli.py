@@ -12,7 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from cairn import migrate
+from cairn import migrate, serving
 from cairn.accounts import services as accounts
 from cairn.db import get_db, get_session
 
@@ -80,8 +80,8 @@ def serve(host: str, port: int, workers: int, dev: bool) -> None:
         current_app.run(host=host, port=port, debug=True)
         return
     gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
-    args = [gunicorn, "--workers", str(workers), "--bind", f"{host}:{port}", "--access-logfile", "-",
-            "cairn:create_app()"]
+    args = [gunicorn, "--config", serving.CONFIG, "--workers", str(workers), "--bind", f"{host}:{port}",
+            "--access-logfile", "-", "cairn:create_app()"]
     click.echo(f"serving Cairn on http://{host}:{port} with {workers} workers")
     os.execv(gunicorn, args)
 
