@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from flask import Flask, current_app, g, has_request_context, request
 from flask.testing import FlaskClient
 from sqlalchemy import (JSON, BigInteger, DateTime, Engine, Integer, MetaData, String, any_, bindparam,
-                        create_engine, event, func, literal_column, select, true)
+                        create_engine, event, func, literal_column, select, text, true)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
@@ -268,6 +268,25 @@ class Among:
 
 
 _BUILT: dict[tuple[Callable[..., Any], str], Any] = {}
+
+# See ``reuse_plans``; also part of the store's lock statement (``lrs.statements``), saving a round trip.
+REUSE_PLANS_SQL = "set_config('plan_cache_mode', 'auto', true)"
+
+
+def reuse_plans(session: Session) -> None:
+    """Let PostgreSQL reuse the plans of this transaction's prepared statements (until it ends).
+
+    Connections plan every statement for its values (``make_engine``), which the queries need. The
+    writes of a store and of the projection are the same dozen statements every batch, each looking
+    rows up by key, and planning them again cost more server time than running them: 2.3 ms of
+    3.8 ms per batch of 100 (PostgreSQL's log). With ``auto`` PostgreSQL still plans the first five
+    runs of a prepared statement for their values, and keeps doing so when that is cheaper.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_REUSE_PLANS)
+
+
+_REUSE_PLANS = text(f"SELECT {REUSE_PLANS_SQL}")
 
 
 def built_once(session: Session, build: Callable[[Among], Any]) -> Any:

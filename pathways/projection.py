@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User, UserIdentity
 from cairn.accounts.services import Identity
-from cairn.db import Among, built_once
+from cairn.db import Among, built_once, reuse_plans
 from pathways.catalogue import VERB_EARNED, VERB_VOIDED, StepInfo, step_info
 from pathways.derive import Fact, PathwayResult, derive_pathway
 from pathways.models import (CertificateCode, CertificationAward, Pathway, PathwayProgress, ProgressCursor,
@@ -435,6 +435,7 @@ def on_statements(session: Session, batch: list[Any]) -> None:
     if not lrs_services.told_after_commit(session):
         catch_up(session, batch=batch)
         return
+    reuse_plans(session)  # the same statements every batch (the store's transaction does so too)
     # After the statements committed, this transaction holds the cursor row and no sequence lock.
     # Storing ``earned`` statements takes that lock, which every other writer takes before the
     # cursor: so they are stored after this commits, and projected as any store is.

@@ -222,3 +222,28 @@ def test_the_facts_of_a_batch_are_looked_up_by_index_without_statistics(db_sessi
     for sql, parameters in by_id:
         plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + sql, parameters))
         assert "Seq Scan on progress_facts" not in plan and "Seq Scan on progress_voids" not in plan, plan
+
+
+def test_the_projection_after_a_response_reuses_its_plans(db_session, monkeypatch) -> None:
+    """The projection's transaction after the response runs the same statements every batch: on
+    PostgreSQL it lets them reuse their plans (``cairn.db.reuse_plans``) as the store's does."""
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from lrs.statements import AFTER_COMMIT_KEY
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plan cache")
+    mode = text("SELECT current_setting('plan_cache_mode')")
+    modes: list[str] = []
+    monkeypatch.setattr(projection, "catch_up",
+                        lambda session, **kwargs: modes.append(session.scalar(mode)) or 0)
+    # A connection of its own: the test's session is one transaction, in which a store has already
+    # set the mode for the work after it.
+    with db_session.get_bind().engine.connect() as connection, Session(bind=connection) as session:
+        session.info[AFTER_COMMIT_KEY] = True  # as the LRS tells a subscriber after the commit
+        assert session.scalar(mode) == "force_custom_plan"
+        projection.on_statements(session, [])
+        session.rollback()
+        assert session.scalar(mode) == "force_custom_plan"
+    assert modes == ["auto"]
