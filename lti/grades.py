@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cairn.db import utcnow
+from cairn.db import Among, built_once, utcnow
 from lti import catalogue, keys, platforms
 from lti.adapter import AGS_SCOPE_SCORE, PlatformConfig, ServiceCallFailed, ToolKeyPair, post_score
 from lti.models import Context, ContextMember, Platform, ResourceLink, ScoreDelivery
@@ -195,13 +196,16 @@ def outcomes_with_links(session: Session, changes: list[OutcomeChange]) -> list[
     cost a SAVEPOINT and a query apiece even when no link leads to the learner at all.
     """
     users = sorted({change.user_id for change in changes})
-    linked = set(session.scalars(_LINKED_LEARNERS, {"users": users}))
+    linked = set(session.scalars(built_once(session, _linked_learners), {"users": users}))
     return [change for change in changes if change.user_id in linked]
 
 
-_LINKED_LEARNERS = select(ContextMember.user_id).join(
-    ResourceLink, ResourceLink.context_id == ContextMember.context_id).where(
-    ContextMember.user_id.in_(bindparam("users", expanding=True))).distinct()
+def _linked_learners(among: Among) -> Any:
+    """Which of some learners are members of a context with a resource link (built once: a list of
+    learners made the text of an IN list differ from batch to batch)."""
+    return select(ContextMember.user_id) \
+        .join(ResourceLink, ResourceLink.context_id == ContextMember.context_id) \
+        .where(among(ContextMember.user_id, "users")).distinct()
 
 
 def on_outcome_changed(session: Session, change: OutcomeChange) -> None:

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (ColumnElement, Select, String, and_, bindparam, exists, false, literal, null, or_,
+from sqlalchemy import (ColumnElement, Select, String, and_, exists, false, literal, null, or_,
                         select, union, union_all)
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User
-from cairn.db import utcnow
+from cairn.db import Among, built_once, utcnow
 from pathways.errors import InvalidInput, NotFound
 from pathways.models import (CLASS_ROLES, AcademicClass, Assignment, Audience, AudienceMember, ClassMember,
                              Pathway)
@@ -509,7 +509,7 @@ def assignments_reaching_many(session: Session, user_ids: Iterable[int]) -> dict
     classes: dict[int, set[int]] = {}
     audiences: dict[int, set[int]] = {}
     ruled: list[tuple[int, list[dict[str, Any]]]] = []
-    for row in session.execute(_LEARNERS_AND_GROUPS, {"ids": ids}):
+    for row in session.execute(built_once(session, _learners_and_groups), {"ids": ids}):
         if row.kind == "user":
             users[row.id] = row
         elif row.kind == "class":
@@ -525,12 +525,8 @@ def assignments_reaching_many(session: Session, user_ids: Iterable[int]) -> dict
                     audiences.setdefault(user.id, set()).add(audience_id)
     all_classes = sorted({c for cs in classes.values() for c in cs})
     all_audiences = sorted({a for ids_ in audiences.values() for a in ids_})
-    conditions = [Assignment.user_id.in_(ids)]
-    if all_classes:
-        conditions.append(Assignment.class_id.in_(all_classes))
-    if all_audiences:
-        conditions.append(Assignment.audience_id.in_(all_audiences))
-    rows = list(session.scalars(select(Assignment).where(or_(*conditions)).order_by(Assignment.id)))
+    rows = list(session.scalars(built_once(session, _assignments_to),
+                                {"ids": ids, "classes": all_classes, "audiences": all_audiences}))
     result: dict[int, list[Assignment]] = {}
     for user_id in users:
         result[user_id] = [r for r in rows if r.user_id == user_id or r.class_id in classes.get(user_id, ())
@@ -542,18 +538,26 @@ def _kind(name: str) -> Any:
     return literal(name, String).label("kind")
 
 
-# In one query (four cost four round trips per batch of the projection): the learners (kind "user":
-# id, active, role, attributes), their active learner classes and their audiences (kind "class",
-# "audience": id, group_id), and every audience's rules (kind "rules": group_id, attributes = rules).
-_LEARNERS_AND_GROUPS = union_all(
-    select(_kind("user"), User.id, null().label("group_id"), User.active, User.role, User.attributes)
-    .where(User.id.in_(bindparam("ids", expanding=True))),
-    select(_kind("class"), ClassMember.user_id, ClassMember.class_id, null(), null(), null())
-    .where(ClassMember.user_id.in_(bindparam("ids", expanding=True)), ClassMember.role == "learner",
-           ClassMember.active.is_(True)),
-    select(_kind("audience"), AudienceMember.user_id, AudienceMember.audience_id, null(), null(), null())
-    .where(AudienceMember.user_id.in_(bindparam("ids", expanding=True))),
-    select(_kind("rules"), null(), Audience.id, null(), null(), Audience.rules))
+def _learners_and_groups(among: Among) -> Any:
+    """In one query (four cost four round trips per batch of the projection): the learners (kind
+    "user": id, active, role, attributes), their active learner classes and their audiences (kind
+    "class", "audience": id, group_id), and every audience's rules (kind "rules": group_id,
+    attributes = rules). Built once: as IN lists its text changed with the number of learners, so
+    PostgreSQL parsed and planned it afresh for nearly every batch."""
+    return union_all(
+        select(_kind("user"), User.id, null().label("group_id"), User.active, User.role, User.attributes)
+        .where(among(User.id)),
+        select(_kind("class"), ClassMember.user_id, ClassMember.class_id, null(), null(), null())
+        .where(among(ClassMember.user_id), ClassMember.role == "learner", ClassMember.active.is_(True)),
+        select(_kind("audience"), AudienceMember.user_id, AudienceMember.audience_id, null(), null(), null())
+        .where(among(AudienceMember.user_id)),
+        select(_kind("rules"), null(), Audience.id, null(), null(), Audience.rules))
+
+
+def _assignments_to(among: Among) -> Any:
+    """The assignments to some learners, classes or audiences (any list may be empty)."""
+    return select(Assignment).where(or_(among(Assignment.user_id), among(Assignment.class_id, "classes"),
+                                        among(Assignment.audience_id, "audiences"))).order_by(Assignment.id)
 
 
 @dataclass(frozen=True)

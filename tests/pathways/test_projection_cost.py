@@ -247,3 +247,25 @@ def test_the_projection_after_a_response_reuses_its_plans(db_session, monkeypatc
         session.rollback()
         assert session.scalar(mode) == "force_custom_plan"
     assert modes == ["auto"]
+
+
+def test_the_learner_look_ups_have_one_text_whatever_the_number_of_learners(db_session) -> None:
+    """The enrolment and LTI-link look-ups of a batch's learners send the same SQL text for one
+    learner as for three (one array parameter on PostgreSQL): with IN lists the text changed with
+    the count, and PostgreSQL parsed and planned them afresh for most batches."""
+    import pytest
+
+    from cairn.db import utcnow
+    from lti.grades import outcomes_with_links
+    from pathways.people import enrollments_for
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite expands IN lists by design")
+    _detail, _other, users = _world(db_session)
+
+    def look_ups(ids: list[int]) -> list[str]:
+        changes = [projection.OutcomeChange(u, 1, None, None, None, False, utcnow()) for u in ids]
+        return _selects(db_session, lambda: (enrollments_for(db_session, ids),
+                                             outcomes_with_links(db_session, changes)))
+
+    one, three = look_ups([users[0].id]), look_ups([u.id for u in users])
+    assert len(one) >= 3 and one == three
