@@ -252,12 +252,16 @@ class Among:
 
     def rows(self, *columns: Any, key: Any, name: str = "ids") -> Any:
         """The rows (of ``columns``) whose ``key`` is in the list ``name``, as a subquery to select
-        from or join, ``key`` being unique or nearly so.
+        from or join; ``key`` picks out a few rows per value (an id, a learner).
 
         On PostgreSQL each value is looked up in ``key``'s index (unnest, LATERAL, OFFSET 0). As
         ``= ANY(:name)``, a table small enough that reading its pages whole looks cheaper than a
         hundred index look-ups, or without statistics yet, was read whole for every list: 1.2 ms
         for 100 ids among 12,000 facts, growing with the table until an analysis, against 0.2 ms.
+        Conditions on other columns belong on the subquery's columns: OFFSET 0 keeps them out of
+        the look-up, so they filter what ``key``'s index found. Inside, a plan for any values (see
+        ``reuse_plans``) combined ``key``'s index with the index of a list of activities, which
+        matches a large share of the table.
         """
         if not self.postgresql:
             return select(*columns).where(self(key, name)).subquery()

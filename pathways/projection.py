@@ -515,14 +515,14 @@ _LOADED_FACT = (ProgressFact.statement_id, ProgressFact.verb, ProgressFact.activ
 
 def _facts_by_identity(among: Among) -> Any:
     """Facts by these identity values about any step's activity."""
-    return select(*_LOADED_FACT).where(among(ProgressFact.identity_value),
-                                       ProgressFact.activity_iri.in_(select(Step.activity_iri)))
+    facts = among.rows(*_LOADED_FACT, key=ProgressFact.identity_value)
+    return select(*facts.c).where(facts.c.activity_iri.in_(select(Step.activity_iri)))
 
 
 def _facts_by_identity_about(among: Among) -> Any:
     """Facts by these identity values about these activities."""
-    return select(*_LOADED_FACT).where(among(ProgressFact.identity_value),
-                                       among(ProgressFact.activity_iri, "activities"))
+    facts = among.rows(*_LOADED_FACT, key=ProgressFact.identity_value)
+    return select(*facts.c).where(among(facts.c.activity_iri, "activities"))
 
 
 def _facts_in_registrations(among: Among) -> Any:
@@ -768,23 +768,30 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
     return [(user_id, award.id) for user_id, award in fresh]
 
 
+_PROGRESS_COLUMNS = (PathwayProgress.id, PathwayProgress.user_id, PathwayProgress.pathway_id,
+                     *(getattr(PathwayProgress, f) for f in _PATHWAY_FIELDS))
+_STEP_COLUMNS = (StepProgress.id, StepProgress.user_id, StepProgress.step_id,
+                 *(getattr(StepProgress, f) for f in _STEP_FIELDS))
+
+
 def _progress_rows(among: Among) -> Any:
-    return select(PathwayProgress.id, PathwayProgress.user_id, PathwayProgress.pathway_id,
-                  *(getattr(PathwayProgress, f) for f in _PATHWAY_FIELDS)) \
-        .where(among(PathwayProgress.user_id))
+    return select(*_PROGRESS_COLUMNS).where(among(PathwayProgress.user_id))
 
 
 def _progress_rows_of(among: Among) -> Any:
-    return _progress_rows(among).where(among(PathwayProgress.pathway_id, "pathways"))
+    """These learners' rows on these pathways: looked up by learner (``Among.rows``)."""
+    rows = among.rows(*_PROGRESS_COLUMNS, key=PathwayProgress.user_id)
+    return select(*rows.c).where(among(rows.c.pathway_id, "pathways"))
 
 
 def _step_rows(among: Among) -> Any:
-    return select(StepProgress.id, StepProgress.user_id, StepProgress.step_id,
-                  *(getattr(StepProgress, f) for f in _STEP_FIELDS)).where(among(StepProgress.user_id))
+    return select(*_STEP_COLUMNS).where(among(StepProgress.user_id))
 
 
 def _step_rows_of(among: Among) -> Any:
-    return _step_rows(among).where(among(StepProgress.step_id, "steps"))
+    """These learners' rows on these steps: looked up by learner (``Among.rows``)."""
+    rows = among.rows(*_STEP_COLUMNS, key=StepProgress.user_id)
+    return select(*rows.c).where(among(rows.c.step_id, "steps"))
 
 
 def _facts_for_pathway(steps: list[Any], by_activity: dict[str, list[Fact]], registered: dict[str, list[Fact]],

@@ -269,3 +269,52 @@ def test_the_learner_look_ups_have_one_text_whatever_the_number_of_learners(db_s
 
     one, three = look_ups([users[0].id]), look_ups([u.id for u in users])
     assert len(one) >= 3 and one == three
+
+
+def _generic_plan(db_session, build, arrays: dict[str, tuple[str, list]]) -> str:
+    """PostgreSQL's plan for any values (as under ``reuse_plans``) of a built-once statement."""
+    import re
+
+    from cairn.db import built_once
+    connection = db_session.connection()
+    sql = str(built_once(db_session, build).compile(dialect=connection.dialect))
+    names = list(arrays)
+    sql = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", sql)
+    connection.exec_driver_sql(f"PREPARE generic_plan_test AS {sql}")
+    try:
+        connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+        values = ", ".join("ARRAY[" + ",".join(f"'{v}'" for v in values) + f"]::{kind}[]"
+                           for kind, values in arrays.values())
+        return "\n".join(row[0] for row in connection.exec_driver_sql(
+            f"EXPLAIN EXECUTE generic_plan_test({values})"))
+    finally:
+        connection.exec_driver_sql("DEALLOCATE generic_plan_test")
+        connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
+def test_plans_for_any_values_look_learners_up_by_their_own_index(db_session) -> None:
+    """Under ``reuse_plans`` PostgreSQL may run a plan made for any values. A learner's facts,
+    progress and step rows are found by the learner's index; the list of activities, pathways or
+    steps only filters them: combined with the activities' index (a large share of all facts) the
+    facts look-up took 2.7 ms a batch at 28,000 facts, 0.2 ms planned for its values."""
+    import uuid
+
+    import pytest
+
+    from cairn.db import utcnow
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's generic plans")
+    now = utcnow()
+    db_session.execute(ProgressFact.__table__.insert(), [
+        {"statement_id": str(uuid.uuid4()), "sequence": n, "identity_kind": "mbox",
+         "identity_value": f"mailto:l{n % 300}@example.org", "verb": VERB_COMPLETED,
+         "activity_iri": f"https://example.org/activity/{n % 20}", "timestamp": now} for n in range(3000)])
+    facts = _generic_plan(db_session, projection._facts_by_identity_about, {
+        "ids": ("varchar", ["mailto:l1@example.org", "mailto:l2@example.org"]),
+        "activities": ("varchar", [f"https://example.org/activity/{n}" for n in range(10)])})
+    assert "ix_progress_facts_identity_value" in facts and "activity_iri" not in facts.split("Filter")[0] \
+        and "BitmapAnd" not in facts, facts
+    for build, key, other, index in ((projection._progress_rows_of, "ids", "pathways", "pathway_id"),
+                                     (projection._step_rows_of, "ids", "steps", "step_id")):
+        plan = _generic_plan(db_session, build, {key: ("integer", [1, 2]), other: ("integer", [3, 4])})
+        assert f"_{index}" not in plan and "BitmapAnd" not in plan, plan
