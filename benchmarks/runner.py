@@ -212,6 +212,7 @@ def phase_ingest(run: Run) -> None:
         for clients in run.sizes.clients:
             start = run.take(count)
             first = max_sequence(run) + 1
+            servers.checkpoint(server.database_url)
             server.reset_peak_rss()
             with run.profiler(f"ingest-{batch}x{clients}") if clients == 1 else contextlib.nullcontext():
                 result = run_clients(server.url, run.headers, clients,
@@ -247,6 +248,7 @@ def phase_limit(run: Run) -> None:
                 data = read_rows(source, first, last)
                 # SQLite has one writer: extra connections only queue, so it is measured with one.
                 connections = clients if run.kind == "postgresql" else 1
+                servers.checkpoint(url)
                 limit = measure_limit(target, data, batch, connections)
                 label = f"batch {batch}, {clients} client{'s' if clients > 1 else ''}"
                 rate = ingest.get(f"{label}: statements/s")
@@ -773,6 +775,7 @@ def phase_projection_cost(run: Run, template: str) -> None:
             credential = servers.create_credentials(server)
             headers = {**XAPI_HEADERS, "Authorization": basic_auth(credential or {})}
             gen = generator.StatementGenerator(seed=3, population=run.generator.population)
+            servers.checkpoint(url)
             result = run_clients(server.url, headers, 1, statement_posts(gen, 0, count, 100, 1, "/xapi"),
                                  seconds_cap=run.sizes.run_seconds_cap)
             if not result.ok:

@@ -123,3 +123,30 @@ def test_a_phase_left_out_by_phases_is_not_reported_as_unwritten(monkeypatch) ->
     assert runner._selected("progress rebuild")
     monkeypatch.setattr(runner, "SELECTED_PHASES", None)
     assert runner._selected("lti")
+
+
+def test_a_checkpoint_before_each_measured_run_writes_out_what_came_before(tmp_path) -> None:
+    import sqlite3
+
+    from benchmarks import servers
+    path = tmp_path / "wal.db"
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("CREATE TABLE t (v TEXT)")
+    connection.executemany("INSERT INTO t VALUES (?)", [("x" * 500,)] * 200)
+    connection.commit()
+    wal = Path(f"{path}-wal")
+    assert wal.stat().st_size > 0
+    servers.checkpoint(f"sqlite:///{path}")
+    assert wal.stat().st_size == 0
+    connection.close()
+    postgres = os.environ.get("CAIRN_TEST_DATABASE_URL")
+    if postgres:
+        from sqlalchemy import create_engine, text
+        engine = create_engine(postgres)
+        with engine.connect() as pg:
+            before = pg.scalar(text("SELECT checkpoints_req FROM pg_stat_bgwriter"))
+        servers.checkpoint(postgres)
+        with engine.connect() as pg:
+            assert pg.scalar(text("SELECT checkpoints_req FROM pg_stat_bgwriter")) > before
+        engine.dispose()
