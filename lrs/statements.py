@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnClause
 
 from cairn import jsoncodec
-from cairn.db import REUSE_PLANS_SQL, after_commit, utcnow
+from cairn.db import REUSE_PLANS_SQL, after_commit, plan_for_values, utcnow
 from lrs.errors import BadRequest, StatementConflict, StatementInvalid
 from lrs.identities import ifi_of
 from lrs.models import Attachment, Statement, StatementActivity, StatementAgent
@@ -225,6 +225,10 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
     final = [r if r is not None else next(by_sequence) for r in results]
     if stored_new:
         _notify(session, stored_new, subscribers_after_commit)
+    if not subscribers_after_commit:
+        # The writes reused their plans (the lock); queries the caller runs next in this
+        # transaction, a page's, are planned for their values again. The xAPI resource commits now.
+        plan_for_values(session)
     return final
 
 

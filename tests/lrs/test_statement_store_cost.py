@@ -166,14 +166,21 @@ def test_the_read_under_the_lock_uses_the_indexes_without_statistics(db_session:
 def test_the_store_reuses_its_plans_under_the_lock_and_queries_still_plan_for_their_values(
         db_session: Session) -> None:
     """Under the sequence lock the store's statements reuse their plans (plan_cache_mode auto, for
-    that transaction only); every other statement is still planned for its values."""
+    that transaction only); every other statement is still planned for its values, including a
+    page's queries after a store in its own transaction."""
     if db_session.get_bind().dialect.name != "postgresql":
         pytest.skip("PostgreSQL's plan cache")
     mode = text("SELECT current_setting('plan_cache_mode')")
     # A connection of its own: the test's session is one transaction, which a store never ends.
+    statements = StatementGenerator(seed=29).statements(0, 6)
     with db_session.get_bind().engine.connect() as connection, Session(bind=connection) as session:
         assert session.scalar(mode) == "force_custom_plan"
-        services.store_statements(session, StatementGenerator(seed=29).statements(0, 3), authority=AUTHORITY)
+        # The xAPI resource: its transaction ends with the store.
+        services.store_statements(session, statements[:3], authority=AUTHORITY, subscribers_after_commit=True)
         assert session.scalar(mode) == "auto"
         session.rollback()  # as a commit does, the end of the transaction ends the setting
         assert session.scalar(mode) == "force_custom_plan"
+        # A page's store: the page's own queries may follow in the same transaction.
+        services.store_statements(session, statements[3:], authority=AUTHORITY)
+        assert session.scalar(mode) == "force_custom_plan"
+        session.rollback()
