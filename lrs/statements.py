@@ -18,13 +18,12 @@ from functools import lru_cache
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import (ARRAY, String, and_, bindparam, func, insert, literal_column, null, or_, select, text,
-                        true, union_all, update)
+from sqlalchemy import and_, func, insert, literal_column, null, or_, select, text, true, union_all, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnClause
 
 from cairn import jsoncodec
-from cairn.db import REUSE_PLANS_SQL, after_commit, plan_for_values, utcnow
+from cairn.db import REUSE_PLANS_SQL, Among, after_commit, plan_for_values, utcnow
 from lrs.errors import BadRequest, StatementConflict, StatementInvalid
 from lrs.identities import ifi_of
 from lrs.models import Attachment, Statement, StatementActivity, StatementAgent
@@ -556,32 +555,33 @@ def _known_query(dialect: str, with_references: bool) -> Any:
     """``_known_statements``' query, built once per dialect and shape (building it cost more than
     running it for one statement); its id lists are parameters, one array each on PostgreSQL.
 
-    PostgreSQL looks each id up in its index (LATERAL, OFFSET 0), one branch per condition: as one
-    WHERE with ORs, a table without statistics yet (a young store, between autovacuum's analyses)
-    was expected to match half its rows on ``object_statement_id = ANY(ids)``, and was read whole
-    for every batch, under the sequence lock.
+    PostgreSQL looks each id up in its index (``cairn.db.Among.rows``), one branch per condition:
+    as one WHERE with ORs, a table without statistics yet (a young store, between autovacuum's
+    analyses) was expected to match half its rows on ``object_statement_id = ANY(ids)``, and was
+    read whole for every batch, under the sequence lock. SQLite keeps the ORs of IN lists.
     """
+    among = Among(dialect)
     columns = (Statement.statement_id, Statement.sequence, Statement.content_hash, Statement.statement,
                Statement.stored, Statement.voided, Statement.voiding, Statement.object_statement_id,
                Statement.targets_reference)
-    branches = [("ids_and_targets", Statement.statement_id, true()),
-                ("ids", Statement.object_statement_id, Statement.voiding.is_(True))]
+    # (list parameter, the column it looks up, what else the rows found must be)
+    branches: list[tuple[str, Any, Callable[[Any], Any]]] = [
+        ("ids_and_targets", Statement.statement_id, lambda c: true()),
+        ("ids", Statement.object_statement_id, lambda c: c.voiding.is_(True))]
     if with_references:
-        branches.append(("references", Statement.object_statement_id, Statement.targets_reference.is_(False)))
+        branches.append(("references", Statement.object_statement_id,
+                         lambda c: c.targets_reference.is_(False)))
     highest = select(func.max(Statement.sequence)).scalar_subquery()
     newest = select(null(), Statement.sequence, null(), null(), Statement.stored,
                     *(null() for _ in columns[5:])).where(Statement.sequence == highest)
     if dialect != "postgresql":
-        known = select(*columns).where(or_(*(and_(column.in_(bindparam(name, expanding=True)), condition)
+        known = select(*columns).where(or_(*(and_(among(column, name), condition(Statement.__table__.c))
                                              for name, column, condition in branches)))
         return known.union_all(newest)
     parts = []
     for name, column, condition in branches:
-        each = func.unnest(bindparam(name, type_=ARRAY(String))).table_valued("id") \
-            .render_derived(name=f"each_{name}")
-        found = select(*columns).where(column == each.c.id, condition).offset(literal_column("0")) \
-            .lateral(f"found_{name}")
-        parts.append(select(*found.c).select_from(each.join(found, true())))
+        found = among.rows(*columns, key=column, name=name)
+        parts.append(select(*found.c).where(condition(found.c)))
     return union_all(*parts, newest)
 
 

@@ -323,7 +323,7 @@ def _cursor(session: Session, lock: bool = True) -> int:
     locked = lock and dialect == "postgresql"
     # Locked on PostgreSQL: serialises projection work across workers, each waiting for the previous
     # batch's commit.
-    query = built_once(session, _locked_cursor) if locked else _CURSOR
+    query = _LOCKED_CURSOR if locked else _CURSOR
     last = session.execute(query).scalar()
     if last is None:
         insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
@@ -333,6 +333,7 @@ def _cursor(session: Session, lock: bool = True) -> int:
 
 
 _CURSOR = select(ProgressCursor.last_sequence).where(ProgressCursor.id == 1)
+_LOCKED_CURSOR = _CURSOR.with_for_update()
 _MOVE_CURSOR = update(ProgressCursor).where(ProgressCursor.id == 1).values(last_sequence=bindparam("last"))
 
 
@@ -348,10 +349,6 @@ def _claim(session: Session, batch: list[StoredStatementLike]) -> bool:
 _CLAIM = update(ProgressCursor) \
     .where(ProgressCursor.id == 1, ProgressCursor.last_sequence == bindparam("before")) \
     .values(last_sequence=bindparam("after"))
-
-
-def _locked_cursor(_among: Among) -> Any:
-    return _CURSOR.with_for_update()
 
 
 def _move_cursor(session: Session, last_sequence: int) -> None:
