@@ -327,19 +327,6 @@ def reuse_plans(session: Session) -> None:
 _REUSE_PLANS = text(f"SELECT {REUSE_PLANS_SQL}")
 
 
-def plan_for_values(session: Session) -> None:
-    """Undo ``reuse_plans`` for the rest of this transaction: back to the connection's setting.
-
-    For a store inside a page's request, whose own queries may follow in the same transaction.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_PLAN_FOR_VALUES)
-
-
-_PLAN_FOR_VALUES = text("SELECT set_config('plan_cache_mode', "
-                        "(SELECT reset_val FROM pg_settings WHERE name = 'plan_cache_mode'), true)")
-
-
 def built_once(session: Session, build: Callable[[Among], Any]) -> Any:
     """``build(among)`` for this session's database, built once per process and run with its lists.
 

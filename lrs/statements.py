@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnClause
 
 from cairn import jsoncodec
-from cairn.db import REUSE_PLANS_SQL, Among, after_commit, plan_for_values, utcnow
+from cairn.db import REUSE_PLANS_SQL, Among, after_commit, utcnow
 from lrs.errors import BadRequest, StatementConflict, StatementInvalid
 from lrs.identities import ifi_of
 from lrs.models import Attachment, Statement, StatementActivity, StatementAgent
@@ -191,7 +191,7 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
     # Everything that needs no database is built before the lock: it serialises every writer.
     prepared = [_prepare(statement, authority, version) for statement in statements]
 
-    _lock_sequence(session)
+    _lock_sequence(session, reuse_plans=subscribers_after_commit)
     top, newest_stored, known = _known_statements(session, prepared)
     results: list[StoredStatement | None] = []
     new: list[_Prepared] = []
@@ -224,10 +224,6 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
     final = [r if r is not None else next(by_sequence) for r in results]
     if stored_new:
         _notify(session, stored_new, subscribers_after_commit)
-    if not subscribers_after_commit:
-        # The writes reused their plans (the lock); queries the caller runs next in this
-        # transaction, a page's, are planned for their values again. The xAPI resource commits now.
-        plan_for_values(session)
     return final
 
 
@@ -454,14 +450,17 @@ def _now_ms() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def _lock_sequence(session: Session) -> None:
-    """Take the sequence lock; on PostgreSQL the transaction's writes also reuse their plans then
-    (``cairn.db.reuse_plans``: in the same statement, no extra round trip)."""
+def _lock_sequence(session: Session, *, reuse_plans: bool) -> None:
+    """Take the sequence lock (PostgreSQL). ``reuse_plans``: the rest of the transaction reuses its
+    plans (``cairn.db.reuse_plans``, in the same statement, no extra round trip); only for a
+    transaction that ends with the store (the xAPI resource's), not a page's, whose own queries
+    may follow in it and are planned for their values."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(_LOCK_SEQUENCE, {"key": SEQUENCE_LOCK_KEY})
+        session.execute(_LOCK_REUSING_PLANS if reuse_plans else _LOCK, {"key": SEQUENCE_LOCK_KEY})
 
 
-_LOCK_SEQUENCE = text(f"SELECT pg_advisory_xact_lock(:key), {REUSE_PLANS_SQL}")
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_LOCK_REUSING_PLANS = text(f"SELECT pg_advisory_xact_lock(:key), {REUSE_PLANS_SQL}")
 
 
 @dataclass
