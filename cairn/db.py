@@ -104,7 +104,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                     **kwargs.pop("connect_args", {})}
     engine = create_engine(url, connect_args=connect_args, **kwargs)
     _ping_when_idle(engine)
+    event.listen(engine, "connect", _binary_lists)
     return engine
+
+
+def _binary_lists(dbapi_connection: Any, _record: Any) -> None:
+    """Send list parameters (``Among``'s id arrays) in PostgreSQL's binary array format.
+
+    psycopg writes a list as an array literal by default, searching every element with a regular
+    expression to decide whether to quote it: 0.58 ms for a store's 200 statement ids, under the
+    sequence lock, against 0.07 ms in binary, which needs no quoting. The parameters keep their
+    casts, so the server sees the same types.
+    """
+    if hasattr(dbapi_connection, "adapters"):  # psycopg 3
+        from psycopg.types.array import ListBinaryDumper
+        dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
 
 
 PING_AFTER_IDLE_SECONDS = 2.0

@@ -1,0 +1,31 @@
+"""List parameters (``cairn.db.Among``) reach the database as they are, whatever their characters."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Integer, String, bindparam, column, func, select, table, text
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from cairn import db
+
+
+@pytest.mark.parametrize("values", [
+    [], ["plain"], ["with,comma", 'with"quote', "with\\backslash", "{braces}", "NULL", " spaced "],
+    ["é ü 漢字", "x" * 300],
+])
+def test_list_parameters_reach_the_server_as_they_are(db_session, values) -> None:
+    """``Among``'s lists (sent in the binary array format on PostgreSQL) match exactly their values."""
+    dialect = db_session.get_bind().dialect.name
+    rows = [{"v": v} for v in ["plain", "with,comma", 'with"quote', "with\\backslash", "{braces}", "NULL",
+                               " spaced ", "é ü 漢字", "x" * 300, "other"]]
+    name = "among_probe"
+    db_session.execute(text(f"CREATE TEMPORARY TABLE {name} (v varchar(400))"))
+    db_session.execute(text(f"INSERT INTO {name} (v) VALUES (:v)"), rows)
+    probe = table(name, column("v", String))
+    among = db.Among(dialect)
+    found = db_session.scalars(select(probe.c.v).where(among(probe.c.v)), {"ids": values}).all()
+    assert sorted(found) == sorted(values)
+    looked_up = db_session.execute(select(among.rows(probe.c.v, key=probe.c.v)), {"ids": values}).scalars().all()
+    assert sorted(looked_up) == sorted(values)
+    numbers = db_session.scalars(select(func.unnest(bindparam("n", type_=ARRAY(Integer)))) if dialect == "postgresql"
+                                 else text("SELECT 1 WHERE 0"), {"n": [1, 2**31 - 1, -5]}).all()
+    assert numbers == ([1, 2**31 - 1, -5] if dialect == "postgresql" else [])
