@@ -167,7 +167,14 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only request (``READ_ONLY`` option) begins DEFERRED: in WAL mode it then reads a
+        # snapshot without the write lock, so a long statement query does not hold up the stores.
+        read_only = connection.get_execution_options().get(READ_ONLY)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+# Connection execution option: this connection's transaction only reads (SQLite begins it DEFERRED).
+READ_ONLY = "cairn_read_only"
 
 
 class Database:

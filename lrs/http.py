@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.wrappers import Request as WerkzeugRequest
 
 from cairn import jsoncodec
-from cairn.db import get_session
+from cairn.db import READ_ONLY, get_session
 from cairn.errors import register_api_prefix
 from cairn.security import csrf
 from lrs.credentials import CredentialInfo, authenticate_credential, launch_allows_document
@@ -124,16 +124,22 @@ def authenticate(*scopes: str) -> CredentialInfo:
 
 
 def read_only_request() -> None:
-    """Let this request's queries run without an explicit transaction (PostgreSQL).
+    """Let this request's queries read without taking what a write needs. Call it before the first query.
 
-    Under READ COMMITTED every statement reads its own snapshot anyway, so wrapping a read-only
-    request in BEGIN ... COMMIT bought nothing but two round trips. Call it before the first query.
+    PostgreSQL: no explicit transaction. Under READ COMMITTED every statement reads its own snapshot
+    anyway, so wrapping a read-only request in BEGIN ... COMMIT bought nothing but two round trips.
+    SQLite: a DEFERRED transaction instead of the IMMEDIATE one writers take, which held the single
+    write lock for the whole query, so stores waited for every statement query to finish.
     """
     session = get_session()
     bind = session.get_bind()
     # A session bound to a connection (the tests' savepoints) already runs inside a transaction.
-    if isinstance(bind, Engine) and bind.dialect.name == "postgresql" and not session.in_transaction():
+    if not isinstance(bind, Engine) or session.in_transaction():
+        return
+    if bind.dialect.name == "postgresql":
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    elif bind.dialect.name == "sqlite":
+        session.connection(execution_options={READ_ONLY: True})
 
 
 def require_scopes(*scopes: str) -> Callable[[F], F]:
