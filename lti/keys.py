@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
 from cairn.db import utcnow
@@ -30,14 +30,30 @@ def _new_key(session: Session, activates_at: object) -> ToolKey:
 
 
 def signing_key(session: Session) -> ToolKeyPair:
-    """The key that signs now (the newest active one), created on first use."""
-    now = utcnow()
-    key = session.scalar(select(ToolKey).where(ToolKey.activates_at <= now,
-                                               or_(ToolKey.retired_at.is_(None), ToolKey.retired_at > now))
-                         .order_by(ToolKey.activates_at.desc(), ToolKey.id.desc()).limit(1))
+    """The key that signs now (the newest active one), created on first use.
+
+    Two workers signing for the first time at once made a key each, and both were published. The
+    first use now takes a lock (PostgreSQL; SQLite's writers are serialised already) and looks
+    again: the second worker waits for the first one's transaction and signs with its key.
+    """
+    key = _active_key(session)
     if key is None:
-        key = _new_key(session, now)
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FIRST_KEY_LOCK})
+            key = _active_key(session)
+        if key is None:
+            key = _new_key(session, utcnow())
     return ToolKeyPair(kid=key.kid, private_pem=key.private_pem)
+
+
+FIRST_KEY_LOCK = 0x4C54_494B_4559  # "LTIKEY": making the tool's first signing key
+
+
+def _active_key(session: Session) -> ToolKey | None:
+    now = utcnow()
+    return session.scalar(select(ToolKey).where(ToolKey.activates_at <= now,
+                                                or_(ToolKey.retired_at.is_(None), ToolKey.retired_at > now))
+                          .order_by(ToolKey.activates_at.desc(), ToolKey.id.desc()).limit(1))
 
 
 def published_jwks(session: Session) -> dict:
