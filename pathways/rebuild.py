@@ -171,6 +171,7 @@ def _replace_facts(session: Session, schema: str) -> None:
     connection.execute(text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{SWAP_WAIT_MS}ms"})
     try:
         with connection.begin_nested():
+            _grant_as_on(connection, new, old)
             connection.execute(text(f"DROP TABLE {old}"))
             connection.execute(text(f"ALTER TABLE {new} SET SCHEMA {quote(schema)}"))
         swapped = True
@@ -184,6 +185,19 @@ def _replace_facts(session: Session, schema: str) -> None:
         connection.execute(text(f"DELETE FROM {old}"))
         connection.execute(text(f"INSERT INTO {old} ({columns}) SELECT {columns} FROM {new}"))
         connection.execute(text(f"DROP TABLE {new}"))
+
+
+def _grant_as_on(connection: Any, new: str, old: str) -> None:
+    """Grant on table ``new`` every privilege granted on ``old`` (a reporting role's SELECT, say),
+    which a table replacing it would otherwise lose. Privileges come from the catalogue (keywords);
+    role names are quoted."""
+    grants = connection.execute(text(
+        "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END, a.privilege_type, "
+        "a.is_grantable FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a "
+        "LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE c.oid = CAST(:old AS regclass)"), {"old": old}).all()
+    for grantee, privilege, grantable in grants:
+        connection.execute(text(f"GRANT {privilege} ON {new} TO {grantee}"
+                                + (" WITH GRANT OPTION" if grantable else "")))
 
 
 def _index_facts(session: Session) -> None:

@@ -383,9 +383,18 @@ def test_a_rebuild_replaces_the_facts_table_when_no_one_holds_it(app, db_session
     store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
     connection = db_session.connection()
     table_before = connection.scalar(text("SELECT 'progress_facts'::regclass::oid"))
+    # A reporting role's grant outlives the swap (roles are the cluster's: this one is rolled back).
+    connection.execute(text("CREATE ROLE cairn_test_reporting NOLOGIN"))
+    connection.execute(text("GRANT SELECT ON progress_facts TO cairn_test_reporting WITH GRANT OPTION"))
+    connection.execute(text("GRANT INSERT ON progress_facts TO PUBLIC"))
     with app.app_context():
         projection.rebuild(db_session)
     assert connection.scalar(text("SELECT 'progress_facts'::regclass::oid")) != table_before
+    assert connection.scalar(text(
+        "SELECT has_table_privilege('cairn_test_reporting', 'progress_facts', 'SELECT WITH GRANT OPTION')"))
+    assert not connection.scalar(text("SELECT has_table_privilege('cairn_test_reporting', 'progress_facts', "
+                                      "'UPDATE')"))
+    assert connection.scalar(text("SELECT has_table_privilege('public', 'progress_facts', 'INSERT')"))
 
 
 def test_statements_not_about_activities_are_ignored(db_session, store) -> None:
