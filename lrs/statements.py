@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnClause
 
 from cairn import jsoncodec
-from cairn.db import REUSE_PLANS_SQL, Among, after_commit, utcnow
+from cairn.db import READ_ONLY, REUSE_PLANS_SQL, Among, after_commit, utcnow
 from lrs.errors import BadRequest, StatementConflict, StatementInvalid
 from lrs.identities import ifi_of
 from lrs.models import Attachment, Statement, StatementActivity, StatementAgent
@@ -257,21 +257,29 @@ def latest_sequence(session: Session) -> int:
 def consistent_through(session: Session) -> datetime:
     """A moment up to which every statement that will ever be stored is already visible.
 
-    ``stored`` is taken under the sequence lock. While no writer holds it, any later statement
-    gets a later ``stored``, so "now" is safe; while one does (PostgreSQL tells us), only the newest
-    visible ``stored`` is. On SQLite writers are serialised and short; "now" is used.
+    ``stored`` is taken under the sequence lock. While no store is in flight, any later statement
+    gets a later ``stored``, so "now" is safe; while one may be, only the newest visible ``stored``
+    is. PostgreSQL tells whether a writer holds the lock. On SQLite a transaction that began
+    IMMEDIATE holds the write lock itself; a read-only request's DEFERRED one cannot know. A store
+    in flight takes a ``stored`` no earlier than the newest visible one but possibly equal (two
+    batches in one millisecond), so the moment returned is the millisecond before.
     """
     now = utcnow()
-    if session.get_bind().dialect.name != "postgresql":
-        return now
-    busy = session.scalar(text(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-        "AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": SEQUENCE_LOCK_KEY})
-    if not busy:
-        return now
-    newest = session.scalar(select(func.max(Statement.stored)))
-    return newest if newest is not None else now
+    if session.get_bind().dialect.name == "postgresql":
+        busy = session.scalar(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": SEQUENCE_LOCK_KEY})
+    else:
+        busy = bool(session.connection().get_execution_options().get(READ_ONLY))
+    if busy:
+        newest = session.scalar(select(func.max(Statement.stored)))
+        # With nothing visible yet, a store in flight may have taken any earlier moment.
+        now = newest if newest is not None else datetime(1970, 1, 1, tzinfo=UTC)
+    return now - _ONE_MILLISECOND
+
+
+_ONE_MILLISECOND = timedelta(milliseconds=1)
 
 
 def iter_statements(session: Session, *, after_sequence: int = 0,
