@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -119,6 +119,17 @@ def deliver_due(factory: sessionmaker[Session], *, limit: int = 100) -> Delivery
     return DeliveryReport(delivered=delivered, failed=failed, waiting=waiting)
 
 
+def score_timestamp(moment: datetime) -> str:
+    """A score's ``timestamp`` (AGS 2.0 §3.4.7): ISO 8601 in UTC, always with microseconds.
+
+    ``isoformat()`` leaves out the fraction at a whole second, and a platform comparing the texts
+    then took 12:00:00Z for later than 12:00:00.250000Z and refused the newer score as stale (the
+    tests' platform did so about once in a thousand pairs). One width keeps text order and time
+    order the same.
+    """
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 def _claim_next(session: Session, skipped: set[int]) -> _Job | None:
     now = utcnow()
     query = (select(ScoreDelivery).where(ScoreDelivery.delivered_at.is_(None), ScoreDelivery.next_attempt_at <= now,
@@ -143,7 +154,7 @@ def _claim_next(session: Session, skipped: set[int]) -> _Job | None:
     assert platform is not None
     score = {"userId": row.sub, "scoreGiven": row.score_given, "scoreMaximum": row.score_maximum,
              "activityProgress": row.activity_progress, "gradingProgress": row.grading_progress,
-             "timestamp": row.timestamp.isoformat().replace("+00:00", "Z"), "comment": row.comment}
+             "timestamp": score_timestamp(row.timestamp), "comment": row.comment}
     new_lineitem = {"label": link.title or f"Cairn {link.target_kind} {link.target_id}",
                     "scoreMaximum": row.score_maximum, "resourceId": f"{link.target_kind}:{link.target_id}",
                     "resourceLinkId": link.resource_link_id, "tag": f"cairn-{link.resource_link_id}"}

@@ -77,3 +77,15 @@ def test_outcome_changes_of_learners_in_no_linked_course_cost_one_query_and_no_s
     assert len(savepoints[1]) == len(savepoints[0])
     assert len([s for s in changing if "lti_resource_links" in s]) == 1
     assert db_session.scalars(select(ScoreDelivery)).all() == []
+
+
+def test_score_timestamps_have_one_width_so_their_text_order_is_their_time_order() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from lti.grades import score_timestamp
+    whole = datetime(2026, 11, 29, 6, 44, 35, tzinfo=UTC)
+    later = whole + timedelta(milliseconds=250)
+    assert score_timestamp(whole) == "2026-11-29T06:44:35.000000Z"
+    assert score_timestamp(later) == "2026-11-29T06:44:35.250000Z"
+    assert score_timestamp(whole) < score_timestamp(later)
+    assert score_timestamp(whole.astimezone(timezone(timedelta(hours=2)))) == "2026-11-29T06:44:35.000000Z"
