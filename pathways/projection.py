@@ -621,8 +621,7 @@ class _Codes:
     def _loaded(self) -> set[tuple[int, str, datetime]]:
         if self._codes is None:
             self._codes = {(u, lineage, earned_at) for u, lineage, earned_at in self._session.execute(
-                select(CertificateCode.user_id, CertificateCode.lineage, CertificateCode.earned_at)
-                .where(CertificateCode.user_id.in_(self._user_ids)))}
+                built_once(self._session, _codes_of), {"ids": self._user_ids})}
         return self._codes
 
     def __contains__(self, code: tuple[int, str, datetime]) -> bool:
@@ -630,6 +629,13 @@ class _Codes:
 
     def add(self, code: tuple[int, str, datetime]) -> None:
         self._loaded().add(code)
+
+
+def _codes_of(among: Among) -> Any:
+    """Built once (``built_once``): the learners' ids go as one list parameter, not an IN list
+    whose text changes with their number."""
+    return select(CertificateCode.user_id, CertificateCode.lineage, CertificateCode.earned_at) \
+        .where(among(CertificateCode.user_id))
 
 
 _PATHWAY_FIELDS = ("status", "percent", "completed_at", "best_score", "attempts", "last_activity_at", "expires_at",

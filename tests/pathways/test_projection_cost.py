@@ -250,9 +250,9 @@ def test_the_projection_after_a_response_reuses_its_plans(db_session, monkeypatc
 
 
 def test_the_learner_look_ups_have_one_text_whatever_the_number_of_learners(db_session) -> None:
-    """The enrolment and LTI-link look-ups of a batch's learners send the same SQL text for one
-    learner as for three (one array parameter on PostgreSQL): with IN lists the text changed with
-    the count, and PostgreSQL parsed and planned them afresh for most batches."""
+    """The enrolment, LTI-link and certificate-code look-ups of a batch's learners send the same SQL
+    text for one learner as for three (one array parameter on PostgreSQL): with IN lists the text
+    changed with the count, and PostgreSQL parsed and planned them afresh for most batches."""
     import pytest
 
     from cairn.db import utcnow
@@ -265,7 +265,8 @@ def test_the_learner_look_ups_have_one_text_whatever_the_number_of_learners(db_s
     def look_ups(ids: list[int]) -> list[str]:
         changes = [projection.OutcomeChange(u, 1, None, None, None, False, utcnow()) for u in ids]
         return _selects(db_session, lambda: (enrollments_for(db_session, ids),
-                                             outcomes_with_links(db_session, changes)))
+                                             outcomes_with_links(db_session, changes),
+                                             projection._Codes(db_session, ids)._loaded()))
 
     one, three = look_ups([users[0].id]), look_ups([u.id for u in users])
     assert len(one) >= 3 and one == three
