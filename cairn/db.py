@@ -167,14 +167,23 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        # A read-only request (``READ_ONLY`` option) begins DEFERRED: in WAL mode it then reads a
-        # snapshot without the write lock, so a long statement query does not hold up the stores.
-        read_only = connection.get_execution_options().get(READ_ONLY)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if not connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        # A read-only request waits for the write in flight, if any (it takes the write lock and
+        # gives it back at once), then reads a snapshot DEFERRED: in WAL mode without the lock, so
+        # stores go on during a long statement query. Nothing committed before ``QUIET_SINCE`` is
+        # missing from its snapshot, and every later store takes a later moment.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("COMMIT")
+        connection.info[QUIET_SINCE] = utcnow()
+        connection.exec_driver_sql("BEGIN")
 
 
 # Connection execution option: this connection's transaction only reads (SQLite begins it DEFERRED).
 READ_ONLY = "cairn_read_only"
+# SQLite, a read-only transaction: when it last found no write in flight (connection ``info``).
+QUIET_SINCE = "cairn.quiet_since"
 
 
 class Database:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnClause
 
 from cairn import jsoncodec
-from cairn.db import READ_ONLY, REUSE_PLANS_SQL, Among, after_commit, utcnow
+from cairn.db import QUIET_SINCE, READ_ONLY, REUSE_PLANS_SQL, Among, after_commit, utcnow
 from lrs.errors import BadRequest, StatementConflict, StatementInvalid
 from lrs.identities import ifi_of
 from lrs.models import Attachment, Statement, StatementActivity, StatementAgent
@@ -260,9 +260,10 @@ def consistent_through(session: Session) -> datetime:
     ``stored`` is taken under the sequence lock. While no store is in flight, any later statement
     gets a later ``stored``, so "now" is safe; while one may be, only the newest visible ``stored``
     is. PostgreSQL tells whether a writer holds the lock. On SQLite a transaction that began
-    IMMEDIATE holds the write lock itself; a read-only request's DEFERRED one cannot know. A store
-    in flight takes a ``stored`` no earlier than the newest visible one but possibly equal (two
-    batches in one millisecond), so the moment returned is the millisecond before.
+    IMMEDIATE holds the write lock itself; a read-only request's snapshot was taken right after
+    it found no write in flight (``cairn.db.QUIET_SINCE``), which is then the moment. A store
+    takes a ``stored`` no earlier than these moments but possibly in the same millisecond, so the
+    moment returned is the millisecond before.
     """
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql":
@@ -270,12 +271,14 @@ def consistent_through(session: Session) -> datetime:
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
             "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": SEQUENCE_LOCK_KEY})
+        if busy:
+            newest = session.scalar(select(func.max(Statement.stored)))
+            # With nothing visible yet, a store in flight may have taken any earlier moment.
+            now = newest if newest is not None else datetime(1970, 1, 1, tzinfo=UTC)
     else:
-        busy = bool(session.connection().get_execution_options().get(READ_ONLY))
-    if busy:
-        newest = session.scalar(select(func.max(Statement.stored)))
-        # With nothing visible yet, a store in flight may have taken any earlier moment.
-        now = newest if newest is not None else datetime(1970, 1, 1, tzinfo=UTC)
+        connection = session.connection()
+        if connection.get_execution_options().get(READ_ONLY):
+            now = connection.info.get(QUIET_SINCE, now)
     return now - _ONE_MILLISECOND
 
 
