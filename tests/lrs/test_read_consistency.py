@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import sqlite3
-
-import pytest
 import threading
 import time
 from datetime import datetime
 
+import pytest
 from sqlalchemy import select
 
 from cairn.db import get_session
@@ -91,7 +90,8 @@ def test_no_statement_stored_up_to_consistent_through_is_missing_from_the_answer
 
     def store() -> None:
         with app.app_context(), factory() as writer:
-            in_flight["statement"] = services.store_statements(writer, [_statement(2)], authority=AUTHORITY)[0]
+            in_flight["statement"] = services.store_statements(writer, [_statement(2)],
+                                                               authority=AUTHORITY)[0]
             stored.set()
             release.wait(30)
             writer.commit()
