@@ -189,21 +189,19 @@ def max_sequence(run: Run) -> int:
 
 
 def max_sequence_of(database_url: str) -> int:
+    return _count(database_url, "SELECT coalesce(max(sequence), 0) FROM lrs_statements")
+
+
+def count_statements(run: Run) -> int:
+    return _count(run.server.database_url, "SELECT count(*) FROM lrs_statements")  # type: ignore[union-attr]
+
+
+def _count(database_url: str, sql: str) -> int:
     engine = servers.engine_for(database_url)
     try:
         with engine.connect() as connection:
             from sqlalchemy import text
-            return int(connection.execute(text("SELECT coalesce(max(sequence), 0) FROM lrs_statements")).scalar())
-    finally:
-        engine.dispose()
-
-
-def count_statements(run: Run) -> int:
-    engine = servers.engine_for(run.server.database_url)  # type: ignore[union-attr]
-    try:
-        with engine.connect() as connection:
-            from sqlalchemy import text
-            return int(connection.execute(text("SELECT count(*) FROM lrs_statements")).scalar())
+            return int(connection.execute(text(sql)).scalar())
     finally:
         engine.dispose()
 
@@ -844,10 +842,10 @@ def phase_projection_cost(run: Run, template: str) -> None:
             url = servers.clone_database(template, f"projection_{label}", run.workdir)
             server = servers.Server(url, workers=run.workers, app=app,
                                     log_path=run.workdir / f"projection-{label}.log")
-            sides[label] = (url, server, {})
+            sides[label] = (url, server, {})  # stopped and dropped below even if it fails to start
             server.start()
             credential = servers.create_credentials(server)
-            sides[label][2].update({**XAPI_HEADERS, "Authorization": basic_auth(credential or {})})
+            sides[label] = (url, server, {**XAPI_HEADERS, "Authorization": basic_auth(credential or {})})
         gen = generator.StatementGenerator(seed=3, population=run.generator.population)
         cap = run.sizes.run_seconds_cap / PROJECTION_COST_ROUNDS
         for n in range(PROJECTION_COST_ROUNDS):
