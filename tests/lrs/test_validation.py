@@ -1,10 +1,13 @@
 """Statement validation rules of the xAPI data model, each named after its section (xAPI 1.0.3 Data)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from cairn import jsoncodec
 from lrs.errors import StatementInvalid
-from lrs.validation import Validator
+from lrs.validation import FOUND_VALID, Validator, _FoundValid, parse_timestamp
 from tests.lrs.conftest import statement
 
 ACTIVITY = {"id": "http://example.org/a"}
@@ -113,6 +116,22 @@ def test_context_agents_are_2_0_only() -> None:
     rejects(statement(context=bad), "relevantTypes", version="2.0.0")
 
 
+@pytest.mark.parametrize("fraction", ["", ".1", ".12", ".123", ".123456", ".1234567", ".123456789"])
+@pytest.mark.parametrize("separator", ["T", "t", " "])
+def test_a_utc_timestamp_reads_the_same_with_z_as_with_a_zero_offset(fraction: str, separator: str) -> None:
+    # "Z" is read by a shorter way than the other zones: the same instant either way, to the microsecond.
+    with_z = parse_timestamp(f"2024-02-29{separator}23:59:58{fraction}Z")
+    assert with_z is not None and with_z == parse_timestamp(f"2024-02-29T23:59:58{fraction}+00:00")
+    assert with_z.utcoffset() == timedelta(0)
+    assert with_z.microsecond == int((fraction[1:] or "0")[:6].ljust(6, "0"))
+
+
+@pytest.mark.parametrize("timestamp", ["2024-02-30T12:00:00Z", "2024-01-31T24:00:00Z", "2024-01-31T12:00:00.Z"])
+def test_an_impossible_utc_timestamp_is_refused(timestamp: str) -> None:
+    assert parse_timestamp(timestamp) is None
+    rejects(statement(timestamp=timestamp), "statement.timestamp")
+
+
 @pytest.mark.parametrize("timestamp", ["2024-13-01T00:00:00Z", "yesterday", "2024-01-01T00:00:00-00:00"])
 def test_timestamps_are_iso_8601_data_2_4_7(timestamp: str) -> None:
     rejects(statement(timestamp=timestamp), "statement.timestamp")
@@ -153,6 +172,28 @@ def test_a_validator_reused_for_a_batch_still_rejects_each_broken_statement_at_i
         validator.statement(broken, "statements[2]")
     with pytest.raises(StatementInvalid, match=r"statements\[3\]\.actor\.mbox"):
         validator.statement({**good, "actor": {"mbox": "ann@example.org"}}, "statements[3]")
+
+
+def test_values_found_valid_are_shared_by_later_validators_and_a_changed_value_is_checked_again() -> None:
+    # The process remembers valid actors, verbs and activities across requests (a new Validator
+    # each); a value that differs in any byte, or is broken in a way it never was, is still refused.
+    activity = {"id": "http://example.org/shared", "definition": {"name": {"en": "Shared"}}}
+    Validator().statement(statement(object=activity))
+    assert b"activity" + jsoncodec.dumps(activity) in FOUND_VALID
+    broken = {**activity, "definition": {"name": {"not a tag!": "Shared"}}}
+    with pytest.raises(StatementInvalid, match=r"statement\.object\.definition\.name"):
+        Validator("2.0.0").statement(statement(object=broken))
+    assert b"activity" + jsoncodec.dumps(broken) not in FOUND_VALID
+
+
+def test_the_shared_store_of_valid_values_is_bounded_by_bytes() -> None:
+    found = _FoundValid(max_bytes=10_000)
+    for n in range(1_000):
+        found.add(b"actor" + jsoncodec.dumps({"mbox": f"mailto:learner{n}@example.org"}))
+        assert found.size_bytes <= 10_000
+    last = b"actor" + jsoncodec.dumps({"mbox": "mailto:learner999@example.org"})
+    first = b"actor" + jsoncodec.dumps({"mbox": "mailto:learner0@example.org"})
+    assert last in found and first not in found
 
 
 def test_null_is_refused_outside_extensions_even_in_a_statement_that_says_null_data_2_2() -> None:
