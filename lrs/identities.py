@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from cairn.accounts.services import Identity
+from cairn.accounts.services import kind_and_value
 
 
 def ifi_of(agent: Any) -> str | None:
     """``kind|value`` for an Agent or identified Group (``account|homePage|name``), None if anonymous."""
     if not isinstance(agent, dict):
         return None
-    identity = Identity.from_agent(agent)
-    return f"{identity.kind}|{identity.value}" if identity else None
+    found = kind_and_value(agent)
+    return f"{found[0]}|{found[1]}" if found else None
 
 
 def same_identity(a: Any, b: Any) -> bool:

@@ -156,7 +156,8 @@ def statement_rows(statements: list[dict], first_sequence: int, stored_at: datet
     the completed statement JSON, its query columns and its agent/activity side rows. Nothing is
     checked or written; statements without an id get a new one.
     """
-    prepared = [_prepare(statement, authority, version) for statement in statements]
+    authority_ifi = ifi_of(authority)
+    prepared = [_prepare(statement, authority, authority_ifi, version) for statement in statements]
     _number(prepared, first_sequence, stored_at)
     rows = StatementRows()
     for item in prepared:
@@ -189,7 +190,8 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
     if len(ids) != len(set(ids)):
         raise StatementInvalid("statements: the same statement id appears twice in one batch")
     # Everything that needs no database is built before the lock: it serialises every writer.
-    prepared = [_prepare(statement, authority, version) for statement in statements]
+    authority_ifi = ifi_of(authority)
+    prepared = [_prepare(statement, authority, authority_ifi, version) for statement in statements]
 
     _lock_sequence(session, reuse_plans=subscribers_after_commit)
     top, newest_stored, known = _known_statements(session, prepared)
@@ -487,7 +489,8 @@ class _Prepared:
     timestamp_is_stored: bool  # no timestamp was sent, so it is ``stored`` (xAPI 1.0.3 2.4.7)
 
 
-def _prepare(statement: dict, authority: dict, version: str) -> _Prepared:
+def _prepare(statement: dict, authority: dict, authority_ifi: str | None, version: str) -> _Prepared:
+    """``authority_ifi``: ``ifi_of(authority)``, the same for a whole batch."""
     statement_id = statement["id"].lower() if "id" in statement else str(uuid.uuid4())
     # Only the top level (and a context whose activities are normalised) is copied: the stored
     # statement shares the request's nested members, which nothing changes.
@@ -507,18 +510,19 @@ def _prepare(statement: dict, authority: dict, version: str) -> _Prepared:
         _context_activities_as_arrays(obj)
     registration = (full.get("context") or {}).get("registration")
     voiding = full["verb"]["id"] == VOIDED_VERB
+    actor_ifi = ifi_of(full["actor"])
     row = {
         "sequence": 0, "statement_id": statement_id, "statement": full,
         "content_hash": content_hash(statement),
-        "actor_ifi": ifi_of(full["actor"]), "verb_id": full["verb"]["id"],
+        "actor_ifi": actor_ifi, "verb_id": full["verb"]["id"],
         "object_activity_id": obj["id"] if object_type == "Activity" else None,
         "object_agent_ifi": ifi_of(obj) if object_type in ("Agent", "Group") else None,
         "object_statement_id": obj["id"].lower() if object_type == "StatementRef" else None,
         "registration": registration.lower() if registration else None,
-        "authority_ifi": ifi_of(authority), "stored": None, "voided": False, "voiding": voiding,
+        "authority_ifi": authority_ifi, "stored": None, "voided": False, "voiding": voiding,
         "targets_reference": False,
     }
-    agents, activities = _side_rows(full)
+    agents, activities = _side_rows(full, actor_ifi, authority_ifi)
     return _Prepared(statement_id, row["content_hash"], full, row, agents, activities, timestamp_is_stored)
 
 
@@ -696,22 +700,26 @@ def _context_activities_as_arrays(statement: dict) -> None:
             key: value if isinstance(value, list) else [value] for key, value in activities.items()}}
 
 
-def _side_rows(full: dict) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The side-table rows of one statement: identities and activities it mentions (sequence 0 for now)."""
+def _side_rows(full: dict, actor_ifi: str | None, authority_ifi: str | None
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The side-table rows of one statement: identities and activities it mentions (sequence 0 for now).
+
+    ``actor_ifi``, ``authority_ifi``: the IFIs of its top-level actor and its authority, already known.
+    """
     agents: dict[str, bool] = {}
     activities: dict[str, bool] = {}
 
-    def add_agent(agent: Any, direct: bool) -> None:
+    def add_agent(agent: Any, direct: bool, ifi: str | None = None) -> None:
         if not isinstance(agent, dict):
             return
-        ifi = ifi_of(agent)
+        ifi = ifi or ifi_of(agent)
         if ifi:
             agents[ifi] = agents.get(ifi, False) or direct
         for member in agent.get("member", []) or []:
             add_agent(member, False)
 
     def add_statement_parts(statement: dict, top: bool) -> None:
-        add_agent(statement.get("actor"), top)
+        add_agent(statement.get("actor"), top, actor_ifi if top else None)
         obj = statement.get("object", {})
         object_type = obj.get("objectType", "Activity")
         if object_type in ("Agent", "Group"):
@@ -732,7 +740,7 @@ def _side_rows(full: dict) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
                 activities.setdefault(activity["id"], False)
 
     add_statement_parts(full, True)
-    add_agent(full.get("authority"), False)
+    add_agent(full.get("authority"), False, authority_ifi)
     return ([{"sequence": 0, "ifi": ifi, "direct": direct} for ifi, direct in agents.items()],
             [{"sequence": 0, "activity_id": a, "direct": d} for a, d in activities.items()])
 

@@ -31,16 +31,8 @@ class Identity:
     @classmethod
     def from_agent(cls, agent: dict) -> Identity | None:
         """The IFI of an xAPI Agent object, or None for an anonymous group."""
-        if "mbox" in agent:
-            return cls("mbox", str(agent["mbox"]).lower())
-        if "mbox_sha1sum" in agent:
-            return cls("mbox_sha1sum", str(agent["mbox_sha1sum"]).lower())
-        if "openid" in agent:
-            return cls("openid", str(agent["openid"]))
-        account = agent.get("account")
-        if isinstance(account, dict):
-            return cls("account", f"{account.get('homePage')}|{account.get('name')}")
-        return None
+        found = kind_and_value(agent)
+        return cls(*found) if found is not None else None
 
     def to_agent(self, name: str | None = None) -> dict:
         """The xAPI Agent object for this identity."""
@@ -53,6 +45,20 @@ class Identity:
         if name:
             agent["name"] = name
         return agent
+
+
+def kind_and_value(agent: dict) -> tuple[str, str] | None:
+    """``Identity.from_agent``'s kind and value without the object (the LRS asks for millions)."""
+    if "mbox" in agent:
+        return "mbox", str(agent["mbox"]).lower()
+    if "mbox_sha1sum" in agent:
+        return "mbox_sha1sum", str(agent["mbox_sha1sum"]).lower()
+    if "openid" in agent:
+        return "openid", str(agent["openid"])
+    account = agent.get("account")
+    if isinstance(account, dict):
+        return "account", f"{account.get('homePage')}|{account.get('name')}"
+    return None
 
 
 def hash_password(password: str) -> str:
