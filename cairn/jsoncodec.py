@@ -21,8 +21,10 @@ import orjson
 # Maps every digit to "0", so a run of 19 digits (a number that may not fit 64 bits) is one search.
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_DIGIT_RUN = b"0" * 19
-# The only ways a decoded string can hold a ":" the raw text does not show literally.
+# The only ways a decoded string can hold a ":" the raw text does not show literally, and the
+# prefix they share (looked for first: one scan of the text instead of two).
 _ESCAPED_COLONS = (b"\\u003a", b"\\u003A")
+_ESCAPED_COLON_PREFIX = b"\\u003"
 
 
 def loads_strict(raw: str | bytes) -> Any:
@@ -40,7 +42,8 @@ def loads_strict(raw: str | bytes) -> Any:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
         return _loads_stdlib(raw)
-    if _LONG_DIGIT_RUN in data.translate(_DIGITS_AS_ZERO) or any(e in data for e in _ESCAPED_COLONS):
+    if _LONG_DIGIT_RUN in data.translate(_DIGITS_AS_ZERO) or (
+            _ESCAPED_COLON_PREFIX in data and any(e in data for e in _ESCAPED_COLONS)):
         return _loads_stdlib(raw)
     try:
         members_kept = orjson.dumps(value).count(b":")
