@@ -339,6 +339,60 @@ def test_a_rebuild_that_fails_leaves_the_previous_projection_and_its_indexes(app
         assert rebuild.REBUILD_SCHEMA not in connection.scalar(text("SELECT current_setting('search_path')"))
 
 
+def test_a_rebuild_on_its_own_connection_reads_ahead_and_gives_the_incremental_result(tmp_path,
+                                                                                     monkeypatch) -> None:
+    """As ``cairn progress rebuild`` runs it (committed data, no outer transaction): on PostgreSQL a
+    thread reads each next page of statements on a connection of its own while the facts of the
+    page before are written. Every page is read, in order, and the projection is the incremental one."""
+    import threading
+
+    from tests.conftest import fresh_database_url, make_test_app, reset_database
+    from tests.pathways.snapshot import projection_snapshot
+    engine = reset_database(fresh_database_url(tmp_path, "rebuildahead"))
+    app = make_test_app(engine.url.render_as_string(hide_password=False))
+    factory = app.extensions["cairn.db"].session_factory()
+    pages: list[tuple[str, list[int]]] = []
+    read_pages = lrs_services.statement_member_pages
+
+    def recording(session, paths, **kwargs):
+        for page in read_pages(session, paths, **kwargs):
+            pages.append((threading.current_thread().name, [members[1] for members in page]))
+            yield page
+
+    try:
+        with app.app_context(), factory() as session:
+            detail, learner = _assigned(session, steps=2)
+            other = factories.user(session)
+            services.assign_pathway(session, detail.pathway.id, user_id=other.id)
+            stored = []
+            for minute in range(10):
+                stored += lrs_services.store_statements(session, [
+                    xapi(learner.email, EXPERIENCED, detail.steps[minute % 2].activity_iri, minutes=minute),
+                    xapi(other.email, VERB_COMPLETED, detail.steps[minute % 2].activity_iri, minutes=minute)],
+                    authority=system_authority())
+            stored += lrs_services.store_statements(session, [voiding(stored[1].id)],
+                                                    authority=system_authority())
+            session.commit()
+            before = projection_snapshot(session)
+            # 20 facts, one voided; the other learner completed both steps (the voided statement was
+            # their first completion of step 1: a later one completes it again)
+            assert len(before["facts"]) == 20 and sum(1 for _, by in before["facts"] if by) == 1
+            assert (other.id, detail.pathway.id, "completed") in {p[:3] for p in before["pathways"]}
+            monkeypatch.setattr(lrs_services, "statement_member_pages", recording)
+            assert projection.rebuild(session, batch_size=4) == 21
+            session.commit()
+            assert projection_snapshot(session) == before
+        assert [s for _, page in pages for s in page] == sorted(s.sequence for s in stored)
+        readers = {name for name, _ in pages}
+        if engine.dialect.name == "postgresql":
+            assert len(pages) == 6 and all(name.startswith("rebuild-reader") for name in readers)
+        else:
+            assert readers == {threading.current_thread().name}
+    finally:
+        app.extensions["cairn.db"].dispose()
+        engine.dispose()
+
+
 def test_a_rebuild_while_a_transaction_reads_the_facts_copies_them_in_place(app, db_session, store,
                                                                              engine) -> None:
     """PostgreSQL: the new facts table replaces the old one only if no transaction holds the old one
