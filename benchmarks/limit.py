@@ -37,6 +37,17 @@ def _tables(engine: Engine) -> tuple[list[str], dict[str, list[str]], list[str]]
     return [c.name for c in statements.columns], children, list(children)
 
 
+def empty_tables(engine: Engine) -> None:
+    """Empty the statement tables (of the limit's own database) before writing rows into them again."""
+    tables = [STATEMENTS, *CHILDREN]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"TRUNCATE {', '.join(tables)}")
+        else:
+            for name in tables:
+                connection.exec_driver_sql(f"DELETE FROM {name}")
+
+
 def read_rows(engine: Engine, first: int, last: int) -> dict[str, Any]:
     """Every row of statements with ``first <= sequence <= last``, grouped by sequence."""
     columns, children, order = _tables(engine)

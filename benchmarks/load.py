@@ -67,6 +67,12 @@ class LoadResult:
     def ok(self) -> bool:
         return not self.first_error
 
+    def joined(self, other: LoadResult) -> LoadResult:
+        """Two loads as one: their requests, items and latencies, over the time both took."""
+        return LoadResult(self.requests + other.requests, self.items + other.items,
+                          self.seconds + other.seconds, self.latencies_ms + other.latencies_ms,
+                          self.statuses + other.statuses, self.first_error or other.first_error)
+
     @property
     def items_per_second(self) -> float:
         return self.items / self.seconds if self.seconds else 0.0

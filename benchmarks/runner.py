@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import bulk, generator, servers, world
-from benchmarks.load import Client, run_clients
+from benchmarks.load import Client, LoadResult, run_clients
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 XAPI_HEADERS = {"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"}
@@ -208,10 +208,12 @@ def _count(database_url: str, sql: str) -> int:
 
 # -- phases ----------------------------------------------------------------------------------------
 def phase_ingest(run: Run) -> None:
-    """Each ingest run, then (with the limit phase) the limit of the same rows at once.
+    """Each ingest run and (with the limit phase) the limit of the same rows, in time-symmetric rounds.
 
-    Measured side by side rather than all ingest runs first and all limits after: this machine's
-    speed drifts by a fifth within minutes, and the ratio is only as good as the moment both share.
+    This machine's speed drifts by a fifth within minutes, and a ratio is only as good as the moment
+    both sides share. So each run is sent in two halves around two writes of the first half's rows
+    through the driver (ingest, limit, limit, ingest): the two sides' measuring is centred on the
+    same moment, and a drift that is steady over the run counts the same on both.
     """
     server = run.server
     assert server is not None
@@ -219,24 +221,56 @@ def phase_ingest(run: Run) -> None:
     try:
         for batch, count in run.sizes.ingest.items():
             for clients in run.sizes.clients:
-                rate = _ingest_run(run, server, batch, count, clients)
-                if limit is not None:
-                    limit.measure(batch, clients, rate)
+                if limit is None:
+                    _ingest_run(run, server, batch, count, clients)
+                else:
+                    _ingest_and_limit(run, server, limit, batch, count, clients)
     finally:
         if limit is not None:
             limit.close()
 
 
-def _ingest_run(run: Run, server: servers.Server, batch: int, count: int, clients: int) -> float | None:
+def _send(run: Run, server: servers.Server, batch: int, count: int, clients: int,
+          seconds_cap: float) -> tuple[LoadResult, tuple[int, int]]:
+    """Post ``count`` new statements in batches; return the load and the sequence range stored."""
     start = run.take(count)
     first = max_sequence(run) + 1
     servers.checkpoint(server.database_url)
+    result = run_clients(server.url, run.headers, clients,
+                         statement_posts(run.generator, start, count, batch, clients, "/xapi"),
+                         seconds_cap=seconds_cap)
+    return result, (first, max_sequence(run))
+
+
+def _ingest_run(run: Run, server: servers.Server, batch: int, count: int, clients: int) -> float | None:
     server.reset_peak_rss()
     with run.profiler(f"ingest-{batch}x{clients}") if clients == 1 else contextlib.nullcontext():
-        result = run_clients(server.url, run.headers, clients,
-                             statement_posts(run.generator, start, count, batch, clients, "/xapi"),
-                             seconds_cap=run.sizes.run_seconds_cap)
-    run.sequence_ranges[f"{batch}x{clients}"] = (first, max_sequence(run))
+        result, stored = _send(run, server, batch, count, clients, run.sizes.run_seconds_cap)
+    run.sequence_ranges[f"{batch}x{clients}"] = stored
+    return _report_ingest(run, server, batch, count, clients, result)
+
+
+def _ingest_and_limit(run: Run, server: servers.Server, limit: Limit, batch: int, count: int,
+                      clients: int) -> None:
+    """Ingest half, limit of that half twice, ingest the other half (see ``phase_ingest``)."""
+    half = max(batch, count // 2 // batch * batch)
+    cap = run.sizes.run_seconds_cap / 2
+    server.reset_peak_rss()
+    with run.profiler(f"ingest-{batch}x{clients}") if clients == 1 else contextlib.nullcontext():
+        first, stored = _send(run, server, batch, half, clients, cap)
+    run.sequence_ranges[f"{batch}x{clients}"] = stored
+    limits = [limit.write(batch, clients, stored) for _ in range(2)]
+    second = LoadResult()
+    if count > half:
+        with run.profiler(f"ingest-{batch}x{clients}-second") if clients == 1 else contextlib.nullcontext():
+            second, _ = _send(run, server, batch, count - half, clients, cap)
+    rate = _report_ingest(run, server, batch, count, clients, first.joined(second),
+                          note=f"in two halves around the limit's two writes of the first {half:,}")
+    limit.report(batch, clients, rate, [written for written in limits if written is not None])
+
+
+def _report_ingest(run: Run, server: servers.Server, batch: int, count: int, clients: int, result: LoadResult,
+                   note: str = "") -> float | None:
     label = run_label(batch, clients)
     summary = result.summary()
     target = ""
@@ -244,7 +278,8 @@ def _ingest_run(run: Run, server: servers.Server, batch: int, count: int, client
         target = ">= 5000/s"
     capped = f"{result.items:,} of {count:,} sent within the {run.sizes.run_seconds_cap:.0f} s cap" \
         if result.ok and result.items < count else ""
-    run.add("ingest", f"{label}: statements/s", summary["per_second"], "/s", target, note=capped)
+    run.add("ingest", f"{label}: statements/s", summary["per_second"], "/s", target,
+            note="; ".join(n for n in (note, capped) if n))
     run.add("ingest", f"{label}: p50 / p95 per request",
             f"{summary['p50_ms']:.1f} / {summary['p95_ms']:.1f}", "ms",
             "p50 < 5 ms" if batch == 1 else "")
@@ -260,7 +295,7 @@ def run_label(batch: int, clients: int) -> str:
 
 
 class Limit:
-    """The database limit (``benchmarks.limit``) of each ingest run's rows, in a fresh database."""
+    """The database limit (``benchmarks.limit``) of ingest runs' rows, in a fresh database."""
 
     def __init__(self, run: Run) -> None:
         self.run = run
@@ -268,27 +303,41 @@ class Limit:
         self.url = servers.fresh_database(run.kind, "limit", run.workdir, run.postgres_url)
         self.target = servers.engine_for(self.url)
 
-    def measure(self, batch: int, clients: int, rate: float | None) -> None:
-        """Write the rows of run ``batch`` x ``clients`` again, once the server has finished with them."""
-        from benchmarks.limit import measure_limit, read_rows
+    def write(self, batch: int, clients: int, stored: tuple[int, int]) -> dict[str, Any] | None:
+        """Write the rows ``stored`` (first, last sequence) again, once the server has finished with them.
+
+        Into emptied tables, so that each write of the same rows meets the same tables.
+        """
+        from benchmarks.limit import empty_tables, measure_limit, read_rows
         run = self.run
-        label = run_label(batch, clients)
         try:
-            first, last = run.sequence_ranges[f"{batch}x{clients}"]
+            first, last = stored
             wait_for_projection(run, last)
             data = read_rows(self.source, first, last)
+            empty_tables(self.target)
             # SQLite has one writer: extra connections only queue, so it is measured with one.
             connections = clients if run.kind == "postgresql" else 1
             servers.checkpoint(self.url)
-            limit = measure_limit(self.target, data, batch, connections)
+            return measure_limit(self.target, data, batch, connections)
         except Exception as exc:  # noqa: BLE001 - reported; the next ingest runs still run
             traceback.print_exc()
-            run.failures.append(f"limit {label}: {exc!r}")
+            run.failures.append(f"limit {run_label(batch, clients)}: {exc!r}")
+            return None
+
+    def report(self, batch: int, clients: int, rate: float | None, written: list[dict[str, Any]]) -> None:
+        """The limit of a run from its writes (statements over seconds, all writes together)."""
+        if not written:
             return
-        run.add("limit", f"{label}: driver statements/s", limit["per_second"], "/s",
-                note=f"{connections} connection{'s' if connections > 1 else ''}")
-        if rate and limit["per_second"]:
-            run.add("limit", f"{label}: ingest / limit", round(rate / limit["per_second"], 3), "",
+        run = self.run
+        label = run_label(batch, clients)
+        per_second = round(sum(w["statements"] for w in written) / sum(w["seconds"] for w in written), 1)
+        connections = written[0]["connections"]
+        each = " and ".join(f"{w['per_second']:,.0f}" for w in written)
+        run.add("limit", f"{label}: driver statements/s", per_second, "/s",
+                note=f"{connections} connection{'s' if connections > 1 else ''}; "
+                     f"{len(written)} writes of {written[0]['statements']:,}: {each}/s")
+        if rate and per_second:
+            run.add("limit", f"{label}: ingest / limit", round(rate / per_second, 3), "",
                     ">= 0.5" if batch == 100 else "")
 
     def close(self) -> None:

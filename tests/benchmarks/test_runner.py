@@ -57,6 +57,12 @@ def test_quick_run_at_a_tiny_scale_measures_ingest_limit_and_queries_and_exits_z
     rates = [v for k, v in metrics.items() if k.startswith("batch ") and k.endswith(": statements/s")]
     assert len(rates) == 6 and all(rate > 0 for rate in rates)
     assert any(k.endswith("ingest / limit") and v > 0 for k, v in metrics.items())
+    # Each run in two halves around two writes of its first half's rows (ingest, limit, limit, ingest).
+    notes = {m["metric"]: m["note"] for m in report["results"][kind]}
+    assert all("2 writes of" in note for metric, note in notes.items()
+               if metric.endswith("driver statements/s"))
+    assert all("in two halves" in notes[metric] for metric in notes
+               if metric.startswith("batch ") and metric.endswith(": statements/s"))
     assert any(k.endswith("agent p50 / p95") for k in metrics)
     assert "| phase" in done.stdout
 
@@ -108,9 +114,28 @@ def test_the_limit_writes_every_row_the_store_wrote(tmp_path) -> None:
         written = counts(source)
         assert written[0] == 30 and all(n > 0 for n in written)
         assert counts(target) == written and result["rows"] == sum(written)
+        # A run's rows are written twice (around its two halves): each time into emptied tables.
+        limit.empty_tables(target)
+        assert counts(target) == [0] * len(tables)
+        again = limit.measure_limit(target, data, batch=10)
+        assert counts(target) == written and again["rows"] == result["rows"]
     finally:
         source.dispose()
         target.dispose()
+
+
+def test_two_halves_of_a_run_add_up_to_one_load() -> None:
+    from collections import Counter
+
+    from benchmarks.load import LoadResult
+    first = LoadResult(requests=2, items=200, seconds=1.0, latencies_ms=[40.0, 60.0],
+                       statuses=Counter({200: 2}))
+    second = LoadResult(requests=1, items=50, seconds=0.25, latencies_ms=[50.0], statuses=Counter({200: 1}),
+                        first_error="POST /statements -> 500")
+    joined = first.joined(second)
+    assert (joined.requests, joined.items, joined.seconds) == (3, 250, 1.25)
+    assert joined.items_per_second == 200.0 and joined.statuses == Counter({200: 3})
+    assert sorted(joined.latencies_ms) == [40.0, 50.0, 60.0] and not joined.ok
 
 
 def test_a_phase_left_out_by_phases_is_not_reported_as_unwritten(monkeypatch) -> None:
