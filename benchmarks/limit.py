@@ -37,15 +37,21 @@ def _tables(engine: Engine) -> tuple[list[str], dict[str, list[str]], list[str]]
     return [c.name for c in statements.columns], children, list(children)
 
 
-def empty_tables(engine: Engine) -> None:
-    """Empty the statement tables (of the limit's own database) before writing rows into them again."""
+def remove_rows(engine: Engine, first: int, last: int) -> None:
+    """Remove the rows of statements ``first``..``last`` (a run's rows, written once already) from the
+    limit's own database, so that they can be written again into the tables as they were before.
+
+    The rows of earlier runs stay, as when each run was written once. On PostgreSQL the dead rows
+    are vacuumed away, so that the next write does not step over their index entries.
+    """
     tables = [STATEMENTS, *CHILDREN]
     with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.exec_driver_sql(f"TRUNCATE {', '.join(tables)}")
-        else:
-            for name in tables:
-                connection.exec_driver_sql(f"DELETE FROM {name}")
+        for name in tables:
+            connection.exec_driver_sql(
+                f"DELETE FROM {name} WHERE sequence BETWEEN {int(first)} AND {int(last)}")
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql(f"VACUUM {', '.join(tables)}")
 
 
 def read_rows(engine: Engine, first: int, last: int) -> dict[str, Any]:
