@@ -257,14 +257,14 @@ def _ingest_and_limit(run: Run, server: servers.Server, limit: Limit, batch: int
     cap = run.sizes.run_seconds_cap / 2
     server.reset_peak_rss()
     with run.profiler(f"ingest-{batch}x{clients}") if clients == 1 else contextlib.nullcontext():
-        first, stored = _send(run, server, batch, half, clients, cap)
+        first_half, stored = _send(run, server, batch, half, clients, cap)
     run.sequence_ranges[f"{batch}x{clients}"] = stored
     limits = [limit.write(batch, clients, stored) for _ in range(2)]
-    second = LoadResult()
+    second_half = LoadResult()
     if count > half:
         with run.profiler(f"ingest-{batch}x{clients}-second") if clients == 1 else contextlib.nullcontext():
-            second, _ = _send(run, server, batch, count - half, clients, cap)
-    rate = _report_ingest(run, server, batch, count, clients, first.joined(second),
+            second_half, _ = _send(run, server, batch, count - half, clients, cap)
+    rate = _report_ingest(run, server, batch, count, clients, first_half.joined(second_half),
                           note=f"in two halves around the limit's two writes of the first {half:,}")
     limit.report(batch, clients, rate, [written for written in limits if written is not None])
 
