@@ -46,7 +46,9 @@ def rebuild(session: Session, *, batch_size: int = 5000) -> int:
     Facts first (streamed a batch at a time, only the members facts read), then every learner
     derived once, a chunk of learners at a time: memory stays bounded by the batch, the chunk and
     the voiding statements (one entry each). The cursor row is locked first (PostgreSQL), so live
-    projections wait for the rebuild and then go on from where it stopped.
+    projections wait for the rebuild and then go on from where it stopped. The statements replayed
+    are the committed ones (on PostgreSQL a second connection reads them, ``_member_pages``): run it
+    in a transaction of its own, as ``cairn progress rebuild`` does.
     """
     _cursor(session)  # locked until the rebuild commits
     for model in (CertificationAward, StepProgress, PathwayProgress, ProgressVoid):
