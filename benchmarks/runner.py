@@ -259,14 +259,14 @@ def _ingest_and_limit(run: Run, server: servers.Server, limit: Limit, batch: int
     with run.profiler(f"ingest-{batch}x{clients}") if clients == 1 else contextlib.nullcontext():
         first_half, stored = _send(run, server, batch, half, clients, cap)
     run.sequence_ranges[f"{batch}x{clients}"] = stored
-    limits = [limit.write(batch, clients, stored) for _ in range(2)]
+    limits = limit.write_twice(batch, clients, stored)
     second_half = LoadResult()
     if count > half:
         with run.profiler(f"ingest-{batch}x{clients}-second") if clients == 1 else contextlib.nullcontext():
             second_half, _ = _send(run, server, batch, count - half, clients, cap)
     rate = _report_ingest(run, server, batch, count, clients, first_half.joined(second_half),
                           note=f"in two halves around the limit's two writes of the first {half:,}")
-    limit.report(batch, clients, rate, [written for written in limits if written is not None])
+    limit.report(batch, clients, rate, limits)
 
 
 def _report_ingest(run: Run, server: servers.Server, batch: int, count: int, clients: int, result: LoadResult,
@@ -303,27 +303,27 @@ class Limit:
         self.url = servers.fresh_database(run.kind, "limit", run.workdir, run.postgres_url)
         self.target = servers.engine_for(self.url)
 
-    def write(self, batch: int, clients: int, stored: tuple[int, int]) -> dict[str, Any] | None:
-        """Write the rows ``stored`` (first, last sequence) again, once the server has finished with them.
-
-        The same rows a second time meet the tables as the first time did: the first write's rows
-        are removed before it (the earlier runs' rows stay, as they did with one write a run).
-        """
+    def write_twice(self, batch: int, clients: int, stored: tuple[int, int]) -> list[dict[str, Any]]:
+        """Write the rows ``stored`` (first, last sequence) again, twice, once the server has finished
+        with them: read once, and before each write the rows of the write before are removed, so that
+        both meet the tables as a single write did (the earlier runs' rows stay)."""
         from benchmarks.limit import measure_limit, read_rows, remove_rows
         run = self.run
+        written: list[dict[str, Any]] = []
         try:
             first, last = stored
             wait_for_projection(run, last)
             data = read_rows(self.source, first, last)
-            remove_rows(self.target, first, last)
             # SQLite has one writer: extra connections only queue, so it is measured with one.
             connections = clients if run.kind == "postgresql" else 1
-            servers.checkpoint(self.url)
-            return measure_limit(self.target, data, batch, connections)
+            for _ in range(2):
+                remove_rows(self.target, first, last)
+                servers.checkpoint(self.url)
+                written.append(measure_limit(self.target, data, batch, connections))
         except Exception as exc:  # noqa: BLE001 - reported; the next ingest runs still run
             traceback.print_exc()
             run.failures.append(f"limit {run_label(batch, clients)}: {exc!r}")
-            return None
+        return written
 
     def report(self, batch: int, clients: int, rate: float | None, written: list[dict[str, Any]]) -> None:
         """The limit of a run from its writes (statements over seconds, all writes together)."""
