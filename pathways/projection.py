@@ -23,14 +23,14 @@ from operator import itemgetter
 from typing import Any, Protocol
 
 from flask import current_app, has_app_context
-from sqlalchemy import bindparam, delete, null, or_, select, union_all, update
+from sqlalchemy import bindparam, delete, literal_column, null, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User, UserIdentity
 from cairn.accounts.services import Identity
-from cairn.db import Among, built_once, reuse_plans
+from cairn.db import REUSE_PLANS_SQL, Among, built_once, reuse_plans
 from pathways.catalogue import VERB_EARNED, VERB_VOIDED, StepInfo, step_info
 from pathways.derive import Fact, PathwayResult, derive_pathway
 from pathways.models import (CertificateCode, CertificationAward, Pathway, PathwayProgress, ProgressCursor,
@@ -344,18 +344,30 @@ _LOCKED_CURSOR = _CURSOR.with_for_update()
 _MOVE_CURSOR = update(_CURSOR_TABLE).where(_CURSOR_TABLE.c.id == 1).values(last_sequence=bindparam("last"))
 
 
-def _claim(session: Session, batch: list[StoredStatementLike]) -> bool:
-    """Move the cursor past ``batch`` if it stands right before it (locking its row); tell whether it did."""
+def _claim(session: Session, batch: list[StoredStatementLike], *, reusing_plans: bool = False) -> bool:
+    """Move the cursor past ``batch`` if it stands right before it (locking its row); tell whether it did.
+
+    ``reusing_plans``: the rest of the transaction reuses its plans (``reuse_plans``), set by the
+    claim itself on PostgreSQL (one round trip fewer a batch), separately if it claims nothing.
+    """
     before = batch[0].sequence - 1
+    parameters = {"before": before, "after": batch[-1].sequence}
+    if reusing_plans and _follows(batch, before) and session.get_bind().dialect.name == "postgresql":
+        if session.execute(_CLAIM_REUSING_PLANS, parameters).first() is not None:
+            return True
+        reuse_plans(session)
+        return False
+    if reusing_plans:
+        reuse_plans(session)
     if not _follows(batch, before):
         return False
-    moved = session.execute(_CLAIM, {"before": before, "after": batch[-1].sequence})
-    return moved.rowcount == 1
+    return session.execute(_CLAIM, parameters).rowcount == 1
 
 
 _CLAIM = update(_CURSOR_TABLE) \
     .where(_CURSOR_TABLE.c.id == 1, _CURSOR_TABLE.c.last_sequence == bindparam("before")) \
     .values(last_sequence=bindparam("after"))
+_CLAIM_REUSING_PLANS = _CLAIM.returning(literal_column(REUSE_PLANS_SQL))
 
 
 def _move_cursor(session: Session, last_sequence: int) -> None:
@@ -367,7 +379,8 @@ def last_applied_sequence(session: Session) -> int:
 
 
 def catch_up(session: Session, *, batch_size: int = 1000, batch: list[StoredStatementLike] | None = None,
-             derive: bool = True, earned: list[tuple[int, int]] | None = None) -> int:
+             derive: bool = True, earned: list[tuple[int, int]] | None = None,
+             reusing_plans: bool = False) -> int:
     """Apply every statement after the cursor, refresh the learners concerned; return how many applied.
 
     ``batch``: statements just stored (the subscriber's); when they are exactly the next ones after
@@ -376,6 +389,7 @@ def catch_up(session: Session, *, batch_size: int = 1000, batch: list[StoredStat
     stopped before projecting). ``derive=False`` records the
     facts only (a rebuild derives every learner afterwards). ``earned``: collect the new awards
     (user id, award id) here instead of storing their ``earned`` statements (``record_earned``).
+    ``reusing_plans``: the transaction reuses its plans from the first statement on (``reuse_plans``).
     """
     from lrs import services as lrs_services
     if session.info.get("pathways.projecting"):
@@ -386,7 +400,13 @@ def catch_up(session: Session, *, batch_size: int = 1000, batch: list[StoredStat
         while True:
             # The usual case, a batch right after the cursor, moves it by one statement (which
             # waits for the previous batch's commit as the lock does); any other reads it.
-            claimed = _claim(session, batch) if batch else False
+            if batch:
+                claimed = _claim(session, batch, reusing_plans=reusing_plans)
+            else:
+                claimed = False
+                if reusing_plans:
+                    reuse_plans(session)
+            reusing_plans = False
             last = start = batch[-1].sequence if batch and claimed else _cursor(session)
             affected: Affected = {}
 
@@ -439,12 +459,12 @@ def on_statements(session: Session, batch: list[Any]) -> None:
     if not lrs_services.told_after_commit(session):
         catch_up(session, batch=batch)
         return
-    reuse_plans(session)  # the same statements every batch (the store's transaction does so too)
     # After the statements committed, this transaction holds the cursor row and no sequence lock.
     # Storing ``earned`` statements takes that lock, which every other writer takes before the
-    # cursor: so they are stored after this commits, and projected as any store is.
+    # cursor: so they are stored after this commits, and projected as any store is. Its plans are
+    # reused: the same statements every batch (the store's transaction does so too).
     earned: list[tuple[int, int]] = []
-    catch_up(session, batch=batch, earned=earned)
+    catch_up(session, batch=batch, earned=earned, reusing_plans=True)
     if earned:
         session.commit()
         record_earned(session, earned)

@@ -1,6 +1,10 @@
 """The projection's cost per stored batch (issue 8): no re-reading of the batch, rows kept in step."""
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
 from sqlalchemy import delete, event, select, update
 
 from lrs import services as lrs_services
@@ -226,7 +230,8 @@ def test_the_facts_of_a_batch_are_looked_up_by_index_without_statistics(db_sessi
 
 def test_the_projection_after_a_response_reuses_its_plans(db_session, monkeypatch) -> None:
     """The projection's transaction after the response runs the same statements every batch: on
-    PostgreSQL it lets them reuse their plans (``cairn.db.reuse_plans``) as the store's does."""
+    PostgreSQL it lets them reuse their plans (``cairn.db.reuse_plans``) as the store's does, set by
+    the cursor claim itself when the batch follows the cursor, and separately when it does not."""
     import pytest
     from sqlalchemy import text
     from sqlalchemy.orm import Session
@@ -236,17 +241,39 @@ def test_the_projection_after_a_response_reuses_its_plans(db_session, monkeypatc
         pytest.skip("PostgreSQL's plan cache")
     mode = text("SELECT current_setting('plan_cache_mode')")
     modes: list[str] = []
-    monkeypatch.setattr(projection, "catch_up",
-                        lambda session, **kwargs: modes.append(session.scalar(mode)) or 0)
+    claims: list[bool] = []
+    claim = projection._claim
+    monkeypatch.setattr(projection, "_claim", lambda *args, **kwargs: claims.append(claim(*args, **kwargs))
+                        or claims[-1])
+    monkeypatch.setattr(projection, "apply_statements", lambda session, batch, **kwargs: {})
+    monkeypatch.setattr(projection, "_refresh", lambda session, affected: modes.append(session.scalar(mode)) or [])
+    stored = datetime(2026, 1, 1, tzinfo=UTC)
     # A connection of its own: the test's session is one transaction, in which a store has already
     # set the mode for the work after it.
     with db_session.get_bind().engine.connect() as connection, Session(bind=connection) as session:
         session.info[AFTER_COMMIT_KEY] = True  # as the LRS tells a subscriber after the commit
+        separately: list[int] = []
+        for first in (101, 500):  # right after the cursor (claimed), and not
+            assert session.scalar(mode) == "force_custom_plan"
+            projection._cursor(session, lock=False)
+            projection._move_cursor(session, 100)
+            batch = [SimpleNamespace(id=str(uuid.uuid4()), sequence=first + n, statement={}, stored=stored,
+                                     voided=False) for n in range(2)]
+            issued: list[str] = []
+
+            def record(_conn, _cursor, statement, *_args) -> None:
+                issued.append(statement)
+            event.listen(connection, "before_cursor_execute", record)
+            try:
+                projection.on_statements(session, batch)
+            finally:
+                event.remove(connection, "before_cursor_execute", record)
+            separately.append(sum(sql.lstrip().startswith("SELECT set_config") for sql in issued))
+            session.rollback()
         assert session.scalar(mode) == "force_custom_plan"
-        projection.on_statements(session, [])
-        session.rollback()
-        assert session.scalar(mode) == "force_custom_plan"
-    assert modes == ["auto"]
+    assert claims == [True, False]
+    assert modes == ["auto", "auto"]
+    assert separately == [0, 1]  # the claim sets it: no round trip of its own
 
 
 def test_the_learner_look_ups_have_one_text_whatever_the_number_of_learners(db_session) -> None:
