@@ -230,24 +230,46 @@ def phase_ingest(run: Run) -> None:
             limit.close()
 
 
+@dataclass
+class CpuUsed:
+    """CPU seconds of one side of a comparison: its own processes, and the local PostgreSQL's."""
+
+    own: float = 0.0
+    database: float = 0.0
+
+    def add(self, meter: servers.CpuMeter) -> None:
+        self.own += meter.watched
+        self.database += meter.database_seconds
+
+
 def _send(run: Run, server: servers.Server, batch: int, count: int, clients: int,
-          seconds_cap: float) -> tuple[LoadResult, tuple[int, int]]:
-    """Post ``count`` new statements in batches; return the load and the sequence range stored."""
+          seconds_cap: float, cpu: CpuUsed | None = None) -> tuple[LoadResult, tuple[int, int]]:
+    """Post ``count`` new statements in batches; return the load and the sequence range stored.
+
+    ``cpu``: add the workers' and PostgreSQL's CPU time of the run to it, up to the moment the
+    projection (work after the responses) has caught up with the last statement.
+    """
     start = run.take(count)
     first = max_sequence(run) + 1
     servers.checkpoint(server.database_url)
-    result = run_clients(server.url, run.headers, clients,
-                         statement_posts(run.generator, start, count, batch, clients, "/xapi"),
-                         seconds_cap=seconds_cap)
-    return result, (first, max_sequence(run))
+    with servers.CpuMeter(server.worker_pids(), database_url=server.database_url) as meter:
+        result = run_clients(server.url, run.headers, clients,
+                             statement_posts(run.generator, start, count, batch, clients, "/xapi"),
+                             seconds_cap=seconds_cap)
+        last = max_sequence(run)
+        wait_for_projection(run, last)
+    if cpu is not None:
+        cpu.add(meter)
+    return result, (first, last)
 
 
 def _ingest_run(run: Run, server: servers.Server, batch: int, count: int, clients: int) -> float | None:
     server.reset_peak_rss()
+    cpu = CpuUsed()
     with run.profiler(f"ingest-{batch}x{clients}") if clients == 1 else contextlib.nullcontext():
-        result, stored = _send(run, server, batch, count, clients, run.sizes.run_seconds_cap)
+        result, stored = _send(run, server, batch, count, clients, run.sizes.run_seconds_cap, cpu)
     run.sequence_ranges[f"{batch}x{clients}"] = stored
-    return _report_ingest(run, server, batch, count, clients, result)
+    return _report_ingest(run, server, batch, count, clients, result, cpu=cpu)
 
 
 def _ingest_and_limit(run: Run, server: servers.Server, limit: Limit, batch: int, count: int,
@@ -256,21 +278,22 @@ def _ingest_and_limit(run: Run, server: servers.Server, limit: Limit, batch: int
     half = max(batch, count // 2 // batch * batch)
     cap = run.sizes.run_seconds_cap / 2
     server.reset_peak_rss()
+    cpu = CpuUsed()
     with run.profiler(f"ingest-{batch}x{clients}") if clients == 1 else contextlib.nullcontext():
-        first_half, stored = _send(run, server, batch, half, clients, cap)
+        first_half, stored = _send(run, server, batch, half, clients, cap, cpu)
     run.sequence_ranges[f"{batch}x{clients}"] = stored
     limits = limit.write_twice(batch, clients, stored)
     second_half = LoadResult()
     if count > half:
         with run.profiler(f"ingest-{batch}x{clients}-second") if clients == 1 else contextlib.nullcontext():
-            second_half, _ = _send(run, server, batch, count - half, clients, cap)
+            second_half, _ = _send(run, server, batch, count - half, clients, cap, cpu)
     rate = _report_ingest(run, server, batch, count, clients, first_half.joined(second_half),
-                          note=f"in two halves around the limit's two writes of the first {half:,}")
+                          note=f"in two halves around the limit's two writes of the first {half:,}", cpu=cpu)
     limit.report(batch, clients, rate, limits)
 
 
 def _report_ingest(run: Run, server: servers.Server, batch: int, count: int, clients: int, result: LoadResult,
-                   note: str = "") -> float | None:
+                   note: str = "", cpu: CpuUsed | None = None) -> float | None:
     label = run_label(batch, clients)
     summary = result.summary()
     target = ""
@@ -284,10 +307,21 @@ def _report_ingest(run: Run, server: servers.Server, batch: int, count: int, cli
             f"{summary['p50_ms']:.1f} / {summary['p95_ms']:.1f}", "ms",
             "p50 < 5 ms" if batch == 1 else "")
     run.add("memory", f"ingest {label}: worker peak RSS", server.peak_rss_mb(), "MB", "< 200 MB")
+    if cpu is not None and result.items and batch == 100:
+        run.add("ingest", f"{label}: CPU per 100 statements, workers / PostgreSQL",
+                _cpu_per_100(cpu, result.items, run.kind), "ms",
+                note="until the projection had caught up; PostgreSQL: all its processes on this host"
+                if run.kind == "postgresql" else "SQLite works inside the workers")
     if not result.ok:
         run.failures.append(f"ingest {label}: {result.items}/{count} stored; {result.first_error}")
         return None
     return summary["per_second"]
+
+
+def _cpu_per_100(cpu: CpuUsed, statements: int, kind: str) -> str:
+    own = f"{1000 * cpu.own * 100 / statements:.1f}"
+    database = f"{1000 * cpu.database * 100 / statements:.1f}" if kind == "postgresql" else "n/a"
+    return f"{own} / {database}"
 
 
 def run_label(batch: int, clients: int) -> str:
@@ -319,7 +353,9 @@ class Limit:
             for _ in range(2):
                 remove_rows(self.target, first, last)
                 servers.checkpoint(self.url)
-                written.append(measure_limit(self.target, data, batch, connections))
+                with servers.CpuMeter([], database_url=self.url, own=True) as meter:
+                    done = measure_limit(self.target, data, batch, connections)
+                written.append({**done, "cpu": meter.watched, "database_cpu": meter.database_seconds})
         except Exception as exc:  # noqa: BLE001 - reported; the next ingest runs still run
             traceback.print_exc()
             run.failures.append(f"limit {run_label(batch, clients)}: {exc!r}")
@@ -337,6 +373,11 @@ class Limit:
         run.add("limit", f"{label}: driver statements/s", per_second, "/s",
                 note=f"{connections} connection{'s' if connections > 1 else ''}; "
                      f"{len(written)} writes of {written[0]['statements']:,}: {each}/s")
+        if batch == 100:
+            cpu = CpuUsed(sum(w["cpu"] for w in written), sum(w["database_cpu"] for w in written))
+            run.add("limit", f"{label}: CPU per 100 statements, driver / PostgreSQL",
+                    _cpu_per_100(cpu, sum(w["statements"] for w in written), run.kind), "ms",
+                    note="the driver: the runner's threads, building and sending the rows")
         if rate and per_second:
             run.add("limit", f"{label}: ingest / limit", round(rate / per_second, 3), "",
                     ">= 0.5" if batch == 100 else "")

@@ -149,6 +149,69 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds each live process has used so far (Linux ``/proc/<pid>/stat``)."""
+    used = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return used
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def postgres_pids() -> list[int]:
+    """The processes of the PostgreSQL server on this host (its backends and background workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def is_local_postgres(url: str) -> bool:
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "postgresql" and parsed.host in (None, "", "127.0.0.1", "localhost")
+
+
+class CpuMeter:
+    """CPU seconds used between ``start`` and ``stop`` by some processes and by the local PostgreSQL.
+
+    ``pids``: the processes to watch (a server's workers); ``own``: add this process's own CPU (a
+    driver's threads). PostgreSQL's share is every ``postgres`` process of this host (a backend that
+    exits in between takes its time with it; one started in between counts whole): so it is
+    measured only for a database on 127.0.0.1.
+    """
+
+    def __init__(self, pids: list[int], *, database_url: str, own: bool = False) -> None:
+        self.pids, self.own = pids, own
+        self.database = is_local_postgres(database_url)
+        self.watched = self.database_seconds = 0.0
+
+    def __enter__(self) -> CpuMeter:
+        self._watched = cpu_seconds(self.pids)
+        self._own = time.process_time()
+        self._database = cpu_seconds(postgres_pids()) if self.database else {}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        now = cpu_seconds(self.pids)
+        self.watched = sum(now[p] - self._watched[p] for p in now if p in self._watched)
+        if self.own:
+            self.watched += time.process_time() - self._own
+        if self.database:
+            now = cpu_seconds(postgres_pids())
+            self.database_seconds = sum(now[p] - self._database.get(p, 0.0) for p in now)
+
+
 def _status_kb(pid: int, key: str) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -64,7 +64,44 @@ def test_quick_run_at_a_tiny_scale_measures_ingest_limit_and_queries_and_exits_z
     assert all("in two halves" in notes[metric] for metric in notes
                if metric.startswith("batch ") and metric.endswith(": statements/s"))
     assert any(k.endswith("agent p50 / p95") for k in metrics)
+    # Where the CPU of a run of batches of 100 went, on both sides of the ratio (in clock ticks of
+    # 10 ms: a run this small may show 0 for one of them, not for all).
+    used = []
+    for label in ("batch 100, 1 client", "batch 100, 4 clients"):
+        for side in ("workers", "driver"):
+            own, database = metrics[f"{label}: CPU per 100 statements, {side} / PostgreSQL"].split(" / ")
+            used.append(float(own))
+            assert float(own) >= 0 and ((float(database) >= 0) if postgres else database == "n/a")
+    assert sum(used) > 0
     assert "| phase" in done.stdout
+
+
+def test_the_cpu_meter_counts_the_processes_it_watches_and_its_own() -> None:
+    import time
+
+    from benchmarks.servers import CpuMeter
+    # The busy child spins for 0.4 s of CPU once told to, inside the measured window.
+    busy = subprocess.Popen([sys.executable, "-c", "import sys, time\nsys.stdin.readline()\n"
+                             "end = time.process_time() + 0.4\nwhile time.process_time() < end: pass\n"
+                             "time.sleep(5)"], stdin=subprocess.PIPE, text=True)
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    try:
+        time.sleep(0.3)  # both started up
+        with CpuMeter([busy.pid, idle.pid], database_url="sqlite:///x.db", own=True) as meter:
+            busy.stdin.write("go\n")
+            busy.stdin.flush()
+            end = time.process_time() + 0.2
+            while time.process_time() < end:
+                pass
+            time.sleep(1.0)
+        assert 0.55 <= meter.watched <= 0.9  # 0.4 s of the busy child + 0.2 s of this process
+        assert meter.database_seconds == 0.0  # SQLite: no server to count
+        with CpuMeter([idle.pid], database_url="sqlite:///x.db") as meter:
+            time.sleep(0.2)
+        assert meter.watched < 0.05
+    finally:
+        busy.kill()
+        idle.kill()
 
 
 def test_a_phase_that_would_start_after_the_budget_is_recorded_as_not_measured(tmp_path) -> None:
