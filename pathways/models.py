@@ -275,7 +275,7 @@ class ProgressFact(Base):
     __tablename__ = "progress_facts"
 
     statement_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    sequence: Mapped[int] = mapped_column(BigInteger, index=True)
+    sequence: Mapped[int] = mapped_column(BigInteger)  # no index: no query looks facts up by it
     identity_kind: Mapped[str] = mapped_column(String(20))
     identity_value: Mapped[str] = mapped_column(String(2048), index=True)
     verb: Mapped[IRI]
