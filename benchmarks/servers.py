@@ -183,7 +183,7 @@ def is_local_postgres(url: str) -> bool:
 
 
 class CpuMeter:
-    """CPU seconds used between ``start`` and ``stop`` by some processes and by the local PostgreSQL.
+    """CPU seconds used inside a ``with`` block by some processes and by the local PostgreSQL.
 
     ``pids``: the processes to watch (a server's workers); ``own``: add this process's own CPU (a
     driver's threads). PostgreSQL's share is every ``postgres`` process of this host (a backend that
