@@ -956,7 +956,8 @@ def phase_projection_cost(run: Run, template: str) -> None:
                                          statement_posts(gen, offset, per_round, 100, clients, "/xapi"),
                                          seconds_cap=cap)
                     if not result.ok:
-                        run.failures.append(f"projection cost ({label}, {clients} clients): {result.first_error}")
+                        run.failures.append(
+                            f"projection cost ({label}, {clients} clients): {result.first_error}")
                         return
                     totals[label][0] += result.items
                     totals[label][1] += result.seconds
@@ -996,11 +997,11 @@ def _report_projection_cost(run: Run, clients: int, totals: dict[str, list[float
     who = "1 client" if clients == 1 else f"{clients} clients"
     run.add("progress", f"ingest batch 100, {who}, with / without the projection",
             f"{rates['with']:.0f} / {rates['without']:.0f}", "/s")
+    busy = "" if clients == 1 else "; both cores busy: the share is the projection's cost in throughput"
     run.add("progress", f"projection share of ingest time, {who}", round(100 * share, 1), "%", "< 20%",
-            note=f"{int(totals['with'][0]):,} statements each, in {PROJECTION_COST_ROUNDS} alternating rounds "
-                 f"({run.sizes.run_seconds_cap:.0f} s cap in all), about {run.sizes.learners:,} learners "
-                 "with assigned pathways" + ("" if clients == 1 else "; both cores busy: the share is "
-                                             "the projection's cost in throughput"))
+            note=f"{int(totals['with'][0]):,} statements each, in {PROJECTION_COST_ROUNDS} alternating "
+                 f"rounds ({run.sizes.run_seconds_cap:.0f} s cap in all), about {run.sizes.learners:,} "
+                 f"learners with assigned pathways{busy}")
 
 
 def _authorise(run: Run) -> None:

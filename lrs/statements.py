@@ -18,7 +18,8 @@ from functools import lru_cache
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import and_, bindparam, func, insert, literal_column, null, or_, select, text, true, union_all, update
+from sqlalchemy import (and_, bindparam, func, insert, literal_column, null, or_, select, text, true,
+                        union_all, update)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnClause
 

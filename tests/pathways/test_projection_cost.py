@@ -246,7 +246,8 @@ def test_the_projection_after_a_response_reuses_its_plans(db_session, monkeypatc
     monkeypatch.setattr(projection, "_claim", lambda *args, **kwargs: claims.append(claim(*args, **kwargs))
                         or claims[-1])
     monkeypatch.setattr(projection, "apply_statements", lambda session, batch, **kwargs: {})
-    monkeypatch.setattr(projection, "_refresh", lambda session, affected: modes.append(session.scalar(mode)) or [])
+    monkeypatch.setattr(projection, "_refresh",
+                        lambda session, affected: modes.append(session.scalar(mode)) or [])
     stored = datetime(2026, 1, 1, tzinfo=UTC)
     # A connection of its own: the test's session is one transaction, in which a store has already
     # set the mode for the work after it.
@@ -261,7 +262,7 @@ def test_the_projection_after_a_response_reuses_its_plans(db_session, monkeypatc
                                      voided=False) for n in range(2)]
             issued: list[str] = []
 
-            def record(_conn, _cursor, statement, *_args) -> None:
+            def record(_conn, _cursor, statement, *_args, issued: list[str] = issued) -> None:
                 issued.append(statement)
             event.listen(connection, "before_cursor_execute", record)
             try:
