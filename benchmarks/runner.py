@@ -388,29 +388,34 @@ class Limit:
         servers.drop_database(self.url)
 
 
-def wait_for_projection(run: Run, last_sequence: int, timeout: float = 60.0, *,
-                        database_url: str | None = None) -> None:
-    """Wait until the server has projected every statement up to ``last_sequence``.
+def wait_for_projection(run: Run, last_sequence: int | None = None, timeout: float = 60.0, *,
+                        engine: Any = None, poll_seconds: float = 0.05) -> None:
+    """Wait until the server has projected every statement up to ``last_sequence`` (None: every one
+    stored by now).
 
     The last requests of a run project their statements after their responses: a limit (or the
-    next run) measured while they still do would share the machine with them.
+    next run) measured while they still do would share the machine with them. ``engine``: poll on
+    the caller's (its pooled connection kept from one call to the next), else on one of this call's.
     """
     if not run.features.get("projection"):
         return
-    from sqlalchemy import text
-    engine = servers.engine_for(database_url or run.server.database_url)  # type: ignore[union-attr]
+    from sqlalchemy import BigInteger, bindparam, text
+    polling = engine or servers.engine_for(run.server.database_url)  # type: ignore[union-attr]
+    query = text("SELECT coalesce((SELECT max(last_sequence) FROM progress_cursor), 0) >= "
+                 "coalesce(:last, (SELECT max(sequence) FROM lrs_statements), 0)"
+                 ).bindparams(bindparam("last", type_=BigInteger()))
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            with engine.connect() as connection:
-                applied = connection.execute(text("SELECT max(last_sequence) FROM progress_cursor")).scalar()
-            if applied is not None and applied >= last_sequence:
-                return
-            time.sleep(0.05)
+            with polling.connect() as connection:
+                if connection.execute(query, {"last": last_sequence}).scalar():
+                    return
+            time.sleep(poll_seconds)
     finally:
-        engine.dispose()
-    print(f"  [{run.kind}] the projection had not reached sequence {last_sequence} after {timeout:.0f} s",
-          file=sys.stderr)
+        if engine is None:
+            polling.dispose()
+    print(f"  [{run.kind}] the projection had not reached sequence {last_sequence or 'the last'} "
+          f"after {timeout:.0f} s", file=sys.stderr)
 
 
 def top_up(run: Run, level: int) -> None:
@@ -965,7 +970,7 @@ def phase_projection_cost(run: Run, template: str) -> None:
                         # The last requests project after their responses: until the projection has
                         # caught up the round is not over (a few milliseconds of polling count too).
                         sent = time.perf_counter()
-                        _until_projected(run, watch)
+                        wait_for_projection(run, engine=watch, poll_seconds=0.005)
                         totals[label][1] += time.perf_counter() - sent
                 offset += per_round
             _report_projection_cost(run, clients, totals)
@@ -975,20 +980,6 @@ def phase_projection_cost(run: Run, template: str) -> None:
         for url, server, _headers in sides.values():
             server.stop()
             servers.drop_database(url)
-
-
-def _until_projected(run: Run, engine: Any, timeout: float = 60.0) -> None:
-    """Poll (every 5 ms, on one pooled connection) until the projection has applied every statement."""
-    from sqlalchemy import text
-    query = text("SELECT coalesce((SELECT max(last_sequence) FROM progress_cursor), 0) "
-                 ">= coalesce((SELECT max(sequence) FROM lrs_statements), 0)")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with engine.connect() as connection:
-            if connection.execute(query).scalar():
-                return
-        time.sleep(0.005)
-    print(f"  [{run.kind}] the projection had not caught up after {timeout:.0f} s", file=sys.stderr)
 
 
 def _report_projection_cost(run: Run, clients: int, totals: dict[str, list[float]]) -> None:

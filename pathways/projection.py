@@ -347,21 +347,16 @@ _MOVE_CURSOR = update(_CURSOR_TABLE).where(_CURSOR_TABLE.c.id == 1).values(last_
 def _claim(session: Session, batch: list[StoredStatementLike], *, reusing_plans: bool = False) -> bool:
     """Move the cursor past ``batch`` if it stands right before it (locking its row); tell whether it did.
 
-    ``reusing_plans``: the rest of the transaction reuses its plans (``reuse_plans``), set by the
-    claim itself on PostgreSQL (one round trip fewer a batch), separately if it claims nothing.
+    ``reusing_plans``: a claim on PostgreSQL also lets the rest of the transaction reuse its plans
+    (``reuse_plans``, in the same statement: one round trip fewer a batch).
     """
     before = batch[0].sequence - 1
-    parameters = {"before": before, "after": batch[-1].sequence}
-    if reusing_plans and _follows(batch, before) and session.get_bind().dialect.name == "postgresql":
-        if session.execute(_CLAIM_REUSING_PLANS, parameters).first() is not None:
-            return True
-        reuse_plans(session)
-        return False
-    if reusing_plans:
-        reuse_plans(session)
     if not _follows(batch, before):
         return False
-    return session.execute(_CLAIM, parameters).rowcount == 1
+    returning = reusing_plans and session.get_bind().dialect.name == "postgresql"
+    moved = session.execute(_CLAIM_REUSING_PLANS if returning else _CLAIM,
+                            {"before": before, "after": batch[-1].sequence})
+    return moved.rowcount == 1
 
 
 _CLAIM = update(_CURSOR_TABLE) \
@@ -400,12 +395,9 @@ def catch_up(session: Session, *, batch_size: int = 1000, batch: list[StoredStat
         while True:
             # The usual case, a batch right after the cursor, moves it by one statement (which
             # waits for the previous batch's commit as the lock does); any other reads it.
-            if batch:
-                claimed = _claim(session, batch, reusing_plans=reusing_plans)
-            else:
-                claimed = False
-                if reusing_plans:
-                    reuse_plans(session)
+            claimed = _claim(session, batch, reusing_plans=reusing_plans) if batch else False
+            if reusing_plans and not claimed:
+                reuse_plans(session)  # a claim would have done it (PostgreSQL; elsewhere it does nothing)
             reusing_plans = False
             last = start = batch[-1].sequence if batch and claimed else _cursor(session)
             affected: Affected = {}
