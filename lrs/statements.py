@@ -193,6 +193,8 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
     # Everything that needs no database is built before the lock: it serialises every writer.
     authority_ifi = ifi_of(authority)
     prepared = [_prepare(statement, authority, authority_ifi, version) for statement in statements]
+    for index, item in enumerate(prepared):
+        _check_storable(item, "statement" if len(statements) == 1 else f"statements[{index}]")
 
     _lock_sequence(session, reuse_plans=subscribers_after_commit)
     top, newest_stored, known = _known_statements(session, prepared)
@@ -503,6 +505,7 @@ class _Prepared:
     agents: list[dict[str, Any]]
     activities: list[dict[str, Any]]
     timestamp_is_stored: bool  # no timestamp was sent, so it is ``stored`` (xAPI 1.0.3 2.4.7)
+    holds_nul: bool  # a string or key with U+0000, which PostgreSQL's JSON cannot hold
 
 
 def _prepare(statement: dict, authority: dict, authority_ifi: str | None, version: str) -> _Prepared:
@@ -527,9 +530,10 @@ def _prepare(statement: dict, authority: dict, authority_ifi: str | None, versio
     registration = (full.get("context") or {}).get("registration")
     voiding = full["verb"]["id"] == VOIDED_VERB
     actor_ifi = ifi_of(full["actor"])
+    comparable = jsoncodec.dumps(_comparable(statement), sort_keys=True)
     row = {
         "sequence": 0, "statement_id": statement_id, "statement": full,
-        "content_hash": content_hash(statement),
+        "content_hash": hashlib.sha256(comparable).hexdigest(),
         "actor_ifi": actor_ifi, "verb_id": full["verb"]["id"],
         "object_activity_id": obj["id"] if object_type == "Activity" else None,
         "object_agent_ifi": ifi_of(obj) if object_type in ("Agent", "Group") else None,
@@ -539,7 +543,43 @@ def _prepare(statement: dict, authority: dict, authority_ifi: str | None, versio
         "targets_reference": False,
     }
     agents, activities = _side_rows(full, actor_ifi, authority_ifi)
-    return _Prepared(statement_id, row["content_hash"], full, row, agents, activities, timestamp_is_stored)
+    # JSON writes U+0000 as \u0000 (and a sent backslash before "u0000" as \\u0000): the walk is rare.
+    holds_nul = b"\\u0000" in comparable and _holds_nul(statement)
+    return _Prepared(statement_id, row["content_hash"], full, row, agents, activities, timestamp_is_stored,
+                     holds_nul)
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in key or _holds_nul(member) for key, member in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(member) for member in value)
+    return False
+
+
+# The widest identifier the store's columns and indexes take (an activity or verb IRI, the value of
+# an agent's ``kind|value``); xAPI sets no limit, PostgreSQL refuses longer where SQLite would keep it.
+MAX_IDENTIFIER = 2048
+
+
+def _check_storable(item: _Prepared, where: str) -> None:
+    """What valid xAPI this store cannot keep, refused as bad input (400) rather than failing in SQL."""
+    if item.holds_nul:
+        raise StatementInvalid(f"{where}: contains the character U+0000, which this LRS cannot store")
+    if (len(item.row["verb_id"]) <= MAX_IDENTIFIER
+            and all(len(side["activity_id"]) <= MAX_IDENTIFIER for side in item.activities)
+            and all(len(side["ifi"]) <= MAX_IDENTIFIER for side in item.agents)):
+        return
+    too_long = [(what, value) for what, value in
+                [("a verb id", item.row["verb_id"])] + [("an activity id", a["activity_id"]) for a in item.activities]
+                + [("an agent identifier", a["ifi"].partition("|")[2]) for a in item.agents]
+                if len(value) > MAX_IDENTIFIER]
+    if too_long:
+        what, value = too_long[0]
+        raise StatementInvalid(f"{where}: {what} of {len(value):,} characters ({value[:60]}...); "
+                               f"this LRS stores identifiers of up to {MAX_IDENTIFIER:,}")
 
 
 def _number(prepared: list[_Prepared], first_sequence: int, stored_at: datetime) -> None:

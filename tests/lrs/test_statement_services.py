@@ -336,3 +336,59 @@ def test_a_subscriber_without_a_savepoint_opens_one_only_around_its_work(app: Fl
     assert savepoints(pair) == baseline + 1
     assert all(services.get_statement(db_session, s["id"]) is not None for s in pair)
     assert db_session.scalar(text("SELECT count(*) FROM lrs_credentials WHERE name = 'rolled back'")) == 0
+
+
+# Characters that the PostgreSQL store's COPY text format escapes (tab, newline, carriage return,
+# backslash, and a value that reads as its NULL marker), and others JSON escapes.
+AWKWARD = "tab\there, new\nline, CR\r, back\\slash, \\N, \\., \\u0000 as text, \"quoted\", caf\u00e9 \U0001F600"
+
+
+def test_every_character_a_statement_may_hold_is_stored_and_read_back_as_sent(db_session: Session) -> None:
+    actor = {"objectType": "Agent", "account": {"homePage": "http://example.org", "name": AWKWARD}}
+    body = statement(actor=actor, result={"response": AWKWARD, "extensions": {
+                         "http://example.org/x": {AWKWARD: [AWKWARD, "\\N"]}}},
+                     object={"id": "http://example.org/a?q=%5CN", "definition": {"name": {"en": AWKWARD}}})
+    [stored] = services.store_statements(db_session, [body], authority=AUTHORITY)
+    db_session.expire_all()
+    again = services.get_statement(db_session, stored.id)
+    assert again is not None and again.statement == stored.statement
+    assert again.statement["result"] == body["result"] and again.statement["actor"] == actor
+    found = services.query_statements(db_session, services.StatementQuery(agent=actor))
+    assert [s.id for s in found.statements] == [stored.id]
+
+
+@pytest.mark.parametrize("place", ["response", "key"])
+def test_the_character_u0000_is_refused_as_bad_input_and_the_batch_not_stored(db_session: Session, place: str
+                                                                              ) -> None:
+    before = services.latest_sequence(db_session)
+    result = {"response": "a\u0000b"} if place == "response" else {"extensions": {"http://e.org/x": {"a\u0000": 1}}}
+    with pytest.raises(StatementInvalid, match=r"statements\[1\]: contains the character U\+0000"):
+        services.store_statements(db_session, [statement(), statement(result=result)], authority=AUTHORITY)
+    assert services.latest_sequence(db_session) == before
+
+
+@pytest.mark.parametrize("where, what", [
+    ("verb", "a verb id"), ("object", "an activity id"), ("context", "an activity id"),
+    ("actor", "an agent identifier"), ("member", "an agent identifier")])
+def test_identifiers_longer_than_the_store_keeps_are_refused_as_bad_input(db_session: Session, where: str,
+                                                                          what: str) -> None:
+    long_iri = "http://example.org/" + "a" * 2030  # 2,049 characters
+    overrides = {
+        "verb": {"verb": {"id": long_iri}},
+        "object": {"object": {"id": long_iri}},
+        "context": {"context": {"contextActivities": {"parent": [{"id": long_iri}]}}},
+        "actor": {"actor": {"mbox": "mailto:" + "a" * 2030 + "@example.org"}},
+        "member": {"actor": {"objectType": "Group", "member": [
+            {"account": {"homePage": long_iri, "name": "ann"}}]}},
+    }[where]
+    before = services.latest_sequence(db_session)
+    with pytest.raises(StatementInvalid, match=rf"^statement: {what} of 2,0\d\d characters .*up to 2,048$"):
+        services.store_statements(db_session, [statement(**overrides)], authority=AUTHORITY)
+    assert services.latest_sequence(db_session) == before
+
+
+def test_identifiers_of_exactly_the_widest_length_are_stored(db_session: Session) -> None:
+    widest = "http://example.org/" + "a" * (2048 - 19)
+    [stored] = services.store_statements(db_session, [statement(verb={"id": widest}, object={"id": widest})],
+                                         authority=AUTHORITY)
+    assert services.get_statement(db_session, stored.id).statement["object"]["id"] == widest

@@ -249,3 +249,15 @@ def test_duration_precision_beyond_hundredths_does_not_make_a_conflict_xapi_2_0_
     assert xapi.post("/statements", json_body=again).status_code == 200
     different = {**body, "result": {"duration": "PT1.13S"}}
     assert xapi.post("/statements", json_body=different).status_code == 409
+
+
+def test_a_statement_the_store_cannot_keep_answers_400_and_keeps_what_was_stored(xapi: XAPIClient) -> None:
+    kept = statement()
+    assert xapi.post("/statements", json_body=kept).status_code == 200
+    too_long = statement(object={"id": "http://example.org/" + "a" * 3000})
+    response = xapi.post("/statements", json_body=[statement(), too_long])
+    assert response.status_code == 400
+    assert response.json["message"].startswith("statements[1]: an activity id of 3,019 characters")
+    nul = xapi.post("/statements", json_body=statement(result={"response": "\u0000"}))
+    assert nul.status_code == 400 and "U+0000" in nul.json["message"]
+    assert xapi.get(f"/statements?statementId={kept['id']}").status_code == 200
