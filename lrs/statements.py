@@ -562,27 +562,33 @@ def _holds_nul(value: Any) -> bool:
     return False
 
 
-# The widest identifier the store's columns and indexes take (an activity or verb IRI, the value of
-# an agent's ``kind|value``); xAPI sets no limit, PostgreSQL refuses longer where SQLite would keep it.
-MAX_IDENTIFIER = 2048
+# The widest identifier the store's columns and indexes take, in UTF-8 bytes (an activity or verb
+# IRI, the value of an agent's ``kind|value``): PostgreSQL's varchar(2048) counts characters, but a
+# B-tree index entry holds at most 2,704 bytes, so 2,048 characters of CJK text (6,144 bytes) fail
+# there. xAPI sets no limit; SQLite would keep any length.
+MAX_IDENTIFIER_BYTES = 2048
+
+
+def _too_wide(value: str) -> bool:
+    return len(value) > MAX_IDENTIFIER_BYTES or (not value.isascii()
+                                                 and len(value.encode()) > MAX_IDENTIFIER_BYTES)
 
 
 def _check_storable(item: _Prepared, where: str) -> None:
     """What valid xAPI this store cannot keep, refused as bad input (400) rather than failing in SQL."""
     if item.holds_nul:
         raise StatementInvalid(f"{where}: contains the character U+0000, which this LRS cannot store")
-    if (len(item.row["verb_id"]) <= MAX_IDENTIFIER
-            and all(len(side["activity_id"]) <= MAX_IDENTIFIER for side in item.activities)
-            and all(len(side["ifi"]) <= MAX_IDENTIFIER for side in item.agents)):
+    if not (_too_wide(item.row["verb_id"]) or any(_too_wide(side["activity_id"]) for side in item.activities)
+            or any(_too_wide(side["ifi"]) for side in item.agents)):
         return
-    too_long = [(what, value) for what, value in
+    too_wide = [(what, value) for what, value in
                 [("a verb id", item.row["verb_id"])] + [("an activity id", a["activity_id"]) for a in item.activities]
                 + [("an agent identifier", a["ifi"].partition("|")[2]) for a in item.agents]
-                if len(value) > MAX_IDENTIFIER]
-    if too_long:
-        what, value = too_long[0]
-        raise StatementInvalid(f"{where}: {what} of {len(value):,} characters ({value[:60]}...); "
-                               f"this LRS stores identifiers of up to {MAX_IDENTIFIER:,}")
+                if _too_wide(value)]
+    if too_wide:
+        what, value = too_wide[0]
+        raise StatementInvalid(f"{where}: {what} of {len(value.encode()):,} bytes ({value[:60]}...); "
+                               f"this LRS stores identifiers of up to {MAX_IDENTIFIER_BYTES:,} bytes (UTF-8)")
 
 
 def _number(prepared: list[_Prepared], first_sequence: int, stored_at: datetime) -> None:

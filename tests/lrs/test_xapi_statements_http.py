@@ -257,7 +257,7 @@ def test_a_statement_the_store_cannot_keep_answers_400_and_keeps_what_was_stored
     too_long = statement(object={"id": "http://example.org/" + "a" * 3000})
     response = xapi.post("/statements", json_body=[statement(), too_long])
     assert response.status_code == 400
-    assert response.json["message"].startswith("statements[1]: an activity id of 3,019 characters")
+    assert response.json["message"].startswith("statements[1]: an activity id of 3,019 bytes")
     nul = xapi.post("/statements", json_body=statement(result={"response": "\u0000"}))
     assert nul.status_code == 400 and "U+0000" in nul.json["message"]
     assert xapi.get(f"/statements?statementId={kept['id']}").status_code == 200
