@@ -581,10 +581,10 @@ def _check_storable(item: _Prepared, where: str) -> None:
     if not (_too_wide(item.row["verb_id"]) or any(_too_wide(side["activity_id"]) for side in item.activities)
             or any(_too_wide(side["ifi"]) for side in item.agents)):
         return
-    too_wide = [(what, value) for what, value in
-                [("a verb id", item.row["verb_id"])] + [("an activity id", a["activity_id"]) for a in item.activities]
-                + [("an agent identifier", a["ifi"].partition("|")[2]) for a in item.agents]
-                if _too_wide(value)]
+    named = [("a verb id", item.row["verb_id"])]
+    named += [("an activity id", side["activity_id"]) for side in item.activities]
+    named += [("an agent identifier", side["ifi"].partition("|")[2]) for side in item.agents]
+    too_wide = [(what, value) for what, value in named if _too_wide(value)]
     if too_wide:
         what, value = too_wide[0]
         raise StatementInvalid(f"{where}: {what} of {len(value.encode()):,} bytes ({value[:60]}...); "

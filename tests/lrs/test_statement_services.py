@@ -340,7 +340,8 @@ def test_a_subscriber_without_a_savepoint_opens_one_only_around_its_work(app: Fl
 
 # Characters that the PostgreSQL store's COPY text format escapes (tab, newline, carriage return,
 # backslash, and a value that reads as its NULL marker), and others JSON escapes.
-AWKWARD = "tab\there, new\nline, CR\r, back\\slash, \\N, \\., \\u0000 as text, \"quoted\", caf\u00e9 \U0001F600"
+AWKWARD = ("tab\there, new\nline, CR\r, back\\slash, \\N, \\., \\u0000 as text, \"quoted\", "
+           "caf\u00e9 \U0001F600")
 
 
 def test_every_character_a_statement_may_hold_is_stored_and_read_back_as_sent(db_session: Session) -> None:
@@ -361,7 +362,8 @@ def test_every_character_a_statement_may_hold_is_stored_and_read_back_as_sent(db
 def test_the_character_u0000_is_refused_as_bad_input_and_the_batch_not_stored(db_session: Session, place: str
                                                                               ) -> None:
     before = services.latest_sequence(db_session)
-    result = {"response": "a\u0000b"} if place == "response" else {"extensions": {"http://e.org/x": {"a\u0000": 1}}}
+    result = ({"response": "a\u0000b"} if place == "response"
+              else {"extensions": {"http://e.org/x": {"a\u0000": 1}}})
     with pytest.raises(StatementInvalid, match=r"statements\[1\]: contains the character U\+0000"):
         services.store_statements(db_session, [statement(), statement(result=result)], authority=AUTHORITY)
     assert services.latest_sequence(db_session) == before
@@ -387,7 +389,8 @@ def test_identifiers_wider_than_the_store_keeps_are_refused_as_bad_input(db_sess
         "wide": {"object": {"id": wide_iri}},
     }[where]
     before = services.latest_sequence(db_session)
-    with pytest.raises(StatementInvalid, match=rf"^statement: {what} of 2,[01]\d\d bytes .*up to 2,048 bytes"):
+    refusal = rf"^statement: {what} of 2,[01]\d\d bytes .*up to 2,048 bytes"
+    with pytest.raises(StatementInvalid, match=refusal):
         services.store_statements(db_session, [statement(**overrides)], authority=AUTHORITY)
     assert services.latest_sequence(db_session) == before
 

@@ -193,7 +193,8 @@ def test_a_database_error_while_writing_the_rows_is_raised_as_sqlalchemys_and_lo
     (what an execute raises), and the transaction rolls back whole."""
     from sqlalchemy.exc import DBAPIError
 
-    kept = services.store_statements(db_session, [StatementGenerator(seed=18).statement(1)], authority=AUTHORITY)
+    gen = StatementGenerator(seed=18)
+    kept = services.store_statements(db_session, [gen.statement(1)], authority=AUTHORITY)
     db_session.commit()
     if db_session.get_bind().dialect.name == "postgresql":
         db_session.execute(text("CREATE FUNCTION pg_temp.refuse() RETURNS trigger LANGUAGE plpgsql AS "
@@ -204,7 +205,7 @@ def test_a_database_error_while_writing_the_rows_is_raised_as_sqlalchemys_and_lo
         db_session.execute(text("CREATE TEMP TRIGGER refuse BEFORE INSERT ON lrs_statement_activities "
                                 "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"))
     with pytest.raises(DBAPIError, match="refused by the test"):
-        services.store_statements(db_session, StatementGenerator(seed=19).statements(0, 3), authority=AUTHORITY)
+        services.store_statements(db_session, gen.statements(2, 3), authority=AUTHORITY)
     db_session.rollback()
     assert services.latest_sequence(db_session) == kept[0].sequence
     assert services.get_statement(db_session, kept[0].id) is not None
