@@ -344,12 +344,15 @@ AWKWARD = ("tab\there, new\nline, CR\r, back\\slash, \\N, \\., \\u0000 as text, 
            "caf\u00e9 \U0001F600")
 
 
-def test_every_character_a_statement_may_hold_is_stored_and_read_back_as_sent(db_session: Session) -> None:
+@pytest.mark.parametrize("size", [1, 25])  # PostgreSQL: one INSERT, and COPY from 20 statements
+def test_every_character_a_statement_may_hold_is_stored_and_read_back_as_sent(db_session: Session,
+                                                                            size: int) -> None:
     actor = {"objectType": "Agent", "account": {"homePage": "http://example.org", "name": AWKWARD}}
     body = statement(actor=actor, result={"response": AWKWARD, "extensions": {
                          "http://example.org/x": {AWKWARD: [AWKWARD, "\\N"]}}},
                      object={"id": "http://example.org/a?q=%5CN", "definition": {"name": {"en": AWKWARD}}})
-    [stored] = services.store_statements(db_session, [body], authority=AUTHORITY)
+    *_, stored = services.store_statements(db_session, [statement() for _ in range(size - 1)] + [body],
+                                           authority=AUTHORITY)
     db_session.expire_all()
     again = services.get_statement(db_session, stored.id)
     assert again is not None and again.statement == stored.statement

@@ -52,8 +52,8 @@ def test_without_a_reload_the_stored_batch_still_reports_what_voiding_did(db_ses
 
 
 def test_storing_one_statement_takes_a_handful_of_round_trips_and_no_update(db_session: Session) -> None:
-    # Lock (PostgreSQL), one lookup (ids, voiding, highest sequence), then the inserts: one per
-    # table on SQLite, a COPY per table on PostgreSQL (through the driver, not counted here).
+    # Lock (PostgreSQL), one lookup (ids, voiding, highest sequence), then the inserts: one
+    # statement on PostgreSQL (a COPY per table from 20 statements), one per table on SQLite.
     # Nothing voided, so no UPDATE.
     body = StatementGenerator(seed=13).statement(1)
     run, _ = _statements_run(db_session, lambda: services.store_statements(db_session, [body],
@@ -187,10 +187,11 @@ def test_the_store_reuses_its_plans_under_the_lock_and_queries_still_plan_for_th
         session.rollback()
 
 
+@pytest.mark.parametrize("size", [3, 25])  # PostgreSQL: one INSERT, and COPY from 20 statements
 def test_a_database_error_while_writing_the_rows_is_raised_as_sqlalchemys_and_loses_nothing(
-        db_session: Session) -> None:
-    """PostgreSQL's rows go in by COPY through the driver; its errors still arrive as SQLAlchemy's
-    (what an execute raises), and the transaction rolls back whole."""
+        db_session: Session, size: int) -> None:
+    """PostgreSQL's larger batches go in by COPY through the driver; its errors still arrive as
+    SQLAlchemy's (what an execute raises), and the transaction rolls back whole."""
     from sqlalchemy.exc import DBAPIError
 
     gen = StatementGenerator(seed=18)
@@ -205,7 +206,7 @@ def test_a_database_error_while_writing_the_rows_is_raised_as_sqlalchemys_and_lo
         db_session.execute(text("CREATE TEMP TRIGGER refuse BEFORE INSERT ON lrs_statement_activities "
                                 "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"))
     with pytest.raises(DBAPIError, match="refused by the test"):
-        services.store_statements(db_session, gen.statements(2, 3), authority=AUTHORITY)
+        services.store_statements(db_session, gen.statements(2, size), authority=AUTHORITY)
     db_session.rollback()
     assert services.latest_sequence(db_session) == kept[0].sequence
     assert services.get_statement(db_session, kept[0].id) is not None
