@@ -13,7 +13,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
 from lrs.errors import StatementInvalid
-from lrs.validation import Validator
+from lrs.validation import MAX_IDENTIFIER_BYTES, Validator, too_wide
 
 IRI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S*$")
 
@@ -25,6 +25,9 @@ class IRIField(fields.String):
         text = super()._deserialize(value, attr, data, **kwargs)
         if not IRI_RE.match(text):
             raise ValidationError(f"must be an IRI, not {text!r}")
+        if too_wide(text):
+            raise ValidationError(f"is {len(text.encode()):,} bytes long; this LRS stores identifiers "
+                                  f"of up to {MAX_IDENTIFIER_BYTES:,} bytes (UTF-8)")
         return text
 
 

@@ -27,6 +27,7 @@ from lrs.documents import DocumentError, DocumentKey, DocumentScope, Preconditio
 from lrs.errors import ScopeForbidden
 from lrs.http import authenticate, check_launch_document, current_credential, is_v2, xapi_version
 from lrs.identities import same_identity
+from lrs.multipart import MAX_CONTENT_TYPE
 from lrs.persons import person_of
 
 bp = Blueprint("xapi_documents", __name__)
@@ -175,7 +176,11 @@ def _request_content() -> tuple[bytes, str | None]:
         raise documents.DocumentTooLarge(
             f"the document is {request.content_length} bytes; this LRS stores documents of at most "
             f"{max_bytes} bytes. Nothing was stored.")
-    return request.get_data(cache=False), request.headers.get("Content-Type")
+    content_type = request.headers.get("Content-Type")
+    if content_type is not None and len(content_type) > MAX_CONTENT_TYPE:
+        raise DocumentError(f"the Content-Type header is {len(content_type):,} characters long; this LRS "
+                            f"stores media types of up to {MAX_CONTENT_TYPE}. Nothing was stored.")
+    return request.get_data(cache=False), content_type
 
 
 def _check_launch_profile(*, agent: dict | None = None, activity_id: str | None = None) -> None:

@@ -37,7 +37,7 @@ from cairn.errors import register_api_prefix
 from cairn.security import csrf
 from lrs.credentials import CredentialInfo, authenticate_credential, launch_allows_document
 from lrs.errors import BadRequest, ScopeForbidden, Unauthorized
-from lrs.validation import UUID_RE, Validator, parse_timestamp
+from lrs.validation import UUID_RE, Validator, holds_nul, parse_timestamp
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -248,6 +248,18 @@ def register_xapi_blueprint(app: Flask, blueprint: Blueprint) -> None:
     app.register_blueprint(blueprint, url_prefix=app.config["XAPI_PATH"])
 
 
+def _names_nul(value: str) -> bool:
+    """Whether a parameter holds U+0000, as such or escaped in its JSON (``agent={"name": "\\u0000"}``)."""
+    if "\x00" in value:
+        return True
+    if "\\u0000" not in value:
+        return False
+    try:
+        return holds_nul(jsoncodec.loads(value))
+    except ValueError:
+        return False
+
+
 def _under_xapi(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
@@ -265,6 +277,10 @@ def init_http(app: Flask) -> None:
         alternate_error = request.environ.get(ALTERNATE_ERROR)
         if alternate_error:
             raise BadRequest(alternate_error)
+        for name, value in request.args.items(multi=True):
+            if _names_nul(value):
+                raise BadRequest(f"parameter {name}: contains the character U+0000, which this LRS can "
+                                 "neither store nor look up")
         if request.method == "OPTIONS":
             return None
         header = request.headers.get(VERSION_HEADER)

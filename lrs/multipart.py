@@ -14,6 +14,9 @@ from lrs.errors import BadRequest
 HASH_HEADER = "x-experience-api-hash"
 _HASHES = {56: hashlib.sha224, 64: hashlib.sha256, 96: hashlib.sha384, 128: hashlib.sha512}
 
+# The widest Content-Type an attachment or a document keeps (its column; RFC 6838 names are far shorter).
+MAX_CONTENT_TYPE = 255
+
 
 @dataclass(frozen=True)
 class Part:
@@ -74,7 +77,11 @@ def attachment_parts(parts: list[Part]) -> dict[str, tuple[str, bytes]]:
         algorithm = _HASHES.get(len(declared))
         if algorithm is None or algorithm(part.content).hexdigest() != declared.lower():
             raise BadRequest(f"multipart part {index}: its content does not match its X-Experience-API-Hash")
-        found[declared.lower()] = (part.headers.get("content-type", "application/octet-stream"), part.content)
+        content_type = part.headers.get("content-type", "application/octet-stream")
+        if len(content_type) > MAX_CONTENT_TYPE:
+            raise BadRequest(f"multipart part {index}: its Content-Type is {len(content_type):,} characters "
+                             f"long; this LRS stores media types of up to {MAX_CONTENT_TYPE}")
+        found[declared.lower()] = (content_type, part.content)
     return found
 
 

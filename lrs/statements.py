@@ -31,7 +31,8 @@ from cairn.db import QUIET_SINCE, READ_ONLY, REUSE_PLANS_SQL, Among, after_commi
 from lrs.errors import BadRequest, StatementConflict, StatementInvalid
 from lrs.identities import ifi_of
 from lrs.models import Attachment, Statement, StatementActivity, StatementAgent
-from lrs.validation import VOIDED_VERB, Validator, truncate_duration
+from lrs.validation import (MAX_IDENTIFIER_BYTES, VOIDED_VERB, Validator, holds_nul, too_wide,
+                            truncate_duration)
 
 log = logging.getLogger(__name__)
 
@@ -547,46 +548,24 @@ def _prepare(statement: dict, authority: dict, authority_ifi: str | None, versio
     }
     agents, activities = _side_rows(full, actor_ifi, authority_ifi)
     # JSON writes U+0000 as \u0000 (and a sent backslash before "u0000" as \\u0000): the walk is rare.
-    holds_nul = b"\\u0000" in comparable and _holds_nul(statement)
+    nul = b"\\u0000" in comparable and holds_nul(statement)
     return _Prepared(statement_id, row["content_hash"], full, row, agents, activities, timestamp_is_stored,
-                     holds_nul)
-
-
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any("\x00" in key or _holds_nul(member) for key, member in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(member) for member in value)
-    return False
-
-
-# The widest identifier the store's columns and indexes take, in UTF-8 bytes (an activity or verb
-# IRI, the value of an agent's ``kind|value``): PostgreSQL's varchar(2048) counts characters, but a
-# B-tree index entry holds at most 2,704 bytes, so 2,048 characters of CJK text (6,144 bytes) fail
-# there. xAPI sets no limit; SQLite would keep any length.
-MAX_IDENTIFIER_BYTES = 2048
-
-
-def _too_wide(value: str) -> bool:
-    return len(value) > MAX_IDENTIFIER_BYTES or (not value.isascii()
-                                                 and len(value.encode()) > MAX_IDENTIFIER_BYTES)
+                     nul)
 
 
 def _check_storable(item: _Prepared, where: str) -> None:
     """What valid xAPI this store cannot keep, refused as bad input (400) rather than failing in SQL."""
     if item.holds_nul:
         raise StatementInvalid(f"{where}: contains the character U+0000, which this LRS cannot store")
-    if not (_too_wide(item.row["verb_id"]) or any(_too_wide(side["activity_id"]) for side in item.activities)
-            or any(_too_wide(side["ifi"]) for side in item.agents)):
+    if not (too_wide(item.row["verb_id"]) or any(too_wide(side["activity_id"]) for side in item.activities)
+            or any(too_wide(side["ifi"]) for side in item.agents)):
         return
     named = [("a verb id", item.row["verb_id"])]
     named += [("an activity id", side["activity_id"]) for side in item.activities]
     named += [("an agent identifier", side["ifi"].partition("|")[2]) for side in item.agents]
-    too_wide = [(what, value) for what, value in named if _too_wide(value)]
-    if too_wide:
-        what, value = too_wide[0]
+    wide = [(what, value) for what, value in named if too_wide(value)]
+    if wide:
+        what, value = wide[0]
         raise StatementInvalid(f"{where}: {what} of {len(value.encode()):,} bytes ({value[:60]}...); "
                                f"this LRS stores identifiers of up to {MAX_IDENTIFIER_BYTES:,} bytes (UTF-8)")
 

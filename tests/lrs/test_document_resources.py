@@ -379,3 +379,38 @@ def test_activities_resource_answers_the_canonical_definition_comm_2_5(xapi, db_
 @pytest.mark.parametrize("params", [{}, {"activityId": "not an iri"}])
 def test_activities_resource_without_a_valid_activity_id_is_400_comm_2_5(xapi, params) -> None:
     assert xapi("GET", "/activities", params).status_code == 400
+
+
+# What a PostgreSQL column cannot hold is refused as bad input, before anything is written; it
+# failed there with a 500 (SQLite kept it).
+WIDE_ACTIVITY = "http://example.com/" + "a" * 3000  # its column and index take 2,048 bytes
+
+
+@pytest.mark.parametrize("path, params, message", [
+    ("/activities/state", {**state(), "activityId": WIDE_ACTIVITY}, "activityId"),
+    ("/activities/profile", {"activityId": WIDE_ACTIVITY, "profileId": "p"}, "activityId"),
+    ("/activities/state", state("x\u0000y"), "parameter stateId: contains the character U+0000"),
+    ("/agents/profile", {"agent": {"objectType": "Agent", "mbox": "mailto:a@example.com", "name": "a\u0000"},
+                         "profileId": "p"}, "parameter agent: contains the character U+0000"),
+])
+def test_a_document_the_store_cannot_keep_is_refused_with_400_and_nothing_written(
+        xapi, path: str, params: dict, message: str) -> None:
+    response = xapi("PUT", path, params, {"a": 1}, If_None_Match="*")
+    assert response.status_code == 400 and message in response.get_json()["message"], response.get_json()
+    assert xapi("PUT", "/activities/state", state(), {"kept": True}).status_code == 204  # the session goes on
+
+
+def test_a_content_type_wider_than_its_column_is_refused_with_400(xapi) -> None:
+    response = xapi("PUT", "/activities/state", state(), b"x", content_type="text/plain; x=" + "a" * 300)
+    assert response.status_code == 400
+    assert "Content-Type header is 314 characters" in response.get_json()["message"]
+    assert xapi("GET", "/activities/state", state()).status_code == 404
+
+
+def test_a_parameter_with_a_nul_in_its_json_is_refused_but_an_escaped_backslash_is_not(xapi) -> None:
+    agent = {"objectType": "Agent", "mbox": "mailto:a@example.com", "name": "back\\u0000slash"}
+    assert xapi("PUT", "/agents/profile", {"agent": agent, "profileId": "p"}, {"a": 1},
+                If_None_Match="*").status_code == 204
+    raw = '{"objectType": "Agent", "mbox": "mailto:a@example.com", "name": "a\\u0000"}'
+    response = xapi("GET", "/agents", {"agent": raw})
+    assert response.status_code == 400 and "parameter agent" in response.get_json()["message"]

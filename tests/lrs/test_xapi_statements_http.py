@@ -6,6 +6,7 @@ import json
 import uuid
 from urllib.parse import urlencode
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
@@ -261,3 +262,22 @@ def test_a_statement_the_store_cannot_keep_answers_400_and_keeps_what_was_stored
     nul = xapi.post("/statements", json_body=statement(result={"response": "\u0000"}))
     assert nul.status_code == 400 and "U+0000" in nul.json["message"]
     assert xapi.get(f"/statements?statementId={kept['id']}").status_code == 200
+
+
+@pytest.mark.parametrize("params", [{"activity": "http://example.org/a\u0000"},
+                                    {"agent": json.dumps({"mbox": "mailto:a\u0000@example.org"})}])
+def test_a_query_naming_u0000_answers_400_not_a_database_error(xapi: XAPIClient, params: dict) -> None:
+    response = xapi.get("/statements?" + urlencode(params))
+    assert response.status_code == 400 and "U+0000" in response.json["message"]
+
+
+def test_an_attachment_whose_content_type_is_wider_than_its_column_answers_400(xapi: XAPIClient) -> None:
+    sha2 = hashlib.sha256(b"one").hexdigest()
+    body = statement(attachments=[{"usageType": "http://example.org/usage", "display": {"en": "file"},
+                                   "contentType": "text/plain", "length": 3, "sha2": sha2}])
+    data = _multipart([({"Content-Type": "application/json"}, json.dumps(body).encode()),
+                       ({"Content-Type": "text/plain; x=" + "a" * 300, "X-Experience-API-Hash": sha2},
+                        b"one")])
+    response = xapi.post("/statements", data=data, content_type="multipart/mixed; boundary=xyzzy")
+    assert response.status_code == 400 and "multipart part 1: its Content-Type" in response.json["message"]
+    assert xapi.get(f"/statements?statementId={body['id']}").status_code == 404
