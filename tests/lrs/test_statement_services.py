@@ -349,7 +349,7 @@ def test_every_character_a_statement_may_hold_is_stored_and_read_back_as_sent(db
                                                                             size: int) -> None:
     actor = {"objectType": "Agent", "account": {"homePage": "http://example.org", "name": AWKWARD}}
     body = statement(actor=actor, result={"response": AWKWARD, "extensions": {
-                         "http://example.org/x": {AWKWARD: [AWKWARD, "\\N"]}}},
+                         "http://example.org/x": {AWKWARD: [AWKWARD, "\\N", 2 ** 70, -(2 ** 64), 0.1]}}},
                      object={"id": "http://example.org/a?q=%5CN", "definition": {"name": {"en": AWKWARD}}})
     *_, stored = services.store_statements(db_session, [statement() for _ in range(size - 1)] + [body],
                                            authority=AUTHORITY)
