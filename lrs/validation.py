@@ -34,29 +34,6 @@ NEGATIVE_ZERO_OFFSET_RE = re.compile(r"-00(:?00)?$")
 STATEMENT_VERSION_RE = {"1": re.compile(r"^1\.0(\.\d+)?$"), "2": re.compile(r"^(1\.0(\.\d+)?|2\.0(\.\d+)?)$")}
 
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
-
-# The widest identifier the store's columns and indexes take, in UTF-8 bytes (an activity or verb
-# IRI, the value of an agent's ``kind|value``): PostgreSQL's varchar(2048) counts characters, but a
-# B-tree index entry holds at most 2,704 bytes, so 2,048 characters of CJK text (6,144 bytes) fail
-# there. xAPI sets no limit; SQLite would keep any length.
-MAX_IDENTIFIER_BYTES = 2048
-
-
-def too_wide(value: str) -> bool:
-    """Whether an identifier is longer than ``MAX_IDENTIFIER_BYTES`` in UTF-8 (ASCII measured by len())."""
-    return len(value) > MAX_IDENTIFIER_BYTES or (not value.isascii()
-                                                 and len(value.encode()) > MAX_IDENTIFIER_BYTES)
-
-
-def holds_nul(value: Any) -> bool:
-    """Whether a JSON value has U+0000 in a string or key: PostgreSQL's text and JSON cannot hold it."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any("\x00" in key or holds_nul(member) for key, member in value.items())
-    if isinstance(value, list):
-        return any(holds_nul(member) for member in value)
-    return False
 SIGNATURE_USAGE = "http://adlnet.gov/expapi/attachments/signature"
 INTERACTION_TYPES = {
     "true-false": (), "choice": ("choices",), "fill-in": (), "long-fill-in": (),
@@ -578,6 +555,30 @@ def _cache_key(kind: bytes, value: Any) -> bytes | None:
         return kind + jsoncodec.dumps(value)
     except (TypeError, ValueError):
         return None
+
+
+# The widest identifier the store's columns and indexes take, in UTF-8 bytes (an activity or verb
+# IRI, the value of an agent's ``kind|value``): PostgreSQL's varchar(2048) counts characters, but a
+# B-tree index entry holds at most 2,704 bytes, so 2,048 characters of CJK text (6,144 bytes) fail
+# there. xAPI sets no limit; SQLite would keep any length.
+MAX_IDENTIFIER_BYTES = 2048
+
+
+def too_wide(value: str) -> bool:
+    """Whether an identifier is longer than ``MAX_IDENTIFIER_BYTES`` in UTF-8 (ASCII measured by len())."""
+    return len(value) > MAX_IDENTIFIER_BYTES or (not value.isascii()
+                                                 and len(value.encode()) > MAX_IDENTIFIER_BYTES)
+
+
+def holds_nul(value: Any) -> bool:
+    """Whether a JSON value has U+0000 in a string or key: PostgreSQL's text and JSON cannot hold it."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in key or holds_nul(member) for key, member in value.items())
+    if isinstance(value, list):
+        return any(holds_nul(member) for member in value)
+    return False
 
 
 def parse_timestamp(value: str) -> datetime | None:

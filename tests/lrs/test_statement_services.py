@@ -338,8 +338,8 @@ def test_a_subscriber_without_a_savepoint_opens_one_only_around_its_work(app: Fl
     assert db_session.scalar(text("SELECT count(*) FROM lrs_credentials WHERE name = 'rolled back'")) == 0
 
 
-# Characters that the PostgreSQL store's COPY text format escapes (tab, newline, carriage return,
-# backslash, and a value that reads as its NULL marker), and others JSON escapes.
+# Characters a text format escapes (tab, newline, carriage return, backslash, and COPY text's NULL
+# marker) and others JSON escapes: the INSERT's JSON and the binary COPY carry them as they are.
 AWKWARD = ("tab\there, new\nline, CR\r, back\\slash, \\N, \\., \\u0000 as text, \"quoted\", "
            "caf\u00e9 \U0001F600")
 
