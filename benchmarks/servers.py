@@ -149,6 +149,9 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
 def cpu_seconds(pids: list[int]) -> dict[int, float]:
     """User + system CPU seconds each live process has used so far (Linux ``/proc/<pid>/stat``)."""
     used = {}
@@ -159,9 +162,6 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
             continue
         used[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     return used
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def postgres_pids() -> list[int]:

@@ -557,6 +557,9 @@ def _check_storable(item: _Prepared, where: str) -> None:
     """What valid xAPI this store cannot keep, refused as bad input (400) rather than failing in SQL."""
     if item.holds_nul:
         raise StatementInvalid(f"{where}: contains the character U+0000, which this LRS cannot store")
+    # Two passes: this one, for every statement, builds nothing (1.6-2.4 us a statement; one loop
+    # over a list of named values took 3.7); the second names what is too wide. A whole ``kind|value``
+    # may pass the first and its value the second: the value is what is limited.
     if not (too_wide(item.row["verb_id"]) or any(too_wide(side["activity_id"]) for side in item.activities)
             or any(too_wide(side["ifi"]) for side in item.agents)):
         return

@@ -245,9 +245,6 @@ def test_the_projection_after_a_response_reuses_its_plans(db_session, monkeypatc
     claim = projection._claim
     monkeypatch.setattr(projection, "_claim", lambda *args, **kwargs: claims.append(claim(*args, **kwargs))
                         or claims[-1])
-    monkeypatch.setattr(projection, "apply_statements", lambda session, batch, **kwargs: {})
-    monkeypatch.setattr(projection, "_refresh",
-                        lambda session, affected: modes.append(session.scalar(mode)) or [])
     stored = datetime(2026, 1, 1, tzinfo=UTC)
     # A connection of its own: the test's session is one transaction, in which a store has already
     # set the mode for the work after it.
@@ -269,6 +266,7 @@ def test_the_projection_after_a_response_reuses_its_plans(db_session, monkeypatc
                 projection.on_statements(session, batch)
             finally:
                 event.remove(connection, "before_cursor_execute", record)
+            modes.append(session.scalar(mode))  # the projection's transaction, not yet ended
             separately.append(sum(sql.lstrip().startswith("SELECT set_config") for sql in issued))
             session.rollback()
         assert session.scalar(mode) == "force_custom_plan"
