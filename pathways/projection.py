@@ -390,7 +390,16 @@ def catch_up(session: Session, *, batch_size: int = 1000, batch: list[StoredStat
     if session.info.get("pathways.projecting"):
         return 0  # re-entered from a statement we store ourselves (earned): the outer call picks it up
     session.info["pathways.projecting"] = True
-    applied = 0
+    applied = last = 0
+    affected: Affected = {}  # of the round under way
+
+    def apply(statements: list[StoredStatementLike]) -> None:
+        nonlocal applied, last
+        for learner, pathway_ids in apply_statements(session, statements, affected=derive).items():
+            affected.setdefault(learner, set()).update(pathway_ids)
+        last = statements[-1].sequence
+        applied += len(statements)
+
     try:
         while True:
             # The usual case, a batch right after the cursor, moves it by one statement (which
@@ -400,15 +409,7 @@ def catch_up(session: Session, *, batch_size: int = 1000, batch: list[StoredStat
                 reuse_plans(session)  # a claim would have done it (PostgreSQL; elsewhere it does nothing)
             reusing_plans = False
             last = start = batch[-1].sequence if batch and claimed else _cursor(session)
-            affected: Affected = {}
-
-            def apply(statements: list[StoredStatementLike]) -> None:
-                nonlocal applied, last
-                for learner, pathway_ids in apply_statements(session, statements, affected=derive).items():
-                    affected.setdefault(learner, set()).update(pathway_ids)
-                last = statements[-1].sequence
-                applied += len(statements)
-
+            affected = {}
             if claimed or (batch and _follows(batch, last)):
                 # Whatever was stored after it is projected by the request that stored it, which
                 # waits for this cursor row: reading it back here would cost every store a query.
@@ -596,7 +597,7 @@ class _Version:
 
 
 _VERSION_COLUMNS = (Pathway.id.label("version_id"), Pathway.lineage.label("version_lineage"),
-                    Pathway.status.label("version_status"),
+                    Pathway.status.label("version_status"), Pathway.updated_at.label("version_updated_at"),
                     (Pathway.grants_certification | (Pathway.outcome_kind == "certification"))
                     .label("certifies"),
                     Pathway.validity_days.label("version_validity_days"),
@@ -611,21 +612,58 @@ def _versions_by_id(among: Among) -> Any:
     return _VERSIONS.where(among(Pathway.id))
 
 
-def _versions(session: Session, query: Any, parameters: dict[str, Any] | None = None) -> dict[int, _Version]:
+# A version that is not a draft never changes but for its status: editing it makes a new draft
+# (``catalogue._editable_version``). Each process keeps those it has read, keyed by what a change
+# of status (or a publish rolled back and done again) changes too; the lineage, a random UUID, keeps
+# an id reused on another database or after a rollback from matching. The keys are read every batch.
+VersionKey = tuple[int, str, str, datetime]
+_KEPT_VERSIONS: dict[VersionKey, _Version] = {}
+_KEPT_VERSIONS_MAX = 4096
+
+
+def _version_keys(among: Among) -> Any:
+    return select(Pathway.id, Pathway.lineage, Pathway.status, Pathway.updated_at).where(among(Pathway.id))
+
+
+def _versions_among(session: Session, ids: list[int]) -> dict[int, _Version]:
+    """``_versions`` of these ids, the unchanged ones from this process's copies (one small query)."""
+    versions: dict[int, _Version] = {}
+    missing: list[int] = []
+    for key in session.execute(built_once(session, _version_keys), {"ids": ids}):
+        kept = _KEPT_VERSIONS.get(tuple(key)) if key[2] != "draft" else None
+        if kept is None:
+            missing.append(key[0])
+        else:
+            versions[key[0]] = kept
+    if missing:
+        versions.update(_versions(session, built_once(session, _versions_by_id), {"ids": missing},
+                                  keep=_KEPT_VERSIONS))
+    return versions
+
+
+def _versions(session: Session, query: Any, parameters: dict[str, Any] | None = None, *,
+              keep: dict[VersionKey, _Version] | None = None) -> dict[int, _Version]:
     """The pathway versions ``query`` (``_VERSIONS`` with a condition) finds, with their steps, by id.
 
     One query of plain rows: ORM objects with their steps loaded by a second query cost more than
     the derivation of a batch's few learners did.
     """
     versions: dict[int, _Version] = {}
+    keys: dict[VersionKey, _Version] = {}
     for row in session.execute(query, parameters):
         version = versions.get(row.version_id)
         if version is None:
             version = versions[row.version_id] = _Version(
                 row.version_id, row.version_lineage, row.version_status, bool(row.certifies),
                 row.version_validity_days, row.version_window_days, [])
+            if row.version_status != "draft":
+                keys[(row.version_id, row.version_lineage, row.version_status, row.version_updated_at)] = version
         if row.id is not None:
             version.steps.append(step_info(row))
+    if keep is not None:  # only once every step is in
+        if len(keep) > _KEPT_VERSIONS_MAX:
+            keep.clear()
+        keep.update(keys)
     return versions
 
 
@@ -672,7 +710,7 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
     enrollments = enrollments_for(session, ids)
     if scope is not None:
         wanted = sorted({p for ps in scope.values() for p in ps})
-        pathways = _versions(session, built_once(session, _versions_by_id), {"ids": wanted}) if wanted else {}
+        pathways = _versions_among(session, wanted) if wanted else {}
         activities = sorted({s.activity_iri for p in pathways.values() for s in p.steps})
         facts, launches = _load_facts(session, ids, activities)
     else:
@@ -690,7 +728,8 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
             conditions.append((Pathway.lineage.in_(lineages)) & (Pathway.status == "published"))
         if candidate_ids:
             conditions.append(Pathway.id.in_(sorted(candidate_ids)))
-        pathways = _versions(session, _VERSIONS.where(or_(*conditions))) if conditions else {}
+        pathways = (_versions(session, _VERSIONS.where(or_(*conditions)), keep=_KEPT_VERSIONS)
+                    if conditions else {})
     published = {p.lineage: p for p in pathways.values() if p.status == "published"}
     steps_of = {p.id: p.steps for p in pathways.values()}
     by_activity: dict[str, set[int]] = {}
