@@ -155,8 +155,8 @@ def record_step_launch(session: Session, step_id: int, user_id: int, registratio
         return registration
     session.add(StepLaunch(registration=registration, step_id=step.id, user_id=user_id))
     session.flush()
-    from pathways import projection
-    projection.refresh_user(session, user_id)
+    from pathways import refresh
+    refresh.refresh_user(session, user_id)
     return registration
 
 

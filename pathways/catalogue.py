@@ -299,7 +299,8 @@ def list_pathways(session: Session, *, status: str | None = None, category_id: i
         query = query.where(Pathway.outcome_kind == outcome_kind)
     if search:
         like = f"%{search.lower()}%"
-        query = query.where(or_(func.lower(Pathway.title).like(like), func.lower(Pathway.description).like(like)))
+        query = query.where(or_(func.lower(Pathway.title).like(like),
+                                func.lower(Pathway.description).like(like)))
     rows = list(session.scalars(query.order_by(Pathway.title, Pathway.version.desc())))
     if latest_only:
         seen: set[str] = set()
@@ -309,8 +310,9 @@ def list_pathways(session: Session, *, status: str | None = None, category_id: i
                 seen.add(row.lineage)
                 kept.append(row)
         rows = kept
-    counts: dict[int, int] = {pid: n for pid, n in session.execute(select(Step.pathway_id, func.count()).where(
-        Step.pathway_id.in_([r.id for r in rows] or [-1])).group_by(Step.pathway_id))}
+    counts: dict[int, int] = {pid: n for pid, n in session.execute(
+        select(Step.pathway_id, func.count()).where(Step.pathway_id.in_([r.id for r in rows] or [-1]))
+        .group_by(Step.pathway_id))}
     return [pathway_info(r, counts.get(r.id, 0)) for r in rows]
 
 
@@ -348,8 +350,8 @@ def _editable_version(session: Session, pathway_id: int) -> Pathway:
     return draft
 
 
-_STEP_COPY = ("position", "kind", "title", "description", "activity_iri", "launch_url", "done_verbs", "move_on",
-              "mastery_score", "required", "min_score", "session_starts_at", "session_place",
+_STEP_COPY = ("position", "kind", "title", "description", "activity_iri", "launch_url", "done_verbs",
+              "move_on", "mastery_score", "required", "min_score", "session_starts_at", "session_place",
               "session_capacity", "document_url", "assessment_id", "key", "prerequisites")
 
 
@@ -370,8 +372,8 @@ def publish_pathway(session: Session, pathway_id: int) -> PathwayInfo:
     row.status = "published"
     row.published_at = row.updated_at = utcnow()
     session.flush()
-    from pathways import projection
-    projection.refresh_lineage(session, row.lineage)
+    from pathways import refresh
+    refresh.refresh_lineage(session, row.lineage)
     return pathway_info(row)
 
 
@@ -430,9 +432,9 @@ def update_step(session: Session, step_id: int, **values: Any) -> StepInfo:
     _apply_step_fields(session, step.pathway, step, values, new=False)
     step.pathway.updated_at = utcnow()
     session.flush()
-    from pathways import projection
+    from pathways import refresh
     if step.pathway.status != "draft":
-        projection.refresh_lineage(session, step.pathway.lineage)
+        refresh.refresh_lineage(session, step.pathway.lineage)
     return step_info(step)
 
 

@@ -233,7 +233,8 @@ def audiences_of(session: Session, user_id: int) -> list[int]:
     user = session.get(User, user_id)
     if user is None:
         return []
-    explicit = set(session.scalars(select(AudienceMember.audience_id).where(AudienceMember.user_id == user_id)))
+    explicit = set(session.scalars(select(AudienceMember.audience_id)
+                                   .where(AudienceMember.user_id == user_id)))
     for audience in session.scalars(select(Audience)):
         if audience.rules and user_matches_rules(user, audience.rules):
             explicit.add(audience.id)
@@ -342,16 +343,16 @@ def class_members(session: Session, class_id: int, *, role: str | None = None,
 
 def classes_taught_by(session: Session, user_id: int) -> list[ClassInfo]:
     """Classes where the user is an active instructor."""
-    rows = session.scalars(select(AcademicClass).join(ClassMember, ClassMember.class_id == AcademicClass.id).where(
-        ClassMember.user_id == user_id, ClassMember.role == "instructor", ClassMember.active.is_(True))
+    rows = session.scalars(select(AcademicClass).join(ClassMember, ClassMember.class_id == AcademicClass.id)
+        .where(ClassMember.user_id == user_id, ClassMember.role == "instructor", ClassMember.active.is_(True))
         .order_by(AcademicClass.title))
     return [class_info(r) for r in rows]
 
 
 def classes_of(session: Session, user_id: int) -> list[ClassInfo]:
     """Classes where the user is an active member in any role."""
-    rows = session.scalars(select(AcademicClass).join(ClassMember, ClassMember.class_id == AcademicClass.id).where(
-        ClassMember.user_id == user_id, ClassMember.active.is_(True)).order_by(AcademicClass.title))
+    rows = session.scalars(select(AcademicClass).join(ClassMember, ClassMember.class_id == AcademicClass.id)
+        .where(ClassMember.user_id == user_id, ClassMember.active.is_(True)).order_by(AcademicClass.title))
     return [class_info(r) for r in rows]
 
 
@@ -419,9 +420,9 @@ def assign_pathway(session: Session, pathway_id: int, *, audience_id: int | None
             raise InvalidInput("class_id", f"no class {class_id}")
     if user_id is not None:
         _require_user(session, user_id, "user_id")
-    row = Assignment(lineage=pathway.lineage, target=targets[0][0], audience_id=audience_id, class_id=class_id,
-                     user_id=user_id, mandatory=mandatory, due_at=due_at, due_days=due_days,
-                     recurrence_months=recurrence_months, reminder_days=reminders)
+    row = Assignment(lineage=pathway.lineage, target=targets[0][0], audience_id=audience_id,
+                     class_id=class_id, user_id=user_id, mandatory=mandatory, due_at=due_at,
+                     due_days=due_days, recurrence_months=recurrence_months, reminder_days=reminders)
     session.add(row)
     session.flush()
     _refresh_users(session, assignment_user_ids(session, row.id))
@@ -487,8 +488,8 @@ def enrollments_for(session: Session, user_ids: Iterable[int]) -> dict[int, dict
                 due = row.created_at + timedelta(days=row.due_days)
             previous = mine.get(row.lineage)
             if previous is None:
-                mine[row.lineage] = Enrollment(user_id, row.lineage, row.mandatory, due, row.recurrence_months,
-                                               (row.id,))
+                mine[row.lineage] = Enrollment(user_id, row.lineage, row.mandatory, due,
+                                               row.recurrence_months, (row.id,))
             else:
                 dues = [d for d in (previous.due_at, due) if d is not None]
                 recurrences = [r for r in (previous.recurrence_months, row.recurrence_months) if r]
@@ -624,7 +625,8 @@ def past_due_pairs(late: LateAssignments) -> Select[Any]:
              .join(ClassMember, ClassMember.class_id == Assignment.class_id)
              .where(late.condition, ClassMember.role == "learner", ClassMember.active.is_(True)),
              select(AudienceMember.user_id, Assignment.lineage)
-             .join(AudienceMember, AudienceMember.audience_id == Assignment.audience_id).where(late.condition)]
+             .join(AudienceMember, AudienceMember.audience_id == Assignment.audience_id)
+             .where(late.condition)]
     for audience_id, members in late.rule_members.items():
         parts.append(select(User.id, Assignment.lineage)
                      .join(Assignment, Assignment.audience_id == audience_id)
@@ -678,5 +680,5 @@ def _refresh_for_audience(session: Session, audience_id: int) -> None:
 
 
 def _refresh_users(session: Session, user_ids: Iterable[int]) -> None:
-    from pathways import projection
-    projection.refresh_users(session, user_ids)
+    from pathways import refresh
+    refresh.refresh_users(session, user_ids)

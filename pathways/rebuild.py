@@ -28,8 +28,9 @@ from sqlalchemy.schema import AddConstraint, CreateIndex, DropIndex
 
 from cairn.accounts.models import User
 from pathways.models import CertificationAward, PathwayProgress, ProgressFact, ProgressVoid, StepProgress
-from pathways.projection import (FACT_PATHS, _cursor, _fact_values, _insert_rows, _move_cursor, catch_up,
-                                 record_earned, refresh_users, void_target)
+from pathways.facts import FACT_PATHS, fact_values, insert_rows, void_target
+from pathways.projection import _cursor, _move_cursor, catch_up, record_earned
+from pathways.refresh import refresh_users
 
 if TYPE_CHECKING:
     from lrs.services import StatementMembers
@@ -121,12 +122,12 @@ def _replay(session: Session, page: list[StatementMembers], voids: dict[str, str
                 voids[target] = statement_id
                 new_voids.append({"target_id": target, "voiding_id": statement_id})
             continue
-        row = _fact_values(statement_id, sequence, stored, members)
+        row = fact_values(statement_id, sequence, stored, members)
         if row is not None:
             row["voided_by"] = voids.get(statement_id)
             new_facts.append(row)
-    _insert_rows(session, ProgressVoid, new_voids)
-    _insert_rows(session, ProgressFact, new_facts)
+    insert_rows(session, ProgressVoid, new_voids)
+    insert_rows(session, ProgressFact, new_facts)
 
 
 @contextmanager

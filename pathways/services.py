@@ -27,14 +27,16 @@ from pathways.assessments import (AnswerResult, AssessmentInfo, AttemptInfo, Att
                                   add_question, attempts_used, create_assessment, get_assessment, get_attempt,
                                   list_assessments, remove_question, start_attempt, submit_attempt,
                                   update_assessment, update_question)
-from pathways.projection import (OutcomeChange, StatusChange, on_outcome_changed, publish_dry_run,
-                                 refresh_user, system_authority)
-from pathways.reports import (HistoryEntry, HistoryPage, ProgressRow, Reminder, ReportPage, due_reminders, SummaryRow, certifications_report,
-                              compliance_report, csv_lines, iter_learner_history, iter_learner_statements,
-                              iter_progress, learner_history, progress_report, summary_report)
+from pathways.outcomes import OutcomeChange, on_outcome_changed
+from pathways.projection import StatusChange, publish_dry_run, system_authority
+from pathways.reports import (HistoryEntry, HistoryPage, ProgressRow, Reminder, ReportPage, SummaryRow,
+                              certifications_report, compliance_report, csv_lines, due_reminders,
+                              iter_learner_history, iter_learner_statements, iter_progress, learner_history,
+                              progress_report, summary_report)
 from pathways.records import (CertificationInfo, LearnerPathway, LearnerPathwayDetail, StepState,
                               effective_status, learner_certifications, learner_pathway, learner_pathways,
                               verify_certificate)
+from pathways.refresh import refresh_user
 
 __all__ = [
     "DEFAULT_DONE_VERBS", "VERB_ANSWERED", "VERB_ATTENDED", "VERB_COMPLETED", "VERB_EARNED", "VERB_FAILED",
@@ -52,10 +54,12 @@ __all__ = [
     "AttendanceEntry", "attendance_sheet", "can_mark_attendance", "launches_of", "mark_attendance",
     "record_reading", "record_step_launch",
     "AnswerResult", "AssessmentInfo", "AttemptInfo", "AttemptResult", "QuestionInfo", "add_question",
-    "attempts_used", "create_assessment", "get_assessment", "get_attempt", "list_assessments", "remove_question",
-    "start_attempt", "submit_attempt", "update_assessment", "update_question",
-    "OutcomeChange", "StatusChange", "on_outcome_changed", "publish_dry_run", "refresh_user", "system_authority",
-    "HistoryEntry", "HistoryPage", "ProgressRow", "Reminder", "due_reminders", "ReportPage", "SummaryRow", "certifications_report",
+    "attempts_used", "create_assessment", "get_assessment", "get_attempt", "list_assessments",
+    "remove_question", "start_attempt", "submit_attempt", "update_assessment", "update_question",
+    "OutcomeChange", "StatusChange", "on_outcome_changed", "publish_dry_run", "refresh_user",
+    "system_authority",
+    "HistoryEntry", "HistoryPage", "ProgressRow", "Reminder", "due_reminders", "ReportPage", "SummaryRow",
+    "certifications_report",
     "compliance_report", "csv_lines", "iter_learner_history", "iter_learner_statements", "iter_progress",
     "learner_history", "progress_report", "summary_report",
     "CertificationInfo", "LearnerPathway", "LearnerPathwayDetail", "StepState", "effective_status",

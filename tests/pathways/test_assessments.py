@@ -17,7 +17,8 @@ QUESTIONS = [
     dict(interaction_type="choice", prompt="Pick CO2", correct=["co2"],
          options={"choices": [{"id": "water", "text": "Water"}, {"id": "co2", "text": "CO2"}]}),
     dict(interaction_type="choice", prompt="Pick both primes", correct=["two", "three"],
-         options={"choices": [{"id": "two", "text": "2"}, {"id": "three", "text": "3"}, {"id": "four", "text": "4"}]}),
+         options={"choices": [{"id": "two", "text": "2"}, {"id": "three", "text": "3"},
+                              {"id": "four", "text": "4"}]}),
     dict(interaction_type="true-false", prompt="Lifts are safe in a fire", correct=False),
     dict(interaction_type="fill-in", prompt="Capital of France", correct=["Paris"]),
     dict(interaction_type="numeric", prompt="Metres to the assembly point", correct={"min": 45, "max": 55}),
@@ -27,7 +28,8 @@ QUESTIONS = [
     dict(interaction_type="sequencing", prompt="Order", correct=["alarm", "leave"],
          options={"choices": [{"id": "alarm", "text": "Alarm"}, {"id": "leave", "text": "Leave"}]}),
 ]
-RIGHT = [["co2"], ["three", "two"], False, " paris ", 50, {"fire": "red", "water": "blue"}, ["alarm", "leave"]]
+RIGHT = [["co2"], ["three", "two"], False, " paris ", 50, {"fire": "red", "water": "blue"},
+         ["alarm", "leave"]]
 WRONG = [["water"], ["two"], True, "Lyon", 70, {"fire": "blue", "water": "red"}, ["leave", "alarm"]]
 
 
@@ -68,16 +70,19 @@ def test_each_answer_is_an_answered_statement_with_the_interaction_definition(ap
     answers[ids[0]] = ["water"]
     with app.app_context():
         attempt = assessments.start_attempt(db_session, learner.id, bank.id, now=T0)
-        result = assessments.submit_attempt(db_session, attempt.id, learner.id, answers, now=T0 + timedelta(minutes=3))
+        result = assessments.submit_attempt(db_session, attempt.id, learner.id, answers,
+                                            now=T0 + timedelta(minutes=3))
     statements = [lrs_services.get_statement(db_session, i).statement for i in result.statement_ids]
     answered = [s for s in statements if s["verb"]["id"] == VERB_ANSWERED]
     assert len(answered) == len(QUESTIONS)
     by_type = {s["object"]["definition"]["interactionType"]: s for s in answered}
     assert set(by_type) == {"choice", "true-false", "fill-in", "numeric", "matching", "sequencing"}
-    assert by_type["matching"]["object"]["definition"]["correctResponsesPattern"] == ["fire[.]red[,]water[.]blue"]
+    assert (by_type["matching"]["object"]["definition"]["correctResponsesPattern"]
+            == ["fire[.]red[,]water[.]blue"])
     assert by_type["numeric"]["object"]["definition"]["correctResponsesPattern"] == ["45[:]55"]
     assert by_type["sequencing"]["result"]["response"] == "alarm[,]leave"
-    assert answered[0]["result"] == {"response": "water", "success": False, "score": {"raw": 0, "min": 0, "max": 1.0}}
+    assert answered[0]["result"] == {"response": "water", "success": False,
+                                     "score": {"raw": 0, "min": 0, "max": 1.0}}
     assert all(s["context"]["registration"] == attempt.registration for s in statements)
     assert all(s["context"]["contextActivities"]["parent"][0]["id"] == bank.activity_iri for s in answered)
     final = statements[-1]
@@ -141,14 +146,16 @@ def test_shuffling_changes_the_question_order_and_hides_answers(db_session) -> N
 
 
 @pytest.mark.parametrize("question, field", [
-    (dict(interaction_type="choice", prompt="p", options={"choices": [{"id": "a", "text": "A"}]}, correct=["a"]),
-     "options.choices"),
-    (dict(interaction_type="choice", prompt="p", options={"choices": [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}]},
+    (dict(interaction_type="choice", prompt="p", options={"choices": [{"id": "a", "text": "A"}]},
+          correct=["a"]), "options.choices"),
+    (dict(interaction_type="choice", prompt="p",
+          options={"choices": [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}]},
           correct=["z"]), "correct"),
     (dict(interaction_type="true-false", prompt="p", correct="yes"), "correct"),
     (dict(interaction_type="numeric", prompt="p", correct={"min": 5, "max": 1}), "correct"),
     (dict(interaction_type="matching", prompt="p", options={"source": [{"id": "a", "text": "A"}],
-                                                            "target": [{"id": "x", "text": "X"}]}, correct={}), "correct"),
+                                                            "target": [{"id": "x", "text": "X"}]},
+          correct={}), "correct"),
     (dict(interaction_type="sequencing", prompt="p", options={"choices": [{"id": "a", "text": "A"}]},
           correct=["a", "b"]), "correct"),
     (dict(interaction_type="likert", prompt="p", correct=1), "interaction_type"),
@@ -170,7 +177,7 @@ def test_pass_mark_and_limits_are_checked(db_session) -> None:
 
 
 def test_assessment_outcomes_reach_outcome_listeners_for_grade_passback(app, db_session) -> None:
-    from pathways.projection import on_outcome_changed
+    from pathways.outcomes import on_outcome_changed
     heard = []
     on_outcome_changed(app, lambda session, change: heard.append(change))
     bank, ids = _bank(db_session)

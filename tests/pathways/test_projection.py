@@ -1,4 +1,5 @@
-"""The progress projection: step states, pathway progress, evidence, voids, catch-up (issue 6: what is derived)."""
+"""The progress projection: step states, pathway progress, evidence, voids, catch-up
+(issue 6: what is derived)."""
 from __future__ import annotations
 
 import uuid
@@ -7,10 +8,11 @@ from sqlalchemy import event, select
 
 from cairn.accounts.services import Identity, add_identity
 from lrs import services as lrs_services
-from pathways import actions, projection, services
+from pathways import actions, projection, refresh, services
 from pathways.catalogue import VERB_COMPLETED, VERB_PASSED
 from pathways.models import ProgressCursor
-from pathways.projection import OutcomeChange, on_outcome_changed, system_authority
+from pathways.outcomes import OutcomeChange, on_outcome_changed
+from pathways.projection import system_authority
 from tests import factories
 from tests.pathways.conftest import T0, make_pathway, voiding, xapi
 
@@ -44,7 +46,8 @@ def test_other_verbs_start_a_step_without_completing_it(db_session, store) -> No
 def test_statements_by_any_identity_of_the_learner_count(db_session, store) -> None:
     detail, learner = _assigned(db_session)
     add_identity(db_session, learner, Identity("account", "https://lms.example|sub-42"))
-    store(xapi(actor={"objectType": "Agent", "account": {"homePage": "https://lms.example", "name": "sub-42"}},
+    store(xapi(actor={"objectType": "Agent",
+                      "account": {"homePage": "https://lms.example", "name": "sub-42"}},
                verb=VERB_COMPLETED, activity=detail.steps[0].activity_iri))
     store(xapi(learner.email, VERB_PASSED, detail.steps[1].activity_iri, minutes=5))
     view = services.learner_pathway(db_session, learner.id, detail.pathway.id)
@@ -62,8 +65,10 @@ def test_statements_in_a_registration_the_step_launched_count_whatever_the_actor
     detail = make_pathway(db_session, steps=1)
     learner = factories.user(db_session)
     registration = actions.record_step_launch(db_session, detail.steps[0].id, learner.id)
-    store(xapi(actor={"objectType": "Agent", "account": {"homePage": "https://content.example", "name": "anon-7"}},
-               verb=VERB_COMPLETED, activity="https://content.example.org/inner-page", registration=registration))
+    store(xapi(actor={"objectType": "Agent",
+                      "account": {"homePage": "https://content.example", "name": "anon-7"}},
+               verb=VERB_COMPLETED, activity="https://content.example.org/inner-page",
+               registration=registration))
     view = services.learner_pathway(db_session, learner.id, detail.pathway.id)
     assert view.steps[0].state == "done"
 
@@ -173,11 +178,13 @@ def test_a_new_version_keeps_completions_on_the_old_one_and_carries_shared_steps
     assert [(c.user_id, c.status_before, c.status_after, c.percent_after) for c in changes] == \
         [(learner.id, "completed", "in_progress", 50)]
     services.publish_pathway(db_session, draft.id)
-    history = {p.pathway.id: p for p in services.learner_pathways(db_session, learner.id, include_history=True)}
+    history = {p.pathway.id: p
+               for p in services.learner_pathways(db_session, learner.id, include_history=True)}
     assert history[detail.pathway.id].status == "completed"
     assert history[draft.id].status == "in_progress" and history[draft.id].percent == 50
     new_view = services.learner_pathway(db_session, learner.id, draft.id)
-    assert [s.state for s in new_view.steps] == ["done", "not_started"] and new_view.steps[1].step.id == extra.id
+    assert [s.state for s in new_view.steps] == ["done", "not_started"] and \
+        new_view.steps[1].step.id == extra.id
 
 
 def test_out_of_order_timestamps_give_the_earliest_completion(db_session, store) -> None:
@@ -192,7 +199,8 @@ def test_out_of_order_timestamps_give_the_earliest_completion(db_session, store)
 def test_the_projection_catches_up_after_statements_it_did_not_see(db_session, store) -> None:
     detail, learner = _assigned(db_session, steps=2)
     # Stored outside an app context, no subscriber runs: as if the subscriber had failed.
-    lrs_services.store_statements(db_session, [xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri)],
+    lrs_services.store_statements(db_session,
+                                  [xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri)],
                                   authority=system_authority())
     assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.percent == 0
     store(xapi(learner.email, VERB_COMPLETED, detail.steps[1].activity_iri, minutes=1))
@@ -201,15 +209,18 @@ def test_the_projection_catches_up_after_statements_it_did_not_see(db_session, s
     assert cursor == lrs_services.latest_sequence(db_session)
 
 
-def test_a_failing_subscriber_loses_nothing_and_is_caught_up_later(app, db_session, store, monkeypatch) -> None:
+def test_a_failing_subscriber_loses_nothing_and_is_caught_up_later(
+        app, db_session, store, monkeypatch) -> None:
     detail, learner = _assigned(db_session, steps=1)
 
-    def broken(session, user_id):
+    def broken(session, affected):
         raise RuntimeError("projection bug")
 
-    monkeypatch.setattr(projection, "refresh_user", broken)
+    monkeypatch.setattr(projection, "refresh_affected", broken)
     [stored] = store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
     assert lrs_services.get_statement(db_session, stored.id) is not None
+    view = services.learner_pathway(db_session, learner.id, detail.pathway.id)
+    assert view.progress.status == "not_started"  # the projection failed
     monkeypatch.undo()
     with app.app_context():
         projection.catch_up(db_session)
@@ -221,7 +232,7 @@ def test_an_identity_linked_later_brings_its_earlier_statements(db_session, stor
     store(xapi(actor={"objectType": "Agent", "account": {"homePage": "https://lms.example", "name": "s-1"}},
                verb=VERB_COMPLETED, activity=detail.steps[0].activity_iri))
     add_identity(db_session, learner, Identity("account", "https://lms.example|s-1"))
-    projection.refresh_user(db_session, learner.id)
+    refresh.refresh_user(db_session, learner.id)
     assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.status == "completed"
 
 
@@ -232,7 +243,8 @@ def test_outcome_listeners_hear_pathway_changes(app, db_session, store) -> None:
     store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
     store(xapi(learner.email, VERB_COMPLETED, detail.steps[1].activity_iri, minutes=2))
     mine = [c for c in heard if c.user_id == learner.id and c.step_id is None]
-    assert [(c.score_given, c.score_maximum, c.completed) for c in mine] == [(50.0, 100.0, False), (100.0, 100.0, True)]
+    assert [(c.score_given, c.score_maximum, c.completed) for c in mine] == \
+        [(50.0, 100.0, False), (100.0, 100.0, True)]
     assert mine[-1].pathway_id == detail.pathway.id and mine[-1].timestamp == T0.replace(minute=2)
 
 
@@ -272,15 +284,17 @@ def test_rebuild_reads_every_fact_member_as_the_incremental_projection_did(app, 
     shapes = [xapi(learner.email, VERB_COMPLETED, step, registration=registration, scaled=0.75),
               xapi(actor={"objectType": "Group", "mbox": "mailto:team@example.org", "member": []},
                    activity=step),
-              xapi(actor={"objectType": "Agent", "account": {"homePage": "https://lms.example", "name": "Zed"}},
+              xapi(actor={"objectType": "Agent",
+                          "account": {"homePage": "https://lms.example", "name": "Zed"}},
                    activity=step),
               xapi(actor={"mbox_sha1sum": "A" * 40}, activity=step),
-              {**xapi(learner.email, EXPERIENCED, step), "result": {"success": True, "completion": False,
-                                                                   "score": {"raw": 3, "min": 0, "max": 4},
-                                                                   "extensions": {"https://e.example/x": [1]}}},
-              {**xapi(learner.email, EXPERIENCED, step), "object": {"id": detail.steps[1].activity_iri,
-                                                                   "definition": {"name": {"en": "No type"}}}},
-              {**xapi(learner.email), "object": {"objectType": "SubStatement", "actor": {"mbox": "mailto:s@e.org"},
+              {**xapi(learner.email, EXPERIENCED, step),
+               "result": {"success": True, "completion": False, "score": {"raw": 3, "min": 0, "max": 4},
+                          "extensions": {"https://e.example/x": [1]}}},
+              {**xapi(learner.email, EXPERIENCED, step),
+               "object": {"id": detail.steps[1].activity_iri, "definition": {"name": {"en": "No type"}}}},
+              {**xapi(learner.email), "object": {"objectType": "SubStatement",
+                                                  "actor": {"mbox": "mailto:s@e.org"},
                                                   "verb": {"id": VERB_COMPLETED},
                                                   "object": {"id": step}}},
               {**xapi(learner.email, EXPERIENCED, step), "timestamp": "2024-01-02T03:04:05.123456+02:00"},
@@ -456,7 +470,8 @@ def test_statements_not_about_activities_are_ignored(db_session, store) -> None:
     statement = xapi(learner.email, VERB_COMPLETED)
     statement["object"] = {"objectType": "Agent", "mbox": "mailto:someone@example.org"}
     store(statement)
-    assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.status == "not_started"
+    assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.status == \
+        "not_started"
     assert uuid.UUID(statement["id"])
 
 
@@ -537,7 +552,8 @@ def test_cairn_worker_applies_statements_a_request_did_not_project(app, db_sessi
     db_session.commit()
     assert projection.worker_catch_up(app) is False  # nothing behind: no work found
     # Stored outside an app context, no subscriber runs: as if the request had stopped after committing.
-    lrs_services.store_statements(db_session, [xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri)],
+    lrs_services.store_statements(db_session,
+                                  [xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri)],
                                   authority=system_authority())
     db_session.commit()
     assert projection.worker_catch_up(app) is True

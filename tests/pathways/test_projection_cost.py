@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from sqlalchemy import delete, event, select, update
 
 from lrs import services as lrs_services
-from pathways import projection, services
+from pathways import outcomes, projection, refresh, services
 from pathways.catalogue import VERB_COMPLETED
 from pathways.models import PathwayProgress, ProgressCursor, ProgressFact, StepProgress
 from tests import factories
@@ -71,7 +71,7 @@ def test_a_statement_leaves_the_learners_other_pathways_as_a_full_refresh_would(
     store(xapi(users[0].email, VERB_COMPLETED, other.steps[0].activity_iri))
     store(*[xapi(u.email, VERB_COMPLETED, detail.steps[1].activity_iri, minutes=5) for u in users])
     incremental = projection_snapshot(db_session)
-    projection.refresh_users(db_session, [u.id for u in users])
+    refresh.refresh_users(db_session, [u.id for u in users])
     assert projection_snapshot(db_session) == incremental
     statuses = {(r.user_id, r.pathway_id): r.status for r in db_session.scalars(select(PathwayProgress))}
     assert statuses[(users[0].id, other.pathway.id)] == "in_progress"
@@ -91,7 +91,7 @@ def test_a_rebuild_in_small_batches_equals_the_incremental_projection(app, db_se
 
 
 def test_one_failing_outcome_call_loses_only_its_own_change(app, db_session, store) -> None:
-    from pathways.projection import on_outcome_changed
+    from pathways.outcomes import on_outcome_changed
     detail, _other, [first, second] = _world(db_session, learners=2)
     heard: set[int] = set()
 
@@ -291,10 +291,10 @@ def test_the_learner_look_ups_have_one_text_whatever_the_number_of_learners(db_s
     _detail, _other, users = _world(db_session)
 
     def look_ups(ids: list[int]) -> list[str]:
-        changes = [projection.OutcomeChange(u, 1, None, None, None, False, utcnow()) for u in ids]
+        changes = [outcomes.OutcomeChange(u, 1, None, None, None, False, utcnow()) for u in ids]
         return _selects(db_session, lambda: (enrollments_for(db_session, ids),
                                              outcomes_with_links(db_session, changes),
-                                             projection._Codes(db_session, ids)._loaded()))
+                                             refresh._Codes(db_session, ids)._loaded()))
 
     one, three = look_ups([users[0].id]), look_ups([u.id for u in users])
     assert len(one) >= 3 and one == three
@@ -338,12 +338,12 @@ def test_plans_for_any_values_look_learners_up_by_their_own_index(db_session) ->
         {"statement_id": str(uuid.uuid4()), "sequence": n, "identity_kind": "mbox",
          "identity_value": f"mailto:l{n % 300}@example.org", "verb": VERB_COMPLETED,
          "activity_iri": f"https://example.org/activity/{n % 20}", "timestamp": now} for n in range(3000)])
-    facts = _generic_plan(db_session, projection._facts_by_identity_about, {
+    facts = _generic_plan(db_session, refresh._facts_by_identity_about, {
         "ids": ("varchar", ["mailto:l1@example.org", "mailto:l2@example.org"]),
         "activities": ("varchar", [f"https://example.org/activity/{n}" for n in range(10)])})
     assert "ix_progress_facts_identity_value" in facts and "activity_iri" not in facts.split("Filter")[0] \
         and "BitmapAnd" not in facts, facts
-    for build, key, other, index in ((projection._progress_rows_of, "ids", "pathways", "pathway_id"),
-                                     (projection._step_rows_of, "ids", "steps", "step_id")):
+    for build, key, other, index in ((refresh._progress_rows_of, "ids", "pathways", "pathway_id"),
+                                     (refresh._step_rows_of, "ids", "steps", "step_id")):
         plan = _generic_plan(db_session, build, {key: ("integer", [1, 2]), other: ("integer", [3, 4])})
         assert f"_{index}" not in plan and "BitmapAnd" not in plan, plan

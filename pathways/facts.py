@@ -1,0 +1,264 @@
+"""The projection's facts layer: one row per statement about an activity (``progress_facts``).
+
+A fact holds what deriving progress reads of a statement (actor identity, verb, activity,
+registration, result, timestamp), applied in sequence order; a voiding statement marks its
+target's fact (``voided_by``), and one that arrives before its target is kept in
+``progress_voids``. ``apply_statements`` also tells which learners' pathways the new facts can
+change, for ``pathways.refresh`` to derive again.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from operator import itemgetter
+from typing import Any, Protocol
+
+from sqlalchemy import bindparam, null, select, update
+from sqlalchemy.orm import Session
+
+from cairn.accounts.models import UserIdentity
+from cairn.accounts.services import Identity
+from cairn.db import Among, built_once
+from pathways.catalogue import VERB_VOIDED
+from pathways.models import ProgressFact, ProgressVoid, Step, StepLaunch
+
+
+class StoredStatementLike(Protocol):
+    id: str
+    sequence: int
+    statement: dict
+    stored: datetime
+    voided: bool
+
+
+def _timestamp(raw: Any, stored: datetime) -> datetime:
+    if isinstance(raw, str):
+        try:
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            if value.tzinfo is not None:
+                return value
+        except ValueError:
+            pass
+    return stored
+
+
+# The statement members the facts layer reads, in the order ``fact_values`` takes them.
+FACT_PATHS = (("actor",), ("verb", "id"), ("object", "objectType"), ("object", "id"), ("result", "success"),
+              ("result", "completion"), ("result", "score", "scaled"), ("context", "registration"),
+              ("timestamp",))
+Members = list[list[Any] | None]  # per FACT_PATHS: [value] (JSON null: [None]), or None where absent
+_ABSENT = object()
+
+
+def fact_members(statement: dict) -> Members:
+    """A statement's members at ``FACT_PATHS``, as ``lrs.services.statement_member_pages`` gives them."""
+    members: Members = []
+    for path in FACT_PATHS:
+        node: Any = statement
+        for part in path:
+            node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT
+            if node is _ABSENT:
+                break
+        members.append(None if node is _ABSENT else [node])
+    return members
+
+
+def _member(members: Members, index: int, default: Any = None) -> Any:
+    member = members[index]
+    return default if member is None else member[0]
+
+
+def void_target(members: Members) -> str | None:
+    """The (lower-cased) id a voiding statement voids; None if the statement does not void."""
+    if _member(members, 1) != VERB_VOIDED:
+        return None
+    return str(_member(members, 3, "")).lower()
+
+
+def fact_values(statement_id: str, sequence: int, stored: datetime, members: Members
+                 ) -> dict[str, Any] | None:
+    """The ``progress_facts`` column values of a statement about an activity (None for other objects)."""
+    actor, verb, object_type, object_id, success, completion, scaled, registration, timestamp = (
+        None if member is None else member[0] for member in members)
+    if (object_type if members[2] is not None else "Activity") != "Activity" or not object_id:
+        return None
+    identity = Identity.from_agent(actor or {})
+    if identity is None:
+        return None
+    return {"statement_id": statement_id, "sequence": sequence, "identity_kind": identity.kind,
+            "identity_value": identity.value, "verb": verb if members[1] is not None else "",
+            "activity_iri": object_id, "registration": str(registration).lower() if registration else None,
+            "timestamp": _timestamp(timestamp, stored), "success": success, "completion": completion,
+            "score_scaled": float(scaled) if isinstance(scaled, int | float) else None, "voided_by": None}
+
+
+def chunks(values: list[Any], size: int = 500) -> Iterable[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+# Which pathways of which learners a batch of statements can change: learner id -> pathway ids.
+Affected = dict[int, set[int]]
+
+_FACT_KEYS = (ProgressFact.statement_id, ProgressFact.voided_by, ProgressFact.identity_kind,
+              ProgressFact.identity_value, ProgressFact.activity_iri, ProgressFact.registration)
+_FACT_NAMES = tuple(column.key for column in _FACT_KEYS)
+
+
+def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *,
+                     affected: bool = True) -> Affected:
+    """Record the facts of statements (in sequence order); return the learners and pathways affected.
+
+    Every statement about an activity gets a fact (a step added later, and the activity trends, read
+    facts about any activity), written by ``insert_rows`` (COPY, or one executemany on SQLite): no
+    ORM object per fact. Looks rows up a batch at a time, and reports only (learner, pathway) pairs
+    whose pathway has a step about a fact's activity or launched the fact's registration: other
+    statements cannot change any derived value. ``affected=False`` (facts only: the caller derives
+    the learners itself) skips those look-ups.
+    """
+    batch = list(batch)
+    members = [fact_members(stored.statement) for stored in batch]
+    targets: dict[str, str] = {}
+    for stored, found in zip(batch, members, strict=True):
+        target = void_target(found)
+        if target is not None:
+            targets[stored.id] = target
+    keys = sorted({s.id for s in batch} | set(targets.values()))
+    facts: dict[str, dict[str, Any]] = {}
+    voids: dict[str, str] = {}
+    for chunk in chunks(keys):
+        for row in session.execute(built_once(session, _known_facts_and_voids), {"ids": chunk}):
+            if row[2] is None:
+                voids[row[0]] = row[1]
+            else:
+                facts[row[0]] = dict(zip(_FACT_NAMES, row, strict=True))
+    touched: list[dict[str, Any]] = []
+    new_facts: list[dict[str, Any]] = []
+    new_voids: list[dict[str, str]] = []
+    voided: list[dict[str, str]] = []  # facts stored earlier that a voiding statement now targets
+    for stored, found in zip(batch, members, strict=True):
+        target = targets.get(stored.id)
+        if target is not None:
+            if not target or target in voids:
+                continue
+            voids[target] = stored.id
+            new_voids.append({"target_id": target, "voiding_id": stored.id})
+            fact = facts.get(target)
+            if fact is not None and fact["voided_by"] is None:
+                fact["voided_by"] = stored.id  # a fact of this batch is inserted with it set
+                if "sequence" not in fact:
+                    voided.append({"target": target, "by": stored.id})
+                touched.append(fact)
+            continue
+        if stored.id in facts:
+            continue
+        row = fact_values(stored.id, stored.sequence, stored.stored, found)
+        if row is None:
+            continue
+        row["voided_by"] = voids.get(stored.id)
+        new_facts.append(row)
+        facts[stored.id] = row
+        touched.append(row)
+    insert_rows(session, ProgressVoid, new_voids)
+    insert_rows(session, ProgressFact, new_facts)
+    if voided:
+        session.execute(_VOID_FACT, voided)
+    if not touched or not affected:
+        return {}
+    return _affected_by(session, touched)
+
+
+_FACT_TABLE = ProgressFact.__table__
+_VOID_FACT = update(_FACT_TABLE).where(_FACT_TABLE.c.statement_id == bindparam("target")) \
+    .values(voided_by=bindparam("by"))
+
+
+def _known_facts_and_voids(among: Among) -> Any:
+    """The facts and the early voids of some statement ids in one round trip; a void row has no
+    identity (every fact has one)."""
+    facts = among.rows(*_FACT_KEYS, key=ProgressFact.statement_id)
+    voids = among.rows(ProgressVoid.target_id, ProgressVoid.voiding_id, key=ProgressVoid.target_id)
+    return select(*facts.c).union_all(select(*voids.c, *(null() for _ in _FACT_KEYS[2:])))
+
+
+def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """INSERT rows (all with the same keys) by one statement for any number of rows.
+
+    A multi-row ``insert().values(rows)`` is compiled afresh every time (its shape is the rows),
+    and in a rebuild that compiling was most of the time. The column values go through the
+    columns' own bind processors (UTC timestamps, JSON) and then straight to the driver: COPY on
+    PostgreSQL (one stream, no statement per row: a rebuild writes millions), the driver's
+    executemany of one INSERT on SQLite.
+    """
+    if not rows:
+        return
+    table = model.__table__
+    connection = session.connection()
+    dialect = connection.dialect
+    names = list(rows[0])
+    processors = [(n, process) for n, process in enumerate(table.c[name].type.dialect_impl(dialect)
+                                                           .bind_processor(dialect) for name in names)
+                  if process is not None]
+    pick = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+
+    def processed(row: dict[str, Any]) -> list[Any]:
+        values = list(pick(row))
+        for n, process in processors:  # only the columns whose type converts (timestamps, JSON)
+            if values[n] is not None:
+                values[n] = process(values[n])
+        return values
+
+    values = (processed(row) for row in rows)
+    quote = dialect.identifier_preparer.quote
+    columns = ", ".join(quote(name) for name in names)
+    if dialect.name == "postgresql":
+        with connection.connection.dbapi_connection.cursor() as cursor:
+            with cursor.copy(f"COPY {quote(table.name)} ({columns}) FROM STDIN") as copy:
+                for row in values:
+                    copy.write_row(row)
+        return
+    marks = ", ".join("?" for _ in names)
+    connection.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})",
+                               [tuple(row) for row in values])
+
+
+def _affected_by(session: Session, touched: list[dict[str, Any]]) -> Affected:
+    """The (learner, pathway) pairs that these facts can change (see ``apply_statements``).
+
+    Read by joining the facts, already written, to the steps about their activities, their actors'
+    learners and the launches of their registrations: one query, where looking each of these up by
+    the facts' values cost three.
+    """
+    result: Affected = {}
+    for chunk in chunks(sorted({f["statement_id"] for f in touched})):
+        for pathway_id, learner, launcher, launched_pathway in session.execute(
+                built_once(session, _learners_and_pathways_of_facts), {"ids": chunk}):
+            if learner is not None and pathway_id is not None:
+                # The actor's learner, on every pathway with a step about the activity.
+                result.setdefault(learner, set()).add(pathway_id)
+            if launcher is not None:
+                # In a launched registration every fact counts for the launcher, on any step of its
+                # activity too.
+                mine = result.setdefault(launcher, set())
+                mine.add(launched_pathway)
+                if pathway_id is not None:
+                    mine.add(pathway_id)
+    return result
+
+
+def _learners_and_pathways_of_facts(among: Among) -> Any:
+    """Per fact: the pathways with a step about its activity, its actor's learner, and the launcher
+    and pathway of its registration (rows with neither a step nor a launch are left out)."""
+    launched = Step.__table__.alias("launched_step")
+    facts = among.rows(ProgressFact.identity_kind, ProgressFact.identity_value, ProgressFact.activity_iri,
+                       ProgressFact.registration, key=ProgressFact.statement_id)
+    # A subquery, not a join: it is an index lookup for the few rows left, whatever the planner knows.
+    owner = select(UserIdentity.user_id).where(
+        UserIdentity.kind == facts.c.identity_kind, UserIdentity.value == facts.c.identity_value
+    ).scalar_subquery()
+    return (select(Step.pathway_id, owner, StepLaunch.user_id, launched.c.pathway_id)
+            .select_from(facts)
+            .outerjoin(Step, Step.activity_iri == facts.c.activity_iri)
+            .outerjoin(StepLaunch, StepLaunch.registration == facts.c.registration)
+            .outerjoin(launched, launched.c.id == StepLaunch.step_id)
+            .where(Step.id.is_not(None) | StepLaunch.registration.is_not(None)))
