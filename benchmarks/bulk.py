@@ -53,7 +53,8 @@ class Loader:
         self.engine, self.gen = engine, gen
         self.columns, self.children, self.order = limit._tables(engine)
         self.templates: dict[int, tuple[dict, tuple[Any, ...], dict[str, list[tuple[Any, ...]]]]] = {}
-        self.at = {name: self.columns.index(name) for name in ("sequence", "statement_id", "statement", "stored")}
+        self.at = {name: self.columns.index(name)
+                   for name in ("sequence", "statement_id", "statement", "stored")}
         self.child_seq = {name: cols.index("sequence") for name, cols in self.children.items()}
 
     def _template(self, index: int) -> tuple[dict, tuple[Any, ...], dict[str, list[tuple[Any, ...]]]]:
@@ -75,7 +76,8 @@ class Loader:
         """Store statements [start, start+count); return statements per second."""
         sqlite = self.engine.dialect.name == "sqlite"
         with self.engine.connect() as connection:
-            sequence = int(connection.execute(text("SELECT coalesce(max(sequence), 0) FROM lrs_statements")).scalar())
+            sequence = int(connection.execute(
+                text("SELECT coalesce(max(sequence), 0) FROM lrs_statements")).scalar())
         stored_at = datetime.now(UTC) - timedelta(seconds=count // 1000)
         started = time.perf_counter()
         at = self.at
@@ -95,7 +97,8 @@ class Loader:
                 rows.append(tuple(values))
                 for name, side_rows in sides.items():
                     seq_at = self.child_seq[name]
-                    child_rows[name][sequence] = [r[:seq_at] + (sequence,) + r[seq_at + 1:] for r in side_rows]
+                    child_rows[name][sequence] = [r[:seq_at] + (sequence,) + r[seq_at + 1:]
+                                                  for r in side_rows]
             if sqlite:
                 rows = [tuple(_sqlite_value(v) for v in r) for r in rows]
                 child_rows = {n: {s: [tuple(_sqlite_value(v) for v in r) for r in rs] for s, rs in g.items()}
@@ -109,8 +112,9 @@ class Loader:
         """Apply voiding to what was loaded and refresh the planner's statistics (once per level)."""
         with self.engine.begin() as connection:
             connection.execute(text(
-                "UPDATE lrs_statements SET voided = :yes WHERE voiding = :no AND voided = :no AND statement_id IN "
-                "(SELECT object_statement_id FROM lrs_statements WHERE voiding = :yes)"), {"yes": True, "no": False})
+                "UPDATE lrs_statements SET voided = :yes WHERE voiding = :no AND voided = :no "
+                "AND statement_id IN (SELECT object_statement_id FROM lrs_statements WHERE voiding = :yes)"),
+                {"yes": True, "no": False})
         if self.engine.dialect.name == "postgresql":
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                 connection.execute(text("VACUUM ANALYZE"))

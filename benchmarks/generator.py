@@ -64,7 +64,8 @@ class Population:
 def learner_agent(n: int) -> dict[str, Any]:
     """Learner ``n``'s xAPI identity: 80% LTI accounts, 20% mailboxes."""
     if n % 5 == 4:
-        return {"objectType": "Agent", "name": f"Learner {n}", "mbox": f"mailto:learner{n}@students.example.edu"}
+        return {"objectType": "Agent", "name": f"Learner {n}",
+                "mbox": f"mailto:learner{n}@students.example.edu"}
     return {"objectType": "Agent", "name": f"Learner {n}",
             "account": {"homePage": HOME_PAGE, "name": f"lti-sub-{n:07d}"}}
 
@@ -157,7 +158,8 @@ class StatementGenerator:
         if kind == "interaction":
             definition["interactionType"] = "choice"
             definition["correctResponsesPattern"] = ["b"]
-            definition["choices"] = [{"id": c, "description": {"en-US": f"Option {c.upper()}"}} for c in "abcd"]
+            definition["choices"] = [{"id": c, "description": {"en-US": f"Option {c.upper()}"}}
+                                     for c in "abcd"]
         statement: dict[str, Any] = {
             "id": statement_id(self.seed, index),
             "actor": learner_agent(learner),

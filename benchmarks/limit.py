@@ -3,8 +3,9 @@
 The rows of a run's statements (``lrs_statements`` and every table whose rows hang off a statement's
 ``sequence``) are read back from the benchmark database and inserted into a fresh database with the
 same migrations, so the same tables, constraints and indexes, with ``COPY`` on PostgreSQL and
-``executemany`` on SQLite (the fastest way in on each) and one commit per batch: the cost of the writes alone, without HTTP, JSON parsing, validation or Python
-model objects. The LRS's ingest rate divided by this rate says how close to the database it gets.
+``executemany`` on SQLite (the fastest way in on each) and one commit per batch: the cost of the writes
+alone, without HTTP, JSON parsing, validation or Python model objects. The LRS's ingest rate divided by
+this rate says how close to the database it gets.
 """
 from __future__ import annotations
 
@@ -60,8 +61,8 @@ def read_rows(engine: Engine, first: int, last: int) -> dict[str, Any]:
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
-        cursor.execute(f"SELECT {', '.join(columns)} FROM {STATEMENTS} WHERE sequence BETWEEN {first} AND {last} "
-                       "ORDER BY sequence")
+        cursor.execute(f"SELECT {', '.join(columns)} FROM {STATEMENTS} "
+                       f"WHERE sequence BETWEEN {first} AND {last} ORDER BY sequence")
         statements = cursor.fetchall()
         by_table: dict[str, dict[int, list[tuple[Any, ...]]]] = {}
         for name in order:

@@ -86,7 +86,8 @@ class LoadResult:
                 "first_error": self.first_error[:300]}
 
 
-def _client_main(base_url: str, headers: dict[str, str], make_requests: Callable[[int], list[tuple[Request, int]]],
+def _client_main(base_url: str, headers: dict[str, str],
+                 make_requests: Callable[[int], list[tuple[Request, int]]],
                  index: int, ok_statuses: frozenset[int], seconds_cap: float | None,
                  barrier: Any, queue: Any) -> None:
     work = make_requests(index)  # built before the clock starts

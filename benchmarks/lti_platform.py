@@ -100,8 +100,8 @@ class _Forms(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
         if tag == "form":
-            self.forms.append({"id": a.get("id"), "action": a.get("action", ""), "method": a.get("method", "get"),
-                               "fields": {}})
+            self.forms.append({"id": a.get("id"), "action": a.get("action", ""),
+                               "method": a.get("method", "get"), "fields": {}})
         elif tag == "input" and self.forms and a.get("name"):
             self.forms[-1]["fields"].setdefault(a["name"], a.get("value", ""))
         if a.get("id") and any(k.startswith("data-") for k in a):
@@ -119,7 +119,8 @@ class TestPlatform:
 
     __test__ = False  # not a pytest class
 
-    def __init__(self, tool_url: str, *, client_id: str = "cairn-client", deployment_id: str = "deployment-1") -> None:
+    def __init__(self, tool_url: str, *, client_id: str = "cairn-client",
+                 deployment_id: str = "deployment-1") -> None:
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.tool_url = tool_url.rstrip("/")
@@ -208,15 +209,18 @@ class TestPlatform:
             claims[LTI + "lis"] = {"person_sourcedid": person.sourcedid}
         if message.context_id:
             claims[LTI + "context"] = {"id": message.context_id, "label": message.context_id.upper(),
-                                       "title": f"Course {message.context_id}", "type": [LIS + "course#CourseOffering"]}
+                                       "title": f"Course {message.context_id}",
+                                       "type": [LIS + "course#CourseOffering"]}
             claims[NRPS_CLAIM] = {"context_memberships_url": self.memberships_url(message.context_id),
                                   "service_versions": ["2.0"]}
-            ags: dict[str, Any] = {"scope": ALL_SCOPES[:4], "lineitems": self.lineitems_url(message.context_id)}
+            ags: dict[str, Any] = {"scope": ALL_SCOPES[:4],
+                                   "lineitems": self.lineitems_url(message.context_id)}
             if message.lineitem:
                 ags["lineitem"] = message.lineitem
             claims[AGS_CLAIM] = ags
         if message.message_type == "LtiResourceLinkRequest" and message.resource_link_id:
-            claims[LTI + "resource_link"] = {"id": message.resource_link_id, "title": f"Link {message.resource_link_id}"}
+            claims[LTI + "resource_link"] = {"id": message.resource_link_id,
+                                             "title": f"Link {message.resource_link_id}"}
         if message.custom:
             claims[LTI + "custom"] = dict(message.custom)
         if message.message_type == "LtiDeepLinkingRequest":
@@ -294,7 +298,8 @@ class TestPlatform:
                 fields["lti_storage_target"] = q["lti_storage_target"]
             inputs = "".join(f'<input type="hidden" name="{k}" value="{v}">' for k, v in fields.items())
             return Response(f'<form id="launch" method="post" action="{q["redirect_uri"]}">{inputs}</form>'
-                            '<script>document.getElementById("launch").submit();</script>', mimetype="text/html")
+                            '<script>document.getElementById("launch").submit();</script>',
+                            mimetype="text/html")
 
         @app.get("/course")
         def course() -> Response:
@@ -305,7 +310,8 @@ class TestPlatform:
                 hint=request.args["hint"]))
             return Response(f'''<!doctype html><title>Course</title>
 <iframe name="post_message_forwarding" src="/storage" title="storage"></iframe>
-<iframe name="tool" id="tool" src="{login}" title="Cairn" width="900" height="600"></iframe>''', mimetype="text/html")
+<iframe name="tool" id="tool" src="{login}" title="Cairn" width="900" height="600"></iframe>''',
+                            mimetype="text/html")
 
         @app.get("/storage")
         def storage_frame() -> Response:
@@ -329,8 +335,8 @@ window.addEventListener("message", function (event) {
             if platform.down:
                 return jsonify({"error": "temporarily_unavailable"}), 503
             form = request.form
-            if form.get("grant_type") != "client_credentials" or \
-                    form.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+            if form.get("grant_type") != "client_credentials" or form.get("client_assertion_type") != \
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
                 return jsonify({"error": "unsupported_grant_type"}), 400
             try:
                 claims = platform.verify_tool_jwt(form.get("client_assertion", ""), platform.token_url)
@@ -366,12 +372,14 @@ window.addEventListener("message", function (event) {
             if LINEITEM_SCOPE not in scopes:
                 abort(403)
             body = request.get_json(force=True)
-            if not isinstance(body.get("scoreMaximum"), int | float) or body["scoreMaximum"] <= 0 or not body.get("label"):
+            if not isinstance(body.get("scoreMaximum"), int | float) or body["scoreMaximum"] <= 0 \
+                    or not body.get("label"):
                 return jsonify({"error": "scoreMaximum > 0 and label are required"}), 400
             item_id = f"{platform.lineitems_url(context_id)}/{uuid.uuid4().hex[:8]}"
             item = {**body, "id": item_id, "_context": context_id}
             platform.lineitems[item_id] = item
-            return Response(_json(_public(item)), status=201, mimetype="application/vnd.ims.lis.v2.lineitem+json")
+            return Response(_json(_public(item)), status=201,
+                            mimetype="application/vnd.ims.lis.v2.lineitem+json")
 
         @app.get("/contexts/<context_id>/lineitems/<item>")
         def lineitem(context_id: str, item: str) -> Response:
@@ -420,11 +428,14 @@ window.addEventListener("message", function (event) {
             platform.nrps_pages_served += 1
             body = {"id": request.url, "context": {"id": context_id, "title": f"Course {context_id}"},
                     "members": [{"user_id": p.sub, "name": p.name, "email": p.email, "status": p.status,
-                                 "roles": p.roles, **({"lis_person_sourcedid": p.sourcedid} if p.sourcedid else {})}
+                                 "roles": p.roles,
+                                 **({"lis_person_sourcedid": p.sourcedid} if p.sourcedid else {})}
                                 for p in page]}
-            response = Response(_json(body), mimetype="application/vnd.ims.lti-nrps.v2.membershipcontainer+json")
+            response = Response(_json(body),
+                                mimetype="application/vnd.ims.lti-nrps.v2.membershipcontainer+json")
             if offset + platform.page_size < len(people):
-                next_url = f"{platform.memberships_url(context_id)}?{urlencode({'offset': offset + platform.page_size})}"
+                next_url = (f"{platform.memberships_url(context_id)}?"
+                            f"{urlencode({'offset': offset + platform.page_size})}")
                 response.headers["Link"] = f'<{next_url}>; rel="next"'
             return response
 
@@ -442,7 +453,8 @@ window.addEventListener("message", function (event) {
             except (jwt.InvalidTokenError, LookupError, AssertionError, KeyError) as exc:
                 platform.deep_link_errors.append(str(exc))
                 return f"invalid deep linking response: {exc}", 400
-            platform.deep_link_responses.append({"claims": claims, "kid": jwt.get_unverified_header(token)["kid"]})
+            platform.deep_link_responses.append({"claims": claims,
+                                                 "kid": jwt.get_unverified_header(token)["kid"]})
             return "content items received"
 
         @app.get("/.well-known/openid-configuration")
@@ -457,7 +469,8 @@ window.addEventListener("message", function (event) {
                 "claims_supported": ["iss", "sub", "name", "email"],
                 "https://purl.imsglobal.org/spec/lti-platform-configuration": {
                     "product_family_code": "test-platform", "version": "1.0",
-                    "messages_supported": [{"type": "LtiResourceLinkRequest"}, {"type": "LtiDeepLinkingRequest"}]},
+                    "messages_supported": [{"type": "LtiResourceLinkRequest"},
+                                           {"type": "LtiDeepLinkingRequest"}]},
             })
 
         @app.post("/register")
@@ -472,7 +485,8 @@ window.addEventListener("message", function (event) {
             if body.get("token_endpoint_auth_method") != "private_key_jwt" or not tool.get("target_link_uri"):
                 problems.append("tool configuration")
             if problems:
-                return jsonify({"error": "invalid_client_metadata", "error_description": ", ".join(problems)}), 400
+                return jsonify({"error": "invalid_client_metadata",
+                                "error_description": ", ".join(problems)}), 400
             platform.registrations.append(body)
             return jsonify({**body, "client_id": platform.client_id,
                             "https://purl.imsglobal.org/spec/lti-tool-configuration": {
@@ -509,7 +523,8 @@ window.addEventListener("message", function (event) {
             assert response.status_code == 200, response.text
             page = parse_page(response.text)
             data = page.data_elements["lti-storage"]
-            assert data["mode"] == "put" and data["target"] == storage_target and data["origin"] == self.issuer
+            assert data["mode"] == "put" and data["target"] == storage_target \
+                and data["origin"] == self.issuer
             # What the tool's script asks the platform's storage frame to keep (lti.put_data).
             self.storage.setdefault(self.tool_url, {})[data["key"]] = data["value"]
             auth_location = data["next"]
@@ -522,7 +537,8 @@ window.addEventListener("message", function (event) {
         form = parse_page(auth.text).forms[0]
         return form["action"], dict(form["fields"])
 
-    def post_launch(self, browser: requests.Session, action: str, fields: dict[str, str]) -> requests.Response:
+    def post_launch(self, browser: requests.Session, action: str,
+                    fields: dict[str, str]) -> requests.Response:
         return browser.post(action, data=fields, allow_redirects=False, timeout=10)
 
     def launch(self, browser: requests.Session, message: Message, **kwargs: Any) -> requests.Response:
@@ -539,7 +555,8 @@ window.addEventListener("message", function (event) {
         fields = dict(form["fields"], lti_storage_state=value)
         action = urljoin(self.tool_url + "/", form["action"])
         origin = f"{urlsplit(self.tool_url).scheme}://{urlsplit(self.tool_url).netloc}"
-        return browser.post(action, data=fields, headers={"Origin": origin}, allow_redirects=False, timeout=10)
+        return browser.post(action, data=fields, headers={"Origin": origin},
+                            allow_redirects=False, timeout=10)
 
 
 def _public(item: dict) -> dict:

@@ -35,7 +35,8 @@ class RecordingLRS:
         assert self.server is not None
         return f"http://127.0.0.1:{self.server.server_address[1]}/xapi/"
 
-    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict | list | None]:
+    def handle(self, method: str, path: str, headers: dict[str, str],
+               body: bytes) -> tuple[int, dict | list | None]:
         with self.lock:
             self.requests.append({"method": method, "path": path, "headers": headers, "body": body})
             if self.fail_next:

@@ -447,7 +447,8 @@ def top_up(run: Run, level: int) -> None:
         while loaded < missing and time.perf_counter() - started < cap:
             count = min(50_000, missing - loaded)
             result = run_clients(server.url, run.headers, clients,
-                                 statement_posts(run.generator, run.take(count), count, 500, clients, "/xapi"))
+                                 statement_posts(run.generator, run.take(count), count, 500, clients,
+                                                 "/xapi"))
             if not result.ok:
                 run.failures.append(f"loading to {level}: {result.first_error}")
                 return
@@ -505,8 +506,8 @@ def stored_filters(run: Run, how_many: int = 20) -> dict[str, list[dict[str, str
                 statement = row[0] if row else None
                 if isinstance(statement, str):
                     statement = json.loads(statement)
-                if statement and "context" in statement and statement["object"].get("objectType",
-                                                                                     "Activity") == "Activity":
+                if (statement and "context" in statement
+                        and statement["object"].get("objectType", "Activity") == "Activity"):
                     picked.append(statement)
     finally:
         engine.dispose()
@@ -729,7 +730,8 @@ def phase_scaleout(run: Run) -> None:
             thread.join()
         seconds = time.perf_counter() - started
         stored = sum(r.items for r in results)
-        run.add("scale-out", "2 servers x 2 clients, batch 100: statements/s", round(stored / seconds, 1), "/s")
+        run.add("scale-out", "2 servers x 2 clients, batch 100: statements/s", round(stored / seconds, 1),
+                "/s")
         resend = run_clients(second.url, headers, 1, statement_posts(gen, 0, count // 20, 100, 1, "/xapi"))
         for result in [*results, resend]:
             if not result.ok:
@@ -815,9 +817,11 @@ def phase_export(run: Run) -> None:
         output.unlink(missing_ok=True)
         if done.returncode is None:
             run.add("export", f"{fmt}: statements/s", round(exported / done.seconds), "/s",
-                    note=f"stopped at the {run.sizes.command_seconds_cap:.0f} s cap after {exported:,} of {total:,}")
+                    note=f"stopped at the {run.sizes.command_seconds_cap:.0f} s cap "
+                         f"after {exported:,} of {total:,}")
         else:
-            run.add("export", f"{fmt}: statements/s", round(exported / done.seconds) if done.seconds else None,
+            run.add("export", f"{fmt}: statements/s",
+                    round(exported / done.seconds) if done.seconds else None,
                     "/s", note=f"{exported:,} statements in {done.seconds:.1f} s (incl. process start)")
             if done.returncode != 0 or exported != total:
                 run.failures.append(f"export {fmt}: {exported}/{total} exported, exit {done.returncode}: "
@@ -1055,7 +1059,8 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    return (f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
 
 
 def table(runs: list[Run]) -> str:
@@ -1075,7 +1080,8 @@ def table(runs: list[Run]) -> str:
                 else "; ".join(f"{k}: {v}" for k, v in notes.items()))
         lines.append([phase, metric, *[str(row.get(k, "")) for k in kinds], row["unit"], row["target"], note])
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
-    out = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)) + " |" for line in lines]
+    out = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)) + " |"
+           for line in lines]
     out.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(out)
 
@@ -1096,15 +1102,18 @@ def write_report(args: argparse.Namespace, mode: str, sizes: Sizes, runs: list[R
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="every phase at small sizes (CI; under 2 minutes)")
+    parser.add_argument("--quick", action="store_true",
+                        help="every phase at small sizes (CI; under 2 minutes)")
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per server")
     parser.add_argument("--postgres-url", default=servers.DEFAULT_POSTGRES,
                         help="PostgreSQL URL whose database name prefixes the benchmark's databases")
     parser.add_argument("--output", type=Path, default=None, help="JSON file to write")
     parser.add_argument("--profile", action="store_true",
-                        help="py-spy the workers during ingest (1 client) and queries; see benchmarks.profiles")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply every size (e.g. 0.1 for a smoke test)")
+                        help="py-spy the workers during ingest (1 client) and queries; "
+                             "see benchmarks.profiles")
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="multiply every size (e.g. 0.1 for a smoke test)")
     parser.add_argument("--phases", default="", help=f"comma-separated subset of: {', '.join(PHASE_NAMES)}")
     args = parser.parse_args(argv)
     args.started = datetime.now(UTC)

@@ -311,7 +311,8 @@ class Server:
 
 def create_credentials(server: Server) -> dict[str, str] | None:
     """An all-scopes xAPI credential from ``cairn credentials create``, or None if absent."""
-    done = server.cli("credentials", "create", "--name", "benchmark", "--scopes", "all", "--json", check=False)
+    done = server.cli("credentials", "create", "--name", "benchmark", "--scopes", "all", "--json",
+                      check=False)
     if done.returncode != 0 and "No such option" in done.stderr:
         done = server.cli("credentials", "create", "--scopes", "all", "--json", check=False)
     if done.returncode != 0:

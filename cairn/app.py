@@ -75,7 +75,8 @@ def _check_schema(app: Flask) -> None:
     if app.config["AUTO_UPGRADE"]:
         if app.config["DATABASE_URL"].startswith("sqlite:///"):
             from pathlib import Path
-            Path(app.config["DATABASE_URL"].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            Path(app.config["DATABASE_URL"].removeprefix("sqlite:///")).parent.mkdir(
+                parents=True, exist_ok=True)
         migrate.upgrade(database.engine)
         state["checked"] = True
 

@@ -14,7 +14,8 @@ DEMO_ADMIN = {"email": "admin@example.org", "password": "cairn-admin", "name": "
               "role": "administrator"}
 
 
-def load_demo(session: Session, loaders: Iterable[Callable[[Session], dict[str, Any] | None]]) -> dict[str, Any]:
+def load_demo(session: Session,
+              loaders: Iterable[Callable[[Session], dict[str, Any] | None]]) -> dict[str, Any]:
     """Create the demo once (a second call changes nothing) and return the accounts to sign in with."""
     info: dict[str, Any] = {"accounts": [dict(DEMO_ADMIN)]}
     already = session.scalar(select(User.id).where(User.email == DEMO_ADMIN["email"])) is not None

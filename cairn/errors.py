@@ -60,7 +60,8 @@ def wants_json() -> bool:
     if any(path == p or path.startswith(p + "/") for p in prefixes):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    return best == "application/json" and \
+        request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:

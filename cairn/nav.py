@@ -41,7 +41,8 @@ def register_nav_link(app: Flask, area: str, endpoint: str, label: str, *, order
 def nav_links(area: str) -> list[NavLink]:
     """The links of ``area`` whose pages exist in this app, in display order."""
     links = current_app.extensions.get("cairn.nav", [])
-    return sorted((link for link in links if link.area == area and link.endpoint in current_app.view_functions),
+    return sorted((link for link in links
+                   if link.area == area and link.endpoint in current_app.view_functions),
                   key=lambda link: (link.order, link.label))
 
 

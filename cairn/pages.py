@@ -23,7 +23,8 @@ def form_values(schema: Schema, source: MultiDict[str, str] | None = None) -> di
     return values
 
 
-def load_form(schema: Schema, source: MultiDict[str, str] | None = None) -> tuple[dict[str, Any] | None, dict]:
+def load_form(schema: Schema,
+              source: MultiDict[str, str] | None = None) -> tuple[dict[str, Any] | None, dict]:
     """``(data, {})`` when the form is valid, else ``(None, errors by field)``."""
     try:
         return schema.load(form_values(schema, source)), {}
@@ -35,7 +36,8 @@ def load_form(schema: Schema, source: MultiDict[str, str] | None = None) -> tupl
 class KeyValueLines(fields.Field):
     """``key = value`` lines (a textarea) as a dict of strings; blank lines are ignored."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> dict:
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> dict:
         if isinstance(value, dict):
             return {str(k): str(v) for k, v in value.items()}
         result: dict[str, str] = {}
@@ -55,7 +57,8 @@ class KeyValueLines(fields.Field):
 class Lines(fields.Field):
     """One value per line (a textarea) as a list of non-blank, stripped strings."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> list:
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> list:
         if isinstance(value, list):
             return [str(v).strip() for v in value if str(v).strip()]
         return [line.strip() for line in str(value or "").splitlines() if line.strip()]

@@ -84,7 +84,8 @@ def _agent_of(text: str) -> dict:
     raise ValidationError("give an email address or Agent JSON")
 
 
-def _credentials_page(form: Any, errors: dict, status: int = 200, created: Any = None, secret: str = "") -> Any:
+def _credentials_page(form: Any, errors: dict, status: int = 200, created: Any = None,
+                      secret: str = "") -> Any:
     include_revoked = request.args.get("revoked") == "1"
     credentials = [c for c in services.list_credentials(get_session(), include_revoked=include_revoked)
                    if not c.is_launch]
@@ -183,6 +184,7 @@ def statement_summary(statement: dict) -> str:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    register_nav_link(app, "admin", "lrs_admin.statements", "Statements", order=90, section="lrs_admin.statement")
+    register_nav_link(app, "admin", "lrs_admin.statements", "Statements", order=90,
+                      section="lrs_admin.statement")
     register_nav_link(app, "admin", "lrs_admin.credentials", "xAPI credentials", order=95,
                       section="lrs_admin.credential")

@@ -25,7 +25,8 @@ class Statement(Base):
     __table_args__ = (
         # The selective filters' indexes carry the statement id (PostgreSQL), so the ids of a filter's
         # matches, which StatementRefs are looked up by, come from the index alone (lrs.statement_queries).
-        Index("ix_lrs_statements_actor_sequence", "actor_ifi", "sequence", postgresql_include=["statement_id"]),
+        Index("ix_lrs_statements_actor_sequence", "actor_ifi", "sequence",
+              postgresql_include=["statement_id"]),
         Index("ix_lrs_statements_verb_sequence", "verb_id", "sequence"),
         Index("ix_lrs_statements_activity_sequence", "object_activity_id", "sequence",
               postgresql_include=["statement_id"]),
@@ -57,7 +58,8 @@ class Statement(Base):
     stored: Mapped[Timestamp]
     voided: Mapped[bool] = mapped_column(Boolean, default=False)
     voiding: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Its StatementRef target is itself a StatementRef statement (a chain the query walks); kept at store time.
+    # Its StatementRef target is itself a StatementRef statement (a chain the query walks);
+    # kept at store time.
     targets_reference: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 

@@ -40,7 +40,8 @@ from lrs.statements import (
 __all__ = [
     "LAUNCH_SCOPES", "SCOPES", "CredentialInfo", "StatementPage", "StatementQuery", "StatementMembers",
     "StatementRows", "StoredStatement",
-    "attachment_contents", "consistent_through", "authenticate_credential", "create_credential", "get_statement",
+    "attachment_contents", "consistent_through", "authenticate_credential", "create_credential",
+    "get_statement",
     "in_savepoint", "issue_launch_credential", "iter_statement_parts", "iter_statements", "latest_sequence",
     "list_credentials", "query_statements",
     "revoke_credential", "statement_member_pages", "statement_rows", "store_statement", "store_statements",

@@ -106,7 +106,8 @@ class _Shape:
 
     @property
     def filtered(self) -> bool:
-        """Filters on statement properties, which a statement may also meet through its StatementRef target."""
+        """Filters on statement properties, which a statement may also meet through its StatementRef
+        target."""
         return bool(self.agents or self.verb or self.activity or self.registration)
 
 
@@ -159,7 +160,8 @@ def _stored_bounds(column: Any, shape: _Shape) -> list[Any]:
                       .order_by(Statement.stored, Statement.sequence).limit(1).scalar_subquery())
     if shape.until:
         bounds.append(column <= select(Statement.sequence).where(Statement.stored <= bindparam("until"))
-                      .order_by(Statement.stored.desc(), Statement.sequence.desc()).limit(1).scalar_subquery())
+                      .order_by(Statement.stored.desc(), Statement.sequence.desc())
+                      .limit(1).scalar_subquery())
     return bounds
 
 
@@ -185,9 +187,11 @@ def _identities(query: StatementQuery) -> list[str]:
 
 def _direct_rows(session: Session, shape: _Shape, values: dict[str, Any], after: int | None,
                  ceiling: int | None, count: int) -> tuple[list[Row], int | None]:
-    """The first ``count`` statements matching the filters themselves, and (first page) the newest sequence."""
+    """The first ``count`` statements matching the filters themselves, and (first page) the newest
+    sequence."""
     statement = _direct_statement(shape, after is not None, ceiling is not None)
-    rows = list(session.execute(statement, {**values, "after": after, "ceiling": ceiling, "count": count}).all())
+    rows = list(session.execute(statement, {**values, "after": after, "ceiling": ceiling,
+                                            "count": count}).all())
     if ceiling is None and not rows:
         return rows, None
     return rows, (rows[0].newest if ceiling is None else ceiling)
@@ -226,7 +230,8 @@ def _direct_statement(shape: _Shape, after: bool, ceiling: bool) -> Any:
     # On the driving column, so the index range applies (the planner does not carry a range across a join).
     conditions += _sequence_bounds(order_column, shape, after, ceiling) + _stored_bounds(order_column, shape)
     if not ceiling:
-        statement = statement.add_columns(select(func.max(Statement.sequence)).scalar_subquery().label("newest"))
+        statement = statement.add_columns(select(func.max(Statement.sequence)).scalar_subquery()
+                                          .label("newest"))
     order = order_column.asc() if shape.ascending else order_column.desc()
     return statement.where(*conditions).order_by(order).limit(bindparam("count", type_=Integer))
 
@@ -261,7 +266,8 @@ def _direct_agent_statement(shape: _Shape, after: bool, ceiling: bool) -> Any:
                                Statement.actor_ifi.is_distinct_from(ifi)))).subquery("direct")
     statement = select(*both.c)
     if not ceiling:
-        statement = statement.add_columns(select(func.max(Statement.sequence)).scalar_subquery().label("newest"))
+        statement = statement.add_columns(select(func.max(Statement.sequence)).scalar_subquery()
+                                          .label("newest"))
     order = both.c.sequence.asc() if shape.ascending else both.c.sequence.desc()
     return statement.order_by(order).limit(bindparam("count", type_=Integer))
 
@@ -395,7 +401,8 @@ def _referring_to_few_matches(session: Session, shape: _Shape, values: dict[str,
             return None
         if not match_ids:
             return []  # nothing matches, so nothing refers to a match either, directly or through a chain
-        referring = session.execute(_referring_to_ids_statement(shape), {**values, "match_ids": list(match_ids)}).all()
+        referring = session.execute(_referring_to_ids_statement(shape),
+                                    {**values, "match_ids": list(match_ids)}).all()
     # The range is checked here, not in SQL: there it made the planner scan the range's StatementRef
     # statements instead of looking up the few that refer to these matches.
     return [row for row in referring if low <= row.sequence <= high]
@@ -454,7 +461,8 @@ def _filter_conditions(shape: _Shape, table: Any, *, skip_agent: bool = False,
     conditions = []
     if _one_direct_agent(shape) and not skip_agent:
         # Probing one statement at a time (a target, a chain's end), its own columns are the cheapest test.
-        conditions.append(or_(table.actor_ifi == bindparam("ifi"), table.object_agent_ifi == bindparam("ifi")))
+        conditions.append(or_(table.actor_ifi == bindparam("ifi"),
+                              table.object_agent_ifi == bindparam("ifi")))
     elif shape.agents and not skip_agent:
         agent_match = select(StatementAgent.sequence).where(StatementAgent.ifi.in_(bindparam("ifis",
                                                                                             expanding=True)))

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cache
 from operator import itemgetter
 from typing import Any
 
@@ -54,7 +54,8 @@ class StoredStatement:
     __slots__ = ("id", "sequence", "stored", "voided", "_statement", "_json_text")
 
     def __init__(self, id: str, sequence: int, statement: dict | None = None,  # noqa: A002 - xAPI's name
-                 stored: datetime | None = None, voided: bool = False, *, json_text: str | None = None) -> None:
+                 stored: datetime | None = None, voided: bool = False, *,
+                 json_text: str | None = None) -> None:
         if statement is None and json_text is None:
             raise ValueError("a stored statement needs its JSON, decoded or as text")
         self.id, self.sequence, self.voided = id, sequence, voided
@@ -313,14 +314,16 @@ def iter_statements(session: Session, *, after_sequence: int = 0,
                     batch_size: int = 1000) -> Iterator[StoredStatement]:
     """Every stored statement after ``after_sequence`` (voiding and voided included), in sequence order."""
     # Columns, not ORM objects: a rebuild reads every statement, and identity-mapping them cost more.
-    columns = (Statement.statement_id, Statement.sequence, Statement.statement, Statement.stored, Statement.voided)
+    columns = (Statement.statement_id, Statement.sequence, Statement.statement, Statement.stored,
+               Statement.voided)
     for rows in _pages_after(session, after_sequence, lambda last: select(*columns).where(
             Statement.sequence > last).order_by(Statement.sequence).limit(batch_size)):
         for row in rows:
             yield StoredStatement(id=row[0], sequence=row[1], statement=row[2], stored=row[3], voided=row[4])
 
 
-def _pages_after(session: Session, after_sequence: int, page_after: Callable[[int], Any]) -> Iterator[list[Any]]:
+def _pages_after(session: Session, after_sequence: int,
+                 page_after: Callable[[int], Any]) -> Iterator[list[Any]]:
     """Keyset paging in sequence order: ``page_after(last)`` selects the page after sequence ``last``,
     each row with its sequence second; pages until one comes back empty."""
     last = after_sequence
@@ -360,12 +363,13 @@ def statement_member_pages(session: Session, paths: Sequence[tuple[str, ...]], *
     if postgresql:
         # A statement is stored compressed, and each #> would decompress it again: the page's
         # subquery (its LIMIT keeps it apart) decompresses each once ("|| '{}'" makes a new value).
-        members = ", ".join("CASE WHEN page.doc #> '{%(p)s}' IS NULL THEN NULL "
+        # "%" formatting: the SQL's own braces stay as they are (ruff's UP031 is off for it).
+        members = ", ".join("CASE WHEN page.doc #> '{%(p)s}' IS NULL THEN NULL "  # noqa: UP031
                             "ELSE jsonb_build_array(page.doc #> '{%(p)s}') END" % {"p": ",".join(path)}
                             for path in paths)
         parts: ColumnClause[Any] = literal_column(f"jsonb_build_array({members})::text")
     else:
-        members = ", ".join("json(CASE WHEN json_type(lrs_statements.statement, '$.%(p)s') IS NULL "
+        members = ", ".join("json(CASE WHEN json_type(lrs_statements.statement, '$.%(p)s') IS NULL "  # noqa: UP031
                             "THEN NULL ELSE json_array(lrs_statements.statement -> '$.%(p)s') END)"
                             % {"p": ".".join(path)} for path in paths)
         parts = literal_column(f"json_array({members})")
@@ -448,7 +452,8 @@ def attachment_contents(session: Session, sha2s: list[str]) -> dict[str, tuple[s
 
 
 def _mark_reference_chains(new: list[_Prepared], known: dict[str, Any]) -> list[str]:
-    """Keep ``targets_reference``: set on each statement whose StatementRef target is a StatementRef statement.
+    """Keep ``targets_reference``: set on each statement whose StatementRef target is a StatementRef
+    statement.
 
     Either end of a chain may arrive first, so both directions are checked, from what the read
     under the lock found (``_known_statements`` reads the StatementRef targets and the unmarked
@@ -587,7 +592,8 @@ def _number(prepared: list[_Prepared], first_sequence: int, stored_at: datetime)
             side["sequence"] = sequence
 
 
-def _known_statements(session: Session, prepared: list[_Prepared]) -> tuple[int, datetime | None, dict[str, Any]]:
+def _known_statements(session: Session,
+                      prepared: list[_Prepared]) -> tuple[int, datetime | None, dict[str, Any]]:
     """Under the lock, in one query: the newest statement's sequence and ``stored`` (0 and None in an
     empty store), and every stored statement that matters.
 
@@ -611,7 +617,7 @@ def _known_statements(session: Session, prepared: list[_Prepared]) -> tuple[int,
     return highest, newest_stored, found
 
 
-@lru_cache(maxsize=None)
+@cache
 def _known_query(dialect: str, with_references: bool) -> Any:
     """``_known_statements``' query, built once per dialect and shape (building it cost more than
     running it for one statement); its id lists are parameters, one array each on PostgreSQL.

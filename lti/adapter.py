@@ -142,7 +142,8 @@ class _ToolConf(ToolConfAbstract[Request]):
     def find_registration_by_issuer(self, iss: str, *args: Any, **kwargs: Any) -> Registration | None:
         return _registration(self.platform) if iss == self.platform.issuer else None
 
-    def find_registration_by_params(self, iss: str, client_id: str, *args: Any, **kwargs: Any) -> Registration | None:
+    def find_registration_by_params(self, iss: str, client_id: str, *args: Any,
+                                    **kwargs: Any) -> Registration | None:
         if iss == self.platform.issuer and client_id == self.platform.client_id:
             return _registration(self.platform)
         return None
@@ -265,8 +266,9 @@ def verify_launch(id_token: str, platform: PlatformConfig, *, leeway: int = 60) 
     try:
         launch.validate_deployment()
     except LtiException as exc:
-        raise CheckFailed("deployment", f"The deployment_id {claims.get(DEPLOYMENT_CLAIM)!r} is not registered "
-                          f"for this platform ({exc}); add it in Cairn's LTI administration.") from exc
+        raise CheckFailed("deployment", f"The deployment_id {claims.get(DEPLOYMENT_CLAIM)!r} is not "
+                          f"registered for this platform ({exc}); "
+                          "add it in Cairn's LTI administration.") from exc
     try:
         launch.validate_message()
     except LtiException as exc:
@@ -335,8 +337,8 @@ def _service_error(exc: Exception) -> ServiceCallFailed:
     return ServiceCallFailed(f"{type(exc).__name__}: {exc}"[:900])
 
 
-def post_score(platform: PlatformConfig, key: ToolKeyPair, *, lineitem_url: str | None, lineitems_url: str | None,
-               scopes: list[str], score: dict, new_lineitem: dict | None) -> str:
+def post_score(platform: PlatformConfig, key: ToolKeyPair, *, lineitem_url: str | None,
+               lineitems_url: str | None, scopes: list[str], score: dict, new_lineitem: dict | None) -> str:
     """Post ``score`` (an AGS Score) to the line item, creating it from ``new_lineitem`` when there is
     none; returns the line item URL used."""
     service = AssignmentsGradesService(_connector(platform, key), {  # type: ignore[typeddict-item]
@@ -355,9 +357,9 @@ def post_score(platform: PlatformConfig, key: ToolKeyPair, *, lineitem_url: str 
             return lineitem_url
         if new_lineitem is None or not lineitems_url:
             raise ServiceCallFailed("the resource link has no line item and no line items URL")
-        line_item = LineItem().set_label(new_lineitem["label"]).set_score_maximum(new_lineitem["scoreMaximum"]) \
-            .set_resource_id(new_lineitem["resourceId"]).set_resource_link_id(new_lineitem["resourceLinkId"]) \
-            .set_tag(new_lineitem["tag"])
+        line_item = LineItem().set_label(new_lineitem["label"]) \
+            .set_score_maximum(new_lineitem["scoreMaximum"]).set_resource_id(new_lineitem["resourceId"]) \
+            .set_resource_link_id(new_lineitem["resourceLinkId"]).set_tag(new_lineitem["tag"])
         line_item = service.find_or_create_lineitem(line_item, find_by="tag")
         service.put_grade(grade, line_item)
         return str(line_item.get_id())
@@ -369,7 +371,8 @@ def post_score(platform: PlatformConfig, key: ToolKeyPair, *, lineitem_url: str 
 
 def roster_pages(platform: PlatformConfig, key: ToolKeyPair, memberships_url: str) -> list[list[dict]]:
     """Every page of an NRPS membership container, following ``Link: rel="next"`` headers."""
-    service = NamesRolesProvisioningService(_connector(platform, key), {"context_memberships_url": memberships_url})
+    service = NamesRolesProvisioningService(_connector(platform, key),
+                                            {"context_memberships_url": memberships_url})
     pages: list[list[dict]] = []
     url: str | None = memberships_url
     try:

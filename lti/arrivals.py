@@ -83,10 +83,11 @@ def _accept(session: Session, valid: ValidLaunch, *, base_url: str) -> Arrival:
     link = None
     if isinstance(claims.get(LTI + "resource_link"), dict):
         link = _upsert_resource_link(session, platform, context, claims)
-    tool_platform = claims.get(LTI + "tool_platform") if isinstance(claims.get(LTI + "tool_platform"), dict) else {}
-    classes.record_launch(session, platform=platform, user=user, sub=str(claims["sub"]), context=context, link=link,
-                          deployment_id=deployment_id, platform_name=str(tool_platform.get("name") or ""),
-                          base_url=base_url)
+    tool_platform = (claims.get(LTI + "tool_platform")
+                     if isinstance(claims.get(LTI + "tool_platform"), dict) else {})
+    classes.record_launch(session, platform=platform, user=user, sub=str(claims["sub"]), context=context,
+                          link=link, deployment_id=deployment_id,
+                          platform_name=str(tool_platform.get("name") or ""), base_url=base_url)
     message_type = str(claims[LTI + "message_type"])
     destination = f"{link.target_kind}:{link.target_id or ''}" if link else "catalogue:"
     settings = claims.get(DL_SETTINGS_CLAIM) if message_type == "LtiDeepLinkingRequest" else None
@@ -110,7 +111,8 @@ def _remember_services(context: Context, claims: dict) -> None:
         context.ags_scopes = list(ags.get("scope") or [])
 
 
-def _upsert_resource_link(session: Session, platform: Platform, context: Context | None, claims: dict) -> ResourceLink:
+def _upsert_resource_link(session: Session, platform: Platform, context: Context | None,
+                          claims: dict) -> ResourceLink:
     claim = claims[LTI + "resource_link"]
     link = session.scalar(select(ResourceLink).where(ResourceLink.platform_id == platform.id,
                                                      ResourceLink.resource_link_id == str(claim["id"])))
@@ -120,7 +122,8 @@ def _upsert_resource_link(session: Session, platform: Platform, context: Context
     link.context_id = context.id if context else None
     link.title = str(claim.get("title") or "")[:500]
     custom = claims.get(LTI + "custom") or {}
-    link.target_kind, link.target_id = parse_target(custom.get(TARGET_PARAMETER) if isinstance(custom, dict) else None)
+    link.target_kind, link.target_id = parse_target(
+        custom.get(TARGET_PARAMETER) if isinstance(custom, dict) else None)
     ags = claims.get(AGS_CLAIM)
     if isinstance(ags, dict):
         link.lineitem_url = ags.get("lineitem") or link.lineitem_url

@@ -55,7 +55,8 @@ def _category_names(session: Session) -> dict[int, str]:
 def _entries(session: Session, *, search: str | None = None, category_id: int | None = None) -> list[Entry]:
     names = _category_names(session)
     entries: list[Entry] = []
-    for info in pathways.list_pathways(session, status="published", search=search or None, category_id=category_id):
+    for info in pathways.list_pathways(session, status="published", search=search or None,
+                                       category_id=category_id):
         category = names.get(info.category_id or -1, "")
         entries.append(Entry(key=pathway_key(info.lineage), kind="pathway", title=info.title,
                              description=info.description, category=category, gradable=True,

@@ -87,8 +87,9 @@ def tool_config(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(config, indent=2))
         return
-    for label, key in (("Login (OIDC initiation) URL", "oidc_initiation_url"), ("Launch URL", "target_link_uri"),
-                       ("JWKS URL", "public_jwk_url"), ("Deep Linking URL", "deep_linking_url"),
+    for label, key in (("Login (OIDC initiation) URL", "oidc_initiation_url"),
+                       ("Launch URL", "target_link_uri"), ("JWKS URL", "public_jwk_url"),
+                       ("Deep Linking URL", "deep_linking_url"),
                        ("Dynamic registration URL", "dynamic_registration_url")):
         click.echo(f"{label}: {config[key]}")
 

@@ -46,7 +46,8 @@ def respond(session: Session, token: str, chosen: list[str], *, base_url: str) -
     entries = catalogue_source.entries_by_key(session, chosen)
     urls = platforms.tool_urls(base_url)
     items = [ContentItem(title=e.title, url=urls.launch, custom={arrivals.TARGET_PARAMETER: e.key},
-                         score_maximum=e.score_maximum if e.gradable else None, label=e.title, resource_id=e.key)
+                         score_maximum=e.score_maximum if e.gradable else None, label=e.title,
+                         resource_id=e.key)
              for e in entries]
     platform = platforms.get_platform(session, launch.platform_id)
     jwt = deep_linking_response(platforms.platform_config(platform), keys.signing_key(session),

@@ -50,7 +50,8 @@ def queue_outcome(session: Session, outcome: Outcome) -> list[ScoreDelivery]:
         select(ResourceLink, ContextMember.sub)
         .join(Context, Context.id == ResourceLink.context_id)
         .join(ContextMember, ContextMember.context_id == Context.id)
-        .where(ResourceLink.target_kind == outcome.target_kind, ResourceLink.target_id == str(outcome.target_id),
+        .where(ResourceLink.target_kind == outcome.target_kind,
+               ResourceLink.target_id == str(outcome.target_id),
                ContextMember.user_id == outcome.user_id)
         .order_by(ResourceLink.id))
     queued = []
@@ -106,8 +107,9 @@ def deliver_due(factory: sessionmaker[Session], *, limit: int = 100) -> Delivery
             continue
         assert job.config is not None and job.key is not None and job.score is not None
         try:
-            used = post_score(job.config, job.key, lineitem_url=job.lineitem_url, lineitems_url=job.lineitems_url,
-                              scopes=list(job.scopes), score=job.score, new_lineitem=job.new_lineitem)
+            used = post_score(job.config, job.key, lineitem_url=job.lineitem_url,
+                              lineitems_url=job.lineitems_url, scopes=list(job.scopes), score=job.score,
+                              new_lineitem=job.new_lineitem)
         except ServiceCallFailed as exc:
             with factory() as session, session.begin():
                 _record_failure(session, job.id, exc)
@@ -132,8 +134,10 @@ def score_timestamp(moment: datetime) -> str:
 
 def _claim_next(session: Session, skipped: set[int]) -> _Job | None:
     now = utcnow()
-    query = (select(ScoreDelivery).where(ScoreDelivery.delivered_at.is_(None), ScoreDelivery.next_attempt_at <= now,
-                                         or_(ScoreDelivery.leased_until.is_(None), ScoreDelivery.leased_until < now))
+    query = (select(ScoreDelivery).where(ScoreDelivery.delivered_at.is_(None),
+                                         ScoreDelivery.next_attempt_at <= now,
+                                         or_(ScoreDelivery.leased_until.is_(None),
+                                             ScoreDelivery.leased_until < now))
              .order_by(ScoreDelivery.id).limit(1))
     if skipped:
         query = query.where(ScoreDelivery.id.not_in(skipped))
@@ -158,7 +162,8 @@ def _claim_next(session: Session, skipped: set[int]) -> _Job | None:
     new_lineitem = {"label": link.title or f"Cairn {link.target_kind} {link.target_id}",
                     "scoreMaximum": row.score_maximum, "resourceId": f"{link.target_kind}:{link.target_id}",
                     "resourceLinkId": link.resource_link_id, "tag": f"cairn-{link.resource_link_id}"}
-    return _Job(id=row.id, blocked=False, config=platforms.platform_config(platform), key=keys.signing_key(session),
+    return _Job(id=row.id, blocked=False, config=platforms.platform_config(platform),
+                key=keys.signing_key(session),
                 lineitem_url=link.lineitem_url, lineitems_url=link.lineitems_url,
                 scopes=tuple(link.ags_scopes or []), score=score, new_lineitem=new_lineitem)
 
@@ -228,6 +233,7 @@ def on_outcome_changed(session: Session, change: OutcomeChange) -> None:
     else:
         activity, grading = ("Completed" if change.completed else "Submitted"), "FullyGraded"
     queue_outcome(session, Outcome(user_id=change.user_id, target_kind=kind, target_id=target_id,
-                                   score_given=change.score_given, score_maximum=change.score_maximum or 100.0,
+                                   score_given=change.score_given,
+                                   score_maximum=change.score_maximum or 100.0,
                                    activity_progress=activity, grading_progress=grading,
                                    timestamp=change.timestamp))

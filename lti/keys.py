@@ -59,7 +59,8 @@ def _active_key(session: Session) -> ToolKey | None:
 def published_jwks(session: Session) -> dict:
     """The JWKS to serve: every key not yet expired, including keys that will sign soon."""
     now = utcnow()
-    keys = list(session.scalars(select(ToolKey).where(or_(ToolKey.expires_at.is_(None), ToolKey.expires_at > now))
+    keys = list(session.scalars(select(ToolKey).where(or_(ToolKey.expires_at.is_(None),
+                                                          ToolKey.expires_at > now))
                                 .order_by(ToolKey.id)))
     if not keys:
         signing_key(session)

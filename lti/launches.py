@@ -50,9 +50,11 @@ def begin_login(session: Session, params: dict[str, str], *, redirect_uri: str) 
     if not issuer:
         raise LaunchRejected("issuer", "The login initiation request has no iss parameter.", status=400)
     if not params.get("login_hint"):
-        raise LaunchRejected("login_hint", "The login initiation request has no login_hint parameter.", status=400)
+        raise LaunchRejected("login_hint", "The login initiation request has no login_hint parameter.",
+                             status=400)
     if not params.get("target_link_uri"):
-        raise LaunchRejected("target_link_uri", "The login initiation request has no target_link_uri.", status=400)
+        raise LaunchRejected("target_link_uri", "The login initiation request has no target_link_uri.",
+                             status=400)
     client_id = params.get("client_id") or None
     platform = platforms.find_platform(session, issuer, client_id)
     if platform is None:
@@ -71,8 +73,8 @@ def begin_login(session: Session, params: dict[str, str], *, redirect_uri: str) 
                            expires_at=utcnow() + LOGIN_STATE_LIFETIME))
     session.flush()
     query = {"scope": "openid", "response_type": "id_token", "response_mode": "form_post", "prompt": "none",
-             "client_id": platform.client_id, "redirect_uri": redirect_uri, "login_hint": params["login_hint"],
-             "state": state, "nonce": nonce}
+             "client_id": platform.client_id, "redirect_uri": redirect_uri,
+             "login_hint": params["login_hint"], "state": state, "nonce": nonce}
     if params.get("lti_message_hint"):
         query["lti_message_hint"] = params["lti_message_hint"]
     storage_target = params.get("lti_storage_target") or None
@@ -123,8 +125,8 @@ def validate_launch(session: Session, *, id_token: str, state: str, browser_stat
     try:
         unverified = unverified_claims(id_token)
         if unverified.get("iss") != platform.issuer:
-            raise CheckFailed("issuer", f"The id_token's issuer {unverified.get('iss')!r} is not the platform "
-                              f"this login started with ({platform.issuer!r}).")
+            raise CheckFailed("issuer", f"The id_token's issuer {unverified.get('iss')!r} is not the "
+                              f"platform this login started with ({platform.issuer!r}).")
         config = platforms.platform_config(platform)
         claims = verify_launch(id_token, config, leeway=leeway)
     except CheckFailed as exc:
@@ -134,8 +136,8 @@ def validate_launch(session: Session, *, id_token: str, state: str, browser_stat
         platform.jwks_fetched_at = utcnow()
     target = claims.get("https://purl.imsglobal.org/spec/lti/claim/target_link_uri")
     if target and target != row.target_link_uri:
-        raise LaunchRejected("target_link_uri", f"The id_token's target_link_uri {target!r} is not the one the "
-                             f"login was initiated with ({row.target_link_uri!r}).")
+        raise LaunchRejected("target_link_uri", f"The id_token's target_link_uri {target!r} is not the one "
+                             f"the login was initiated with ({row.target_link_uri!r}).")
     if claims.get("nonce") != row.nonce:
         raise LaunchRejected("nonce", "The id_token's nonce is not the one Cairn sent in this login.")
     _use_nonce(session, platform.issuer, str(claims["nonce"]), claims.get("exp"), leeway)

@@ -35,7 +35,8 @@ def find_or_create_learner(session: Session, issuer: str, person: dict) -> User:
     name, email and LIS person sourcedId are refreshed from the platform."""
     sub = str(person.get("sub") or person.get("user_id"))
     identity = identity_of(issuer, sub)
-    name = (person.get("name") or " ".join(p for p in (person.get("given_name"), person.get("family_name")) if p)
+    name = (person.get("name")
+            or " ".join(p for p in (person.get("given_name"), person.get("family_name")) if p)
             or f"Learner {sub}")
     email = (person.get("email") or "").strip().lower() or None
     lis = person.get(LTI + "lis") or {}

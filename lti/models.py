@@ -31,7 +31,8 @@ class Platform(Base):
     jwks_fetched_at: Mapped[Timestamp | None]
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
 
-    deployments: Mapped[list[Deployment]] = relationship(back_populates="platform", cascade="all, delete-orphan",
+    deployments: Mapped[list[Deployment]] = relationship(back_populates="platform",
+                                                         cascade="all, delete-orphan",
                                                          order_by="Deployment.id")
 
 
@@ -39,7 +40,8 @@ class Deployment(Base):
     """A deployment id the platform uses for Cairn; launches naming any other are refused."""
 
     __tablename__ = "lti_deployments"
-    __table_args__ = (UniqueConstraint("platform_id", "deployment_id", name="uq_lti_deployments_platform_id"),)
+    __table_args__ = (UniqueConstraint("platform_id", "deployment_id",
+                                       name="uq_lti_deployments_platform_id"),)
 
     id: Mapped[IntPK]
     platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
@@ -132,7 +134,8 @@ class ResourceLink(Base):
     AGS line item."""
 
     __tablename__ = "lti_resource_links"
-    __table_args__ = (UniqueConstraint("platform_id", "resource_link_id", name="uq_lti_resource_links_platform_id"),)
+    __table_args__ = (UniqueConstraint("platform_id", "resource_link_id",
+                                       name="uq_lti_resource_links_platform_id"),)
 
     id: Mapped[IntPK]
     platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
@@ -187,7 +190,8 @@ class Launch(Base):
     deployment_id: Mapped[str] = mapped_column(String(255))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     context_id: Mapped[int | None] = mapped_column(ForeignKey("lti_contexts.id", ondelete="SET NULL"))
-    resource_link_id: Mapped[int | None] = mapped_column(ForeignKey("lti_resource_links.id", ondelete="SET NULL"))
+    resource_link_id: Mapped[int | None] = mapped_column(ForeignKey("lti_resource_links.id",
+                                                                    ondelete="SET NULL"))
     message_type: Mapped[str] = mapped_column(String(50))
     destination: Mapped[str] = mapped_column(String(2048))
     deep_linking_settings: Mapped[Json | None] = mapped_column(default=None)

@@ -29,9 +29,11 @@ def add_platform(session: Session, *, issuer: str, client_id: str, auth_login_ur
     """Register a platform (an issuer and the client_id it gave Cairn) with its deployment ids."""
     existing = find_platform(session, issuer, client_id)
     if existing is not None:
-        raise Conflict(f"platform {issuer} with client_id {client_id} is already registered (id {existing.id})")
-    platform = Platform(issuer=issuer, client_id=client_id, name=name or issuer, auth_login_url=auth_login_url,
-                        token_url=token_url, jwks_url=jwks_url, auth_audience=auth_audience)
+        raise Conflict(f"platform {issuer} with client_id {client_id} is already registered "
+                       f"(id {existing.id})")
+    platform = Platform(issuer=issuer, client_id=client_id, name=name or issuer,
+                        auth_login_url=auth_login_url, token_url=token_url, jwks_url=jwks_url,
+                        auth_audience=auth_audience)
     platform.deployments = [Deployment(deployment_id=d) for d in dict.fromkeys(deployment_ids) if d]
     session.add(platform)
     session.flush()

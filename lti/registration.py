@@ -33,7 +33,8 @@ def check_registration_link(secret_key: str, token: str | None) -> None:
     except BadData as exc:
         raise RegistrationFailed("This registration link is missing, invalid or expired: ask a Cairn "
                                  "administrator for a new one (LTI administration page or "
-                                 "`cairn lti tool-config`).", status=403, code="registration_link_invalid") from exc
+                                 "`cairn lti tool-config`).", status=403,
+                                 code="registration_link_invalid") from exc
 
 
 def client_registration(base_url: str, platform_configuration: dict) -> dict:
@@ -74,7 +75,8 @@ def register(session: Session, openid_configuration_url: str, registration_token
         raise RegistrationFailed(f"Cannot read the platform's OpenID configuration: {exc}") from exc
     missing = [k for k in REQUIRED if not configuration.get(k)]
     if missing:
-        raise RegistrationFailed(f"The platform's OpenID configuration lacks {', '.join(missing)}.", status=400)
+        raise RegistrationFailed(f"The platform's OpenID configuration lacks {', '.join(missing)}.",
+                                 status=400)
     issuer = str(configuration["issuer"])
     # §3.5.1: the configuration must come from the issuer's own site.
     if urlsplit(openid_configuration_url).netloc != urlsplit(issuer).netloc:
@@ -97,6 +99,7 @@ def register(session: Session, openid_configuration_url: str, registration_token
     name = (configuration.get(PLATFORM_CONFIGURATION) or {}).get("product_family_code") or issuer
     return platforms.add_platform(
         session, issuer=issuer, client_id=str(client_id), name=str(name),
-        auth_login_url=str(configuration["authorization_endpoint"]), token_url=str(configuration["token_endpoint"]),
+        auth_login_url=str(configuration["authorization_endpoint"]),
+        token_url=str(configuration["token_endpoint"]),
         jwks_url=str(configuration["jwks_uri"]), deployment_ids=[str(deployment_id)] if deployment_id else [],
         auth_audience=configuration.get("authorization_server"))

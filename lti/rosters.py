@@ -43,7 +43,8 @@ def _prepare(session: Session, context_pk: int) -> _RosterCall:
         raise LtiError("the platform offered no Names and Role Provisioning Service for this context",
                        status=409, code="nrps_unavailable")
     platform = platforms.get_platform(session, context.platform_id)
-    return _RosterCall(platforms.platform_config(platform), keys.signing_key(session), context.memberships_url)
+    return _RosterCall(platforms.platform_config(platform), keys.signing_key(session),
+                       context.memberships_url)
 
 
 def sync_now(factory: sessionmaker[Session], context_pk: int) -> RosterSync:

@@ -54,12 +54,14 @@ def _cookie_options() -> dict[str, Any]:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response:
     params = LoginInitiation().load(request.values.to_dict())
-    login_redirect = launches.begin_login(get_session(), params, redirect_uri=url_for("lti.launch", _external=True))
+    login_redirect = launches.begin_login(get_session(), params,
+                                          redirect_uri=url_for("lti.launch", _external=True))
     if login_redirect.storage_target:
         # LTI Client Side postMessages: keep the state in the platform's storage too, then go on.
         response = make_response(render_template(
-            "lti_storage_put.html", target=login_redirect.storage_target, origin=login_redirect.platform_origin,
-            key=STORAGE_KEY_PREFIX + login_redirect.state, value=login_redirect.state, next_url=login_redirect.url))
+            "lti_storage_put.html", target=login_redirect.storage_target,
+            origin=login_redirect.platform_origin, key=STORAGE_KEY_PREFIX + login_redirect.state,
+            value=login_redirect.state, next_url=login_redirect.url))
         _forget_new_session()
     else:
         response = redirect(login_redirect.url)
@@ -84,13 +86,15 @@ def launch() -> Response:
         # No cookie came back: ask the platform's storage frame (in the browser) for the state.
         response = make_response(render_template(
             "lti_storage_get.html", target=form["lti_storage_target"],
-            origin=_platform_origin(state), key=STORAGE_KEY_PREFIX + state, id_token=form["id_token"], state=state))
+            origin=_platform_origin(state), key=STORAGE_KEY_PREFIX + state, id_token=form["id_token"],
+            state=state))
         _forget_new_session()
         return response
     else:
         browser_state = cookie_state
     session = get_session()
-    valid = launches.validate_launch(session, id_token=form["id_token"], state=state, browser_state=browser_state)
+    valid = launches.validate_launch(session, id_token=form["id_token"], state=state,
+                                     browser_state=browser_state)
     arrival = arrivals.accept(session, valid, base_url=current_app.config["BASE_URL"])
     if arrival.context is not None and rosters.is_stale(arrival.context):
         _sync_roster_after_response(arrival.context.id)
@@ -100,7 +104,8 @@ def launch() -> Response:
         response = redirect(url_for("lti.deep_linking_page", token=arrival.launch.token))
     elif storage_checked:
         # The iframe cannot keep our session cookie: continue first-party, in a new window.
-        response = make_response(render_template("lti_continue.html", launch=arrival.launch, user=arrival.user))
+        response = make_response(render_template("lti_continue.html", launch=arrival.launch,
+                                                 user=arrival.user))
     else:
         sign_in(arrival.user)
         response = redirect(destination_url(arrival.launch))
@@ -192,8 +197,8 @@ def deep_linking_submit(token: str) -> str:
 def register() -> str:
     start = RegistrationStart().load(request.args.to_dict())
     registration.check_registration_link(current_app.config["SECRET_KEY"], start["cairn_token"])
-    platform = registration.register(get_session(), start["openid_configuration"], start["registration_token"],
-                                     base_url=current_app.config["BASE_URL"])
+    platform = registration.register(get_session(), start["openid_configuration"],
+                                     start["registration_token"], base_url=current_app.config["BASE_URL"])
     return render_template("lti_registered.html", platform=platform)
 
 

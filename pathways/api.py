@@ -233,7 +233,8 @@ def audiences_create() -> Any:
        body=s.AudiencePatch, response=s.AudienceOut)
 def audiences_update(audience_id: int) -> Any:
     access.admin()
-    return _dump(s.AudienceOut, services.update_audience(get_session(), audience_id, **_body(s.AudiencePatch)))
+    return _dump(s.AudienceOut,
+                 services.update_audience(get_session(), audience_id, **_body(s.AudiencePatch)))
 
 
 @route("/audiences/<int:audience_id>", "DELETE", summary="Delete an audience", tag="people", status=204)
@@ -248,12 +249,13 @@ def audiences_delete(audience_id: int) -> Any:
 def classes_list() -> Any:
     user = access.signed_in()
     session = get_session()
-    classes = services.list_classes(session) if user.is_admin else services.classes_taught_by(session, user.id)
+    classes = services.list_classes(session) if user.is_admin else \
+        services.classes_taught_by(session, user.id)
     return _dump(s.ClassOut, classes, many=True)
 
 
-@route("/classes", "POST", summary="Create a class by hand", tag="people", body=s.ClassIn, response=s.ClassOut,
-       status=201)
+@route("/classes", "POST", summary="Create a class by hand", tag="people", body=s.ClassIn,
+       response=s.ClassOut, status=201)
 def classes_create() -> Any:
     access.admin()
     return _dump(s.ClassOut, services.create_class(get_session(), **_body(s.ClassIn)), 201)
@@ -280,12 +282,13 @@ def classes_set_member(class_id: int, user_id: int) -> Any:
        response=s.AssignmentOut, many=True)
 def assignments_list() -> Any:
     access.admin()
-    return _dump(s.AssignmentOut, services.list_assignments(get_session(), **_query(s.AssignmentQuery)), many=True)
+    return _dump(s.AssignmentOut, services.list_assignments(get_session(), **_query(s.AssignmentQuery)),
+                 many=True)
 
 
 @route("/assignments", "POST",
-       summary="Assign a pathway to an audience, class or learner (instructors: to their classes)", tag="people",
-       body=s.AssignmentIn, response=s.AssignmentOut, status=201)
+       summary="Assign a pathway to an audience, class or learner (instructors: to their classes)",
+       tag="people", body=s.AssignmentIn, response=s.AssignmentOut, status=201)
 def assignments_create() -> Any:
     viewer = access.signed_in()
     data = _body(s.AssignmentIn)
@@ -306,7 +309,8 @@ def assignments_delete(assignment_id: int) -> Any:
 # -------------------------------------------------------------------------------------------- assessments
 
 
-@route("/assessments", "GET", summary="Question banks", tag="assessments", response=s.AssessmentOut, many=True)
+@route("/assessments", "GET", summary="Question banks", tag="assessments", response=s.AssessmentOut,
+       many=True)
 def assessments_list() -> Any:
     access.admin()
     return _dump(s.AssessmentOut, assessments.list_assessments(get_session()), many=True)
@@ -346,7 +350,8 @@ def questions_create(assessment_id: int) -> Any:
        body=s.QuestionPatch, response=s.QuestionOut)
 def questions_update(question_id: int) -> Any:
     access.admin()
-    return _dump(s.QuestionOut, assessments.update_question(get_session(), question_id, **_body(s.QuestionPatch)))
+    return _dump(s.QuestionOut,
+                 assessments.update_question(get_session(), question_id, **_body(s.QuestionPatch)))
 
 
 @route("/questions/<int:question_id>", "DELETE", summary="Remove a question", tag="assessments", status=204)
@@ -356,7 +361,8 @@ def questions_delete(question_id: int) -> Any:
     return "", 204
 
 
-@route("/assessments/<int:assessment_id>/attempts", "POST", summary="Start an attempt (the signed-in learner)",
+@route("/assessments/<int:assessment_id>/attempts", "POST",
+       summary="Start an attempt (the signed-in learner)",
        tag="assessments", body=s.AttemptStartIn, response=s.AttemptOut, status=201)
 def attempts_start(assessment_id: int) -> Any:
     user = access.signed_in()
@@ -385,15 +391,15 @@ def _question_key(key: str) -> int:
 # ---------------------------------------------------------------------------------------------- learners
 
 
-@route("/me/pathways", "GET", summary="My pathways, overdue first", tag="learner", response=s.LearnerPathwayOut,
-       many=True)
+@route("/me/pathways", "GET", summary="My pathways, overdue first", tag="learner",
+       response=s.LearnerPathwayOut, many=True)
 def me_pathways() -> Any:
     user = access.signed_in()
     return _dump(s.LearnerPathwayOut, services.learner_pathways(get_session(), user.id), many=True)
 
 
-@route("/me/pathways/<int:pathway_id>", "GET", summary="My progress on a pathway, step by step", tag="learner",
-       response=s.LearnerPathwayDetailOut)
+@route("/me/pathways/<int:pathway_id>", "GET", summary="My progress on a pathway, step by step",
+       tag="learner", response=s.LearnerPathwayDetailOut)
 def me_pathway(pathway_id: int) -> Any:
     user = access.signed_in()
     return _dump(s.LearnerPathwayDetailOut, services.learner_pathway(get_session(), user.id, pathway_id))
@@ -428,7 +434,8 @@ def me_certifications() -> Any:
        response=s.StatementIdOut, status=201)
 def me_read(step_id: int) -> Any:
     user = access.signed_in()
-    return _dump(s.StatementIdOut, {"statement_id": actions.record_reading(get_session(), user.id, step_id)}, 201)
+    return _dump(s.StatementIdOut,
+                 {"statement_id": actions.record_reading(get_session(), user.id, step_id)}, 201)
 
 
 @route("/me/steps/<int:step_id>/launch", "POST",
@@ -514,7 +521,8 @@ def attendance_sheet(step_id: int) -> Any:
     learners = set(services.learners_of_lineage(session, pathway.lineage))
     if scope is not None:
         learners &= scope
-    return _dump(s.AttendanceEntryOut, actions.attendance_sheet(session, step_id, sorted(learners)), many=True)
+    return _dump(s.AttendanceEntryOut, actions.attendance_sheet(session, step_id, sorted(learners)),
+                 many=True)
 
 
 @route("/steps/<int:step_id>/attendance/<int:user_id>", "PUT",
@@ -553,7 +561,8 @@ def report_progress() -> Any:
     return _dump(s.ReportPageOut, reports.progress_report(session, **filters))
 
 
-@route("/reports/compliance", "GET", summary="Who is overdue, expired, or expires within N days (JSON or CSV)",
+@route("/reports/compliance", "GET",
+       summary="Who is overdue, expired, or expires within N days (JSON or CSV)",
        tag="reports", query=s.ComplianceQuery, response=s.ReportPageOut, csv=True)
 def report_compliance() -> Any:
     data = _query(s.ComplianceQuery)
@@ -561,8 +570,8 @@ def report_compliance() -> Any:
     filters = _report_filters(data)
     if out == "csv":
         filters.pop("cursor", None), filters.pop("limit", None)
-        return _csv(reports.iter_compliance(get_session(), **filters), reports.columns_of(reports.ProgressRow),
-                    f"compliance-{filters['kind']}.csv")
+        return _csv(reports.iter_compliance(get_session(), **filters),
+                    reports.columns_of(reports.ProgressRow), f"compliance-{filters['kind']}.csv")
     return _dump(s.ReportPageOut, reports.compliance_page(get_session(), **filters))
 
 

@@ -104,7 +104,8 @@ def _check_rules(pass_mark: float, attempt_limit: int | None, time_limit_seconds
         raise InvalidInput("time_limit_seconds", "must be at least 10 seconds")
 
 
-def create_assessment(session: Session, *, title: str, pass_mark: float = 0.8, attempt_limit: int | None = None,
+def create_assessment(session: Session, *, title: str, pass_mark: float = 0.8,
+                      attempt_limit: int | None = None,
                       time_limit_seconds: int | None = None, shuffle: bool = False,
                       activity_iri: str | None = None) -> AssessmentInfo:
     """Create an empty question bank with its pass mark (scaled), attempt limit and time limit."""
@@ -158,7 +159,8 @@ def _ids(items: Any, field_name: str) -> list[str]:
         raise InvalidInput(field_name, "must be a non-empty list of {id, text}")
     ids = []
     for index, item in enumerate(items):
-        if not isinstance(item, dict) or not str(item.get("id", "")).strip() or not str(item.get("text", "")).strip():
+        if not isinstance(item, dict) or not str(item.get("id", "")).strip() \
+                or not str(item.get("text", "")).strip():
             raise InvalidInput(f"{field_name}.{index}", "needs an id and a text")
         if any(c in str(item["id"]) for c in "[],.: "):
             raise InvalidInput(f"{field_name}.{index}.id", "must not contain spaces or [ ] , . :")
@@ -190,20 +192,23 @@ def _check_question(kind: str, options: dict[str, Any], correct: Any) -> tuple[d
     if kind == "fill-in":
         if isinstance(correct, str):
             correct = [correct]
-        if not isinstance(correct, list) or not correct or not all(isinstance(c, str) and c.strip() for c in correct):
+        if not isinstance(correct, list) or not correct \
+                or not all(isinstance(c, str) and c.strip() for c in correct):
             raise InvalidInput("correct", "must list the accepted answers")
         return {"case_sensitive": bool(options.get("case_sensitive"))}, [c.strip() for c in correct]
     if kind == "numeric":
         if isinstance(correct, int | float) and not isinstance(correct, bool):
             correct = {"min": correct, "max": correct}
-        if not isinstance(correct, dict) or not all(isinstance(correct.get(k), int | float) for k in ("min", "max")) \
+        if not isinstance(correct, dict) \
+                or not all(isinstance(correct.get(k), int | float) for k in ("min", "max")) \
                 or correct["min"] > correct["max"]:
             raise InvalidInput("correct", "must be a number or {min, max} with min <= max")
         return {}, {"min": correct["min"], "max": correct["max"]}
     if kind == "matching":
         sources = _ids(options.get("source"), "options.source")
         targets = _ids(options.get("target"), "options.target")
-        if not isinstance(correct, dict) or set(correct) != set(sources) or not set(correct.values()) <= set(targets):
+        if not isinstance(correct, dict) or set(correct) != set(sources) \
+                or not set(correct.values()) <= set(targets):
             raise InvalidInput("correct", "must map every source id to a target id")
         return {"source": options["source"], "target": options["target"]}, dict(correct)
     ids = _ids(options.get("choices"), "options.choices")  # sequencing
@@ -320,8 +325,10 @@ def _definition(question: Question) -> dict[str, Any]:
         low, high = correct["min"], correct["max"]
         definition["correctResponsesPattern"] = [str(low) if low == high else f"{low}[:]{high}"]
     elif kind == "matching":
-        definition["source"] = [{"id": c["id"], "description": {"en-US": c["text"]}} for c in question.options["source"]]
-        definition["target"] = [{"id": c["id"], "description": {"en-US": c["text"]}} for c in question.options["target"]]
+        definition["source"] = [{"id": c["id"], "description": {"en-US": c["text"]}}
+                                for c in question.options["source"]]
+        definition["target"] = [{"id": c["id"], "description": {"en-US": c["text"]}}
+                                for c in question.options["target"]]
         definition["correctResponsesPattern"] = ["[,]".join(f"{s}[.]{t}" for s, t in sorted(correct.items()))]
     return definition
 
@@ -342,7 +349,8 @@ def attempts_used(session: Session, user_id: int, assessment_id: int) -> int:
 
 def start_attempt(session: Session, user_id: int, assessment_id: int, *, step_id: int | None = None,
                   now: datetime | None = None, rng: random.Random | None = None) -> AttemptInfo:
-    """Start an attempt (refused once the attempt limit is used up); questions shuffled if the bank says so."""
+    """Start an attempt (refused once the attempt limit is used up); questions shuffled if the bank says
+    so."""
     now = now or utcnow()
     assessment = _assessment(session, assessment_id)
     if session.get(User, user_id) is None:
@@ -351,7 +359,8 @@ def start_attempt(session: Session, user_id: int, assessment_id: int, *, step_id
         step = session.get(Step, step_id)
         if step is None or step.assessment_id != assessment_id:
             raise InvalidInput("step_id", "is not a step of this assessment")
-    if assessment.attempt_limit is not None and attempts_used(session, user_id, assessment_id) >= assessment.attempt_limit:
+    if assessment.attempt_limit is not None \
+            and attempts_used(session, user_id, assessment_id) >= assessment.attempt_limit:
         raise Forbidden(f"all {assessment.attempt_limit} attempts are used")
     if not assessment.questions:
         raise Conflict("this assessment has no questions yet")
@@ -370,7 +379,8 @@ def _attempt_info(session: Session, row: AssessmentAttempt, assessment: Assessme
     deadline = row.started_at + timedelta(seconds=assessment.time_limit_seconds) \
         if assessment.time_limit_seconds else None
     return AttemptInfo(row.id, row.assessment_id, row.user_id, row.registration, row.started_at, deadline,
-                       tuple(_question_info(by_id[i], with_answer=False) for i in row.question_order if i in by_id))
+                       tuple(_question_info(by_id[i], with_answer=False)
+                             for i in row.question_order if i in by_id))
 
 
 def get_attempt(session: Session, attempt_id: int) -> AttemptInfo:
@@ -420,7 +430,8 @@ def submit_attempt(session: Session, attempt_id: int, user_id: int, answers: dic
         statements.append({
             "id": str(uuid.uuid4()), "actor": actor, "timestamp": now.isoformat(),
             "verb": {"id": VERB_ANSWERED, "display": {"en-US": "answered"}},
-            "object": {"objectType": "Activity", "id": question.activity_iri, "definition": _definition(question)},
+            "object": {"objectType": "Activity", "id": question.activity_iri,
+                       "definition": _definition(question)},
             "result": {"response": response, "success": correct,
                        "score": {"raw": question.points if correct else 0, "min": 0, "max": question.points}},
             "context": context})
@@ -428,7 +439,8 @@ def submit_attempt(session: Session, attempt_id: int, user_id: int, answers: dic
     passed = scaled >= assessment.pass_mark
     statements.append({
         "id": str(uuid.uuid4()), "actor": actor, "timestamp": now.isoformat(),
-        "verb": {"id": VERB_PASSED if passed else VERB_FAILED, "display": {"en-US": "passed" if passed else "failed"}},
+        "verb": {"id": VERB_PASSED if passed else VERB_FAILED,
+                 "display": {"en-US": "passed" if passed else "failed"}},
         "object": {"objectType": "Activity", "id": assessment.activity_iri,
                    "definition": {"type": ASSESSMENT_ACTIVITY_TYPE, "name": {"en-US": assessment.title}}},
         "result": {"success": passed, "completion": True,

@@ -51,5 +51,5 @@ def reminders() -> None:
     """Print today's due-date reminders (learner, pathway, due date), one per line, tab-separated."""
     from pathways import reports
     for reminder in reports.due_reminders(get_session()):
-        click.echo(f"{reminder.email or reminder.name}\t{reminder.pathway_title}\t{reminder.due_at.isoformat()}"
-                   f"\t{reminder.days_before} days before")
+        click.echo(f"{reminder.email or reminder.name}\t{reminder.pathway_title}\t"
+                   f"{reminder.due_at.isoformat()}\t{reminder.days_before} days before")

@@ -55,19 +55,24 @@ def load(session: Session) -> dict[str, Any]:
                        document_url=f"{CONTENT}/handbook.pdf")
     catalogue.add_step(session, onboarding.id, kind="xapi", title="Meet the team (video)",
                        launch_url=f"{CONTENT}/team/index.html", activity_iri=f"{CONTENT}/team")
-    catalogue.add_step(session, onboarding.id, kind="xapi", title="Our tools", launch_url=f"{CONTENT}/tools/index.html",
+    catalogue.add_step(session, onboarding.id, kind="xapi", title="Our tools",
+                       launch_url=f"{CONTENT}/tools/index.html",
                        activity_iri=f"{CONTENT}/tools", required=False)
 
     quiz = assessments.create_assessment(session, title="Fire safety check", pass_mark=0.75, attempt_limit=3)
-    assessments.add_question(session, quiz.id, interaction_type="choice", prompt="Which extinguisher for electrical fires?",
-                             options={"choices": [{"id": "water", "text": "Water"}, {"id": "co2", "text": "CO2"},
+    assessments.add_question(session, quiz.id, interaction_type="choice",
+                             prompt="Which extinguisher for electrical fires?",
+                             options={"choices": [{"id": "water", "text": "Water"},
+                                                  {"id": "co2", "text": "CO2"},
                                                   {"id": "foam", "text": "Foam"}]},
                              correct=["co2"], feedback="CO2 does not conduct electricity.")
     assessments.add_question(session, quiz.id, interaction_type="true-false",
                              prompt="You should use the lift during a fire alarm.", correct=False)
     assessments.add_question(session, quiz.id, interaction_type="numeric",
-                             prompt="How many metres from the building is the assembly point?", correct={"min": 45, "max": 55})
-    assessments.add_question(session, quiz.id, interaction_type="sequencing", prompt="Put the steps in order.",
+                             prompt="How many metres from the building is the assembly point?",
+                             correct={"min": 45, "max": 55})
+    assessments.add_question(session, quiz.id, interaction_type="sequencing",
+                             prompt="Put the steps in order.",
                              options={"choices": [{"id": "alarm", "text": "Raise the alarm"},
                                                   {"id": "leave", "text": "Leave the building"},
                                                   {"id": "report", "text": "Report at the assembly point"}]},
@@ -83,7 +88,8 @@ def load(session: Session) -> dict[str, Any]:
 
     drill = catalogue.create_pathway(session, title="Evacuation drill", outcome_kind="training_attendance",
                                      category_id=safety.id, description="A practical drill on site.")
-    catalogue.add_step(session, drill.id, kind="session", title="Drill on site", session_place="Main car park",
+    catalogue.add_step(session, drill.id, kind="session", title="Drill on site",
+                       session_place="Main car park",
                        session_starts_at=utcnow() + timedelta(days=10), session_capacity=20)
 
     gdpr = catalogue.create_pathway(session, title="Data protection essentials", outcome_kind="compliance",
@@ -102,7 +108,8 @@ def load(session: Session) -> dict[str, Any]:
 
     everyone = people.create_audience(session, name="All staff", member_ids=[lea.id, sam.id])
     operations = people.create_audience(session, name="Operations", description="Everyone in Operations",
-                                        rules=[{"attribute": "department", "op": "equals", "value": "Operations"}])
+                                        rules=[{"attribute": "department", "op": "equals",
+                                                "value": "Operations"}])
     klass = people.create_class(session, title="History 101")
     people.set_class_membership(session, klass.id, instructor.id, "instructor")
     for learner in (lea, sam):
@@ -120,7 +127,8 @@ def load(session: Session) -> dict[str, Any]:
 
     def say(user: User, verb: str, activity: str, days_ago: float, **result: Any) -> None:
         statement: dict[str, Any] = {
-            "id": str(uuid.uuid4()), "actor": {"objectType": "Agent", "name": user.name, "mbox": f"mailto:{user.email}"},
+            "id": str(uuid.uuid4()),
+            "actor": {"objectType": "Agent", "name": user.name, "mbox": f"mailto:{user.email}"},
             "verb": {"id": verb, "display": {"en-US": verb.rsplit("/", 1)[-1]}},
             "object": {"objectType": "Activity", "id": activity},
             "timestamp": (now - timedelta(days=days_ago)).isoformat()}

@@ -100,13 +100,15 @@ def _score_ok(step: StepInfo, fact: Fact, minimum: float | None) -> bool:
     return fact.score_scaled is not None and fact.score_scaled >= minimum
 
 
-def _done_evidence(step: StepInfo, facts: list[Fact], since: datetime | None) -> tuple[datetime, list[str]] | None:
+def _done_evidence(step: StepInfo, facts: list[Fact],
+                   since: datetime | None) -> tuple[datetime, list[str]] | None:
     """When the step became done at or after ``since``, and the ids that show it, from valid facts."""
     window = [f for f in facts if since is None or f.timestamp >= since]
     if step.kind == "cmi5" and step.move_on == "CompletedAndPassed":
         lms = next((f for f in window if f.verb in (VERB_SATISFIED, VERB_WAIVED)), None)
         completed = next((f for f in window if f.verb == VERB_COMPLETED), None)
-        passed = next((f for f in window if f.verb == VERB_PASSED and _score_ok(step, f, step.mastery_score)), None)
+        passed = next((f for f in window if f.verb == VERB_PASSED and _score_ok(step, f, step.mastery_score)),
+                      None)
         candidates = []
         if completed and passed:
             later = max(completed, passed, key=lambda f: f.order)
@@ -233,7 +235,8 @@ def derive_pathway(steps: list[StepInfo], facts: list[Fact], registrations_by_st
         started = [sid for sid, r in result.steps.items() if r.state != "not_started"]
         if started:
             result.status = "in_progress"
-            result.evidence["status"] = sorted({i for sid in started for i in result.steps[sid].evidence["state"]})
+            result.evidence["status"] = sorted({i for sid in started
+                                                for i in result.steps[sid].evidence["state"]})
     # Step views inside a finished cycle that has not yet reopened show the cycle's completion.
     if result.status == "completed" and since is not None:
         for step in steps:
@@ -249,7 +252,8 @@ def derive_pathway(steps: list[StepInfo], facts: list[Fact], registrations_by_st
         best = max(scores, key=lambda s: (s[0], [-ord(c) for c in "".join(s[1])]))
         result.best_score, result.evidence["best_score"] = best[0], best[1]
     result.attempts = sum(r.attempts for r in result.steps.values())
-    lasts = [(r.last_activity_at, r.evidence["last_activity"]) for r in result.steps.values() if r.last_activity_at]
+    lasts = [(r.last_activity_at, r.evidence["last_activity"]) for r in result.steps.values()
+             if r.last_activity_at]
     if lasts:
         last = max(lasts, key=lambda item: (item[0], item[1]))
         result.last_activity_at, result.evidence["last_activity"] = last[0], last[1]

@@ -1,4 +1,5 @@
-"""What a pathway covers, for forwarding targets that filter on a pathway (``cairn forward add --pathway``)."""
+"""What a pathway covers, for forwarding targets that filter on a pathway
+(``cairn forward add --pathway``)."""
 from __future__ import annotations
 
 from sqlalchemy import select

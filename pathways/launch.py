@@ -160,8 +160,8 @@ def launch_xapi_content(session: Session, user_id: int, step_id: int, *, base_ur
     actor = learner_agent(session, user)
     registration = _registration(session, user.id, step.id)
     key, secret = lrs.issue_launch_credential(session, agent=actor, registration=registration,
-                                              activity_id=step.activity_iri, ttl_seconds=int(ttl.total_seconds()),
-                                              home_page=base_url)
+                                              activity_id=step.activity_iri,
+                                              ttl_seconds=int(ttl.total_seconds()), home_page=base_url)
     endpoint = f"{base_url}{xapi_path}/"
     url = _with_params(step.launch_url or "", {
         "endpoint": endpoint, "auth": f"Basic {basic_auth(key, secret)}", "actor": json.dumps(actor),
@@ -269,7 +269,8 @@ def launch_cmi5(session: Session, user_id: int, step_id: int, *, base_url: str |
     session_id = str(uuid.uuid4())
     lrs.put_state_document(session, activity_id=au_activity_id(step), agent=actor, registration=registration,
                            state_id=LAUNCH_DATA,
-                           content=json.dumps(launch_data(step, session_id, launch_mode, return_url)).encode())
+                           content=json.dumps(launch_data(step, session_id, launch_mode,
+                                                          return_url)).encode())
     extensions: dict[str, Any] = {EXT + "launchmode": launch_mode, EXT + "launchurl": step.launch_url,
                                   EXT + "moveon": step.move_on or "NotApplicable"}
     if step.mastery_score is not None:
@@ -289,8 +290,8 @@ def launch_cmi5(session: Session, user_id: int, step_id: int, *, base_url: str |
         "endpoint": endpoint, "fetch": fetch_url, "actor": json.dumps(actor), "registration": registration,
         "activityId": au_activity_id(step)})
     return LaunchInfo(url=url, endpoint=endpoint, actor=actor, registration=registration,
-                      activity_id=au_activity_id(step), expires_at=now + CMI5_TOKEN_TTL, session_id=session_id,
-                      fetch_url=fetch_url)
+                      activity_id=au_activity_id(step), expires_at=now + CMI5_TOKEN_TTL,
+                      session_id=session_id, fetch_url=fetch_url)
 
 
 def _cmi5_registration(session: Session, user_id: int, step: StepInfo, actor: dict, base_url: str) -> str:
@@ -356,11 +357,13 @@ def fetch_auth_token(session: Session, token: str, *, base_url: str | None = Non
     if row.fetched_at is not None or row.abandoned_at is not None or row.terminated_at is not None \
             or now - row.launched_at > CMI5_TOKEN_TTL:
         return FetchAnswer({"error-code": "1",
-                            "error-text": "The authorization token has already been returned or the session ended."})
+                            "error-text": "The authorization token has already been returned "
+                                          "or the session ended."})
     base_url, _ = _config(base_url, "/xapi")
     key, secret = lrs.issue_launch_credential(session, agent=row.actor, registration=row.registration,
                                               activity_id=row.activity_id,
-                                              ttl_seconds=int(CMI5_TOKEN_TTL.total_seconds()), home_page=base_url)
+                                              ttl_seconds=int(CMI5_TOKEN_TTL.total_seconds()),
+                                              home_page=base_url)
     row.fetched_at = now
     row.credential_key = key
     session.flush()

@@ -175,7 +175,8 @@ class Assignment(Base):
     id: Mapped[IntPK]
     lineage: Mapped[str] = mapped_column(String(36), index=True)
     target: Mapped[str] = mapped_column(String(20))
-    audience_id: Mapped[int | None] = mapped_column(ForeignKey("audiences.id", ondelete="CASCADE"), index=True)
+    audience_id: Mapped[int | None] = mapped_column(ForeignKey("audiences.id", ondelete="CASCADE"),
+                                                    index=True)
     class_id: Mapped[int | None] = mapped_column(ForeignKey("academic_classes.id", ondelete="CASCADE"),
                                                  index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -202,7 +203,8 @@ class Assessment(Base):
     shuffle: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
 
-    questions: Mapped[list[Question]] = relationship(order_by="Question.position", cascade="all, delete-orphan")
+    questions: Mapped[list[Question]] = relationship(order_by="Question.position",
+                                                     cascade="all, delete-orphan")
 
 
 class Question(Base):
@@ -342,7 +344,8 @@ class CertificationAward(Base):
     """One award of a pathway's certification (history: every cycle's award is kept)."""
 
     __tablename__ = "certification_awards"
-    __table_args__ = (UniqueConstraint("user_id", "pathway_id", "earned_at", name="uq_certification_awards_award"),)
+    __table_args__ = (UniqueConstraint("user_id", "pathway_id", "earned_at",
+                                       name="uq_certification_awards_award"),)
 
     id: Mapped[IntPK]
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

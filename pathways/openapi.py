@@ -30,8 +30,8 @@ def build_spec(routes: list[Any]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         path, params = _path(route.rule)
-        operation: dict[str, Any] = {"summary": route.summary, "tags": [route.tag], "parameters": list(params),
-                                     "responses": {}}
+        operation: dict[str, Any] = {"summary": route.summary, "tags": [route.tag],
+                                     "parameters": list(params), "responses": {}}
         if route.query is not None:
             operation["parameters"].append({"in": "query", "schema": route.query})
         if route.body is not None:
@@ -43,11 +43,13 @@ def build_spec(routes: list[Any]) -> dict[str, Any]:
             success["content"] = {"application/json": {"schema": schema}}
             if route.csv:
                 success["content"]["text/csv"] = {"schema": {"type": "string"}}
-        operation["responses"][str(route.status)] = success if route.status != 204 else {"description": "Done"}
+        operation["responses"][str(route.status)] = (success if route.status != 204
+                                                     else {"description": "Done"})
         error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         if route.body is not None or route.query is not None:
             operation["responses"]["400"] = {"description": "Invalid input (the field is named)", **error}
-            operation["responses"]["422"] = {"description": "Breaks a domain rule (the field is named)", **error}
+            operation["responses"]["422"] = {"description": "Breaks a domain rule (the field is named)",
+                                             **error}
         if not route.public:
             operation["security"] = [{"session": []}]
             operation["responses"]["401"] = {"description": "Not signed in", **error}

@@ -104,8 +104,8 @@ def to_learner_pathway(user_id: int, pathway: Pathway, row: PathwayProgress | No
     due = _due(enrollment, row)
     base = row.status if row else "not_started"
     return LearnerPathway(
-        user_id=user_id, pathway=pathway_info(pathway), status=effective_status(base, due, row.expires_at if row
-                                                                                 else None, now),
+        user_id=user_id, pathway=pathway_info(pathway),
+        status=effective_status(base, due, row.expires_at if row else None, now),
         percent=row.percent if row else 0, mandatory=bool(enrollment and enrollment.mandatory),
         assigned=enrollment is not None, due_at=due, completed_at=row.completed_at if row else None,
         expires_at=row.expires_at if row else None, renewal_opens_at=row.renewal_opens_at if row else None,
@@ -142,7 +142,8 @@ def learner_pathway(session: Session, user_id: int, pathway_id: int, *,
         raise NotFound(f"no pathway {pathway_id}")
     row = session.scalar(select(PathwayProgress).where(PathwayProgress.user_id == user_id,
                                                        PathwayProgress.pathway_id == pathway_id))
-    enrollment = enrollments_of(session, user_id).get(pathway.lineage) if pathway.status == "published" else None
+    enrollment = (enrollments_of(session, user_id).get(pathway.lineage) if pathway.status == "published"
+                  else None)
     progress = to_learner_pathway(user_id, pathway, row, enrollment, now)
     cells = {c.step_id: c for c in session.scalars(select(StepProgress).where(
         StepProgress.user_id == user_id, StepProgress.step_id.in_([s.id for s in pathway.steps] or [-1])))}
@@ -160,7 +161,8 @@ def learner_pathway(session: Session, user_id: int, pathway_id: int, *,
         availability = "done" if state == "done" else ("locked" if blockers else "available")
         states.append(StepState(step, state, availability, tuple(blockers), cell.done_at if cell else None,
                                 cell.best_score if cell else None, cell.attempts if cell else 0,
-                                cell.last_activity_at if cell else None, dict(cell.evidence or {}) if cell else {},
+                                cell.last_activity_at if cell else None,
+                                dict(cell.evidence or {}) if cell else {},
                                 tuple(cell.withdrawn or ()) if cell else ()))
     return LearnerPathwayDetail(progress, tuple(states))
 
@@ -178,7 +180,8 @@ def _certification(award: CertificationAward, pathway: Pathway, user: User, code
                              tuple(award.statement_ids or ()))
 
 
-def learner_certifications(session: Session, user_id: int, *, now: datetime | None = None) -> list[CertificationInfo]:
+def learner_certifications(session: Session, user_id: int, *,
+                           now: datetime | None = None) -> list[CertificationInfo]:
     """Every award of a learner (active, expired and revoked: the history), newest first."""
     now = now or utcnow()
     user = session.get(User, user_id)
@@ -202,13 +205,15 @@ def learner_certifications(session: Session, user_id: int, *, now: datetime | No
     return result
 
 
-def verify_certificate(session: Session, code: str, *, now: datetime | None = None) -> CertificationInfo | None:
+def verify_certificate(session: Session, code: str, *,
+                       now: datetime | None = None) -> CertificationInfo | None:
     """The award a verification code stands for (with its status at ``now``), or None if unknown."""
     now = now or utcnow()
     row = session.get(CertificateCode, code.strip().upper())
     if row is None:
         return None
-    award = session.scalar(select(CertificationAward).join(Pathway, Pathway.id == CertificationAward.pathway_id)
+    award = session.scalar(select(CertificationAward)
+                           .join(Pathway, Pathway.id == CertificationAward.pathway_id)
                            .where(CertificationAward.user_id == row.user_id, Pathway.lineage == row.lineage,
                                   CertificationAward.earned_at == row.earned_at))
     user = session.get(User, row.user_id)

@@ -307,7 +307,8 @@ def summary_page(session: Session, *, cursor: int | None = None, limit: int = 10
 def certifications_report(session: Session, *, learner_ids: Iterable[int] | None = None,
                           pathway_id: int | None = None) -> list[dict[str, Any]]:
     """Every award (history included) with learner and pathway, for auditors."""
-    query = select(CertificationAward, Pathway, User).join(Pathway, Pathway.id == CertificationAward.pathway_id) \
+    query = select(CertificationAward, Pathway, User) \
+        .join(Pathway, Pathway.id == CertificationAward.pathway_id) \
         .join(User, User.id == CertificationAward.user_id)
     if learner_ids is not None:
         query = query.where(CertificationAward.user_id.in_(sorted(set(learner_ids)) or [-1]))
@@ -316,7 +317,8 @@ def certifications_report(session: Session, *, learner_ids: Iterable[int] | None
     now = utcnow()
     out = []
     for award, pathway, user in session.execute(query.order_by(CertificationAward.id)):
-        state = "revoked" if award.revoked else ("expired" if award.expires_at and award.expires_at <= now else "active")
+        state = "revoked" if award.revoked else ("expired" if award.expires_at and award.expires_at <= now
+                                                 else "active")
         out.append({"award_id": award.id, "user_id": user.id, "name": user.name, "email": user.email,
                     "pathway_id": pathway.id, "pathway_title": pathway.title, "earned_at": award.earned_at,
                     "expires_at": award.expires_at, "status": state,
@@ -374,7 +376,8 @@ def _entry(stored: Any) -> HistoryEntry:
     result = statement.get("result") or {}
     verb = statement.get("verb") or {}
     return HistoryEntry(stored.id, str(statement.get("timestamp", "")), str(statement.get("stored", "")),
-                        verb.get("id", ""), _lang(verb.get("display")) or verb.get("id", "").rsplit("/", 1)[-1],
+                        verb.get("id", ""),
+                        _lang(verb.get("display")) or verb.get("id", "").rsplit("/", 1)[-1],
                         str(obj.get("id", "")), _lang((obj.get("definition") or {}).get("name")),
                         result.get("success"), result.get("completion"),
                         (result.get("score") or {}).get("scaled"), bool(stored.voided))

@@ -38,10 +38,12 @@ class PathwayIn(Strict):
     description = fields.String(load_default="")
     ordering = fields.String(load_default="free", validate=validate.OneOf(ORDERINGS))
     category_id = fields.Integer(allow_none=True, load_default=None)
-    activity_iri = fields.Url(allow_none=True, load_default=None, schemes={"http", "https"}, require_tld=False)
+    activity_iri = fields.Url(allow_none=True, load_default=None, schemes={"http", "https"},
+                              require_tld=False)
     grants_certification = fields.Boolean(load_default=False)
     validity_days = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=1))
-    recertification_window_days = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=1))
+    recertification_window_days = fields.Integer(allow_none=True, load_default=None,
+                                                 validate=validate.Range(min=1))
 
 
 class PathwayPatch(Strict):

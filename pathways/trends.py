@@ -30,7 +30,8 @@ def _monday(moment: datetime) -> datetime:
 
 
 def weekly_activity(session: Session, *, weeks: int = 12, now: datetime | None = None,
-                    learner_ids: Iterable[int] | None = None, pathway_id: int | None = None) -> list[WeekCount]:
+                    learner_ids: Iterable[int] | None = None,
+                    pathway_id: int | None = None) -> list[WeekCount]:
     """The last ``weeks`` weeks (oldest first): distinct active learners and completions in each.
 
     ``learner_ids`` narrows to some learners (an instructor's classes); ``pathway_id`` counts only that

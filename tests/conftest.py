@@ -37,7 +37,8 @@ def reset_database(url: str) -> Engine:
     if url.startswith("postgresql"):
         admin, name = _postgres_admin(url)
         with admin.connect() as connection:
-            exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+            exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                        {"n": name}).first()
             if not exists:
                 connection.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()

@@ -61,7 +61,8 @@ class _InlineFinder(HTMLParser):
             if names.get("for"):
                 self.label_targets.add(names["for"] or "")
         needs_label = tag in ("select", "textarea") or (
-            tag == "input" and (names.get("type") or "text") not in ("hidden", "submit", "button", "image", "reset"))
+            tag == "input"
+            and (names.get("type") or "text") not in ("hidden", "submit", "button", "image", "reset"))
         if needs_label and not (names.get("aria-label") or names.get("aria-labelledby") or self._in_label):
             if names.get("id"):
                 self.fields.append((tag, names["id"] or ""))

@@ -49,8 +49,8 @@ def index() -> str:
     search, _ = load_form(PersonSearch(), request.args)
     search = search or {"q": "", "role": None}
     people = services.list_users(get_session(), search=search["q"], role=search["role"] or None)
-    return render_template("people.html", people=people, search=search, form={"role": "learner", "active": True},
-                           errors={}, roles=ROLES)
+    return render_template("people.html", people=people, search=search,
+                           form={"role": "learner", "active": True}, errors={}, roles=ROLES)
 
 
 @bp.post("/")

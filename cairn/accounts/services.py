@@ -125,7 +125,8 @@ def user_for_identity(session: Session, identity: Identity) -> User | None:
 
 def identities_of(session: Session, user_id: int) -> list[Identity]:
     """Every xAPI identity of a user."""
-    rows = session.scalars(select(UserIdentity).where(UserIdentity.user_id == user_id).order_by(UserIdentity.id))
+    rows = session.scalars(select(UserIdentity).where(UserIdentity.user_id == user_id)
+                           .order_by(UserIdentity.id))
     return [Identity(r.kind, r.value) for r in rows]
 
 
@@ -140,7 +141,8 @@ def get_user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
-def list_users(session: Session, *, search: str = "", role: str | None = None, limit: int = 200) -> list[User]:
+def list_users(session: Session, *, search: str = "", role: str | None = None,
+               limit: int = 200) -> list[User]:
     """Users whose name or email contains ``search`` (case-insensitive), by name."""
     query = select(User)
     if search.strip():

@@ -25,9 +25,11 @@ def import_authority() -> dict:
 
 @statements_group.command("export")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
-@click.option("--learner", "learners", multiple=True, help="A learner's email: all their identities (repeatable).")
+@click.option("--learner", "learners", multiple=True,
+              help="A learner's email: all their identities (repeatable).")
 @click.option("--agent", "agents", multiple=True, help="An email or xAPI Agent JSON (repeatable).")
-@click.option("--activity", "activities", multiple=True, help="An activity IRI, object or context (repeatable).")
+@click.option("--activity", "activities", multiple=True,
+              help="An activity IRI, object or context (repeatable).")
 @click.option("--registration", "registrations", multiple=True, help="A registration UUID (repeatable).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File (default stdout).")
 @with_appcontext
@@ -73,6 +75,7 @@ def import_(path: str, batch_size: int, replace_authority: bool) -> None:
     click.echo(f"read {summary.read}, stored {summary.stored}, already present {summary.already_present}, "
                f"rejected {len(summary.rejected)}")
     for rejection in summary.rejected:
-        click.echo(f"  rejected #{rejection.position} {rejection.statement_id or '(no id)'}: {rejection.reason}")
+        click.echo(f"  rejected #{rejection.position} {rejection.statement_id or '(no id)'}: "
+                   f"{rejection.reason}")
     if summary.rejected:
         sys.exit(1)

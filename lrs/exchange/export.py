@@ -28,7 +28,8 @@ CSV_COLUMNS = (
 
 
 def iter_export(session: Session, statement_filter: StatementFilter, *, after_sequence: int = 0,
-                chunk: int = CHUNK, between_chunks: Callable[[], None] | None = None) -> Iterator[StoredStatement]:
+                chunk: int = CHUNK,
+                between_chunks: Callable[[], None] | None = None) -> Iterator[StoredStatement]:
     """Every stored statement that passes the filter (voiding ones with their targets), in order."""
     cursor = after_sequence
     while True:
@@ -83,7 +84,8 @@ def csv_row(stored: StoredStatement) -> list[str]:
     result = s.get("result") or {}
     score = result.get("score") or {}
     object_type = target.get("objectType", "Activity")
-    name = _first((target.get("definition") or {}).get("name")) if object_type == "Activity" else target.get("name", "")
+    name = (_first((target.get("definition") or {}).get("name")) if object_type == "Activity"
+            else target.get("name", ""))
     return [_cell(v) for v in (
         stored.id, s.get("timestamp"), s.get("stored"), actor.get("name"), _ifi(actor),
         (s.get("verb") or {}).get("id"), _first((s.get("verb") or {}).get("display")), object_type,

@@ -28,7 +28,8 @@ def _agent(value: str) -> dict:
 @click.option("--key", required=True)
 @click.option("--secret", required=True)
 @click.option("--name")
-@click.option("--xapi-version", default="1.0.3", show_default=True, type=click.Choice(targets.SUPPORTED_VERSIONS))
+@click.option("--xapi-version", default="1.0.3", show_default=True,
+              type=click.Choice(targets.SUPPORTED_VERSIONS))
 @click.option("--verb", "verbs", multiple=True, help="Only statements with this verb IRI (repeatable).")
 @click.option("--activity", "activities", multiple=True, help="Only statements about this activity IRI.")
 @click.option("--actor", "actors", multiple=True, help="Only statements by this email or Agent JSON.")
@@ -36,7 +37,8 @@ def _agent(value: str) -> dict:
 @click.option("--from-now", is_flag=True, help="Skip the statements already stored.")
 @with_appcontext
 def add(endpoint: str, key: str, secret: str, name: str | None, xapi_version: str, verbs: tuple[str, ...],
-        activities: tuple[str, ...], actors: tuple[str, ...], pathways: tuple[str, ...], from_now: bool) -> None:
+        activities: tuple[str, ...], actors: tuple[str, ...], pathways: tuple[str, ...],
+        from_now: bool) -> None:
     """Forward every matching statement (by default the whole store, then each new one) to ENDPOINT."""
     session = get_session()
     try:

@@ -110,7 +110,8 @@ def next_batch(session: Session, target: ForwardingTarget, policy: DeliveryPolic
     batch: list[StoredStatement] = []
     scanned_through = target.cursor
     scanned = 0
-    for stored in iter_statements(session, after_sequence=target.cursor, batch_size=min(policy.scan_limit, 1000)):
+    for stored in iter_statements(session, after_sequence=target.cursor,
+                                  batch_size=min(policy.scan_limit, 1000)):
         scanned += 1
         scanned_through = stored.sequence
         if wants(session, statement_filter, stored.statement):
@@ -160,8 +161,9 @@ def _describe(response: RemoteResponse) -> str:
 
 
 def deliver_once(session_factory: sessionmaker[Session], policy: DeliveryPolicy = DeliveryPolicy(), *,
-                 client_factory: ClientFactory | None = None, pathway_activities: PathwayActivities | None = None,
-                 target_id: int | None = None, exclude: frozenset[int] = frozenset()) -> DeliveryReport | None:
+                 client_factory: ClientFactory | None = None,
+                 pathway_activities: PathwayActivities | None = None, target_id: int | None = None,
+                 exclude: frozenset[int] = frozenset()) -> DeliveryReport | None:
     """Claim one due target and deliver its next batch. None when no target was due."""
     with session_factory() as session:
         claim = claim_target(session, policy, target_id=target_id, exclude=exclude)

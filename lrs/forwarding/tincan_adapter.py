@@ -64,7 +64,8 @@ class RemoteLRSClient:
         socket.setdefaulttimeout(self.timeout)
         try:
             response = self._lrs._send_request(request)
-        except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, reset, timed out, DNS, malformed URL
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            # refused, reset, timed out, DNS, malformed URL
             return RemoteResponse(None, f"{type(exc).__name__}: {exc}")
         finally:
             socket.setdefaulttimeout(previous)

@@ -36,7 +36,8 @@ def add() -> Response | tuple[str, int]:
         return render_template("lrs_forwarding.html", targets=_statuses(session),
                                form=request.form, errors=exc.messages), 400
     from_now = form.pop("from_now")
-    target = targets.create_target(session, **{**form, "actors": [{"mbox": f"mailto:{a}"} for a in form["actors"]]},
+    target = targets.create_target(session,
+                                   **{**form, "actors": [{"mbox": f"mailto:{a}"} for a in form["actors"]]},
                                    from_sequence=latest_sequence(session) if from_now else 0)
     flash(f"Forwarding target {target.name} added.")
     return redirect(url_for(".index"))

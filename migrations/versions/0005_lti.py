@@ -26,7 +26,8 @@ def upgrade() -> None:
     sa.Column('token_url', sa.String(length=2048), nullable=False),
     sa.Column('jwks_url', sa.String(length=2048), nullable=False),
     sa.Column('auth_audience', sa.String(length=2048), nullable=True),
-    sa.Column('jwks', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
+    sa.Column('jwks', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'),
+              nullable=True),
     sa.Column('jwks_fetched_at', cairn.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', cairn.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lti_platforms')),
@@ -36,7 +37,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kid', sa.String(length=100), nullable=False),
     sa.Column('private_pem', sa.Text(), nullable=False),
-    sa.Column('public_jwk', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('public_jwk', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'),
+              nullable=False),
     sa.Column('created_at', cairn.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('activates_at', cairn.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('retired_at', cairn.db.UTCDateTime(timezone=True), nullable=True),
@@ -65,9 +67,11 @@ def upgrade() -> None:
     sa.Column('deployment_id', sa.String(length=255), nullable=False),
     sa.Column('memberships_url', sa.String(length=2048), nullable=True),
     sa.Column('lineitems_url', sa.String(length=2048), nullable=True),
-    sa.Column('ags_scopes', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('ags_scopes', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'),
+              nullable=False),
     sa.Column('roster_synced_at', cairn.db.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['platform_id'], ['lti_platforms.id'], name=op.f('fk_lti_contexts_platform_id_lti_platforms'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['platform_id'], ['lti_platforms.id'],
+                            name=op.f('fk_lti_contexts_platform_id_lti_platforms'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lti_contexts')),
     sa.UniqueConstraint('platform_id', 'context_id', name='uq_lti_contexts_platform_id')
     )
@@ -75,7 +79,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('platform_id', sa.Integer(), nullable=False),
     sa.Column('deployment_id', sa.String(length=255), nullable=False),
-    sa.ForeignKeyConstraint(['platform_id'], ['lti_platforms.id'], name=op.f('fk_lti_deployments_platform_id_lti_platforms'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['platform_id'], ['lti_platforms.id'],
+                            name=op.f('fk_lti_deployments_platform_id_lti_platforms'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lti_deployments')),
     sa.UniqueConstraint('platform_id', 'deployment_id', name='uq_lti_deployments_platform_id')
     )
@@ -87,7 +92,8 @@ def upgrade() -> None:
     sa.Column('target_link_uri', sa.String(length=2048), nullable=False),
     sa.Column('created_at', cairn.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('expires_at', cairn.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['platform_id'], ['lti_platforms.id'], name=op.f('fk_lti_login_states_platform_id_lti_platforms'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['platform_id'], ['lti_platforms.id'],
+                            name=op.f('fk_lti_login_states_platform_id_lti_platforms'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lti_login_states')),
     sa.UniqueConstraint('state', name=op.f('uq_lti_login_states_state'))
     )
@@ -99,12 +105,15 @@ def upgrade() -> None:
     sa.Column('context_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('sub', sa.String(length=255), nullable=False),
-    sa.Column('roles', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('roles', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'),
+              nullable=False),
     sa.Column('role', sa.String(length=20), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('updated_at', cairn.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['context_id'], ['lti_contexts.id'], name=op.f('fk_lti_context_members_context_id_lti_contexts'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_lti_context_members_user_id_users'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['context_id'], ['lti_contexts.id'],
+                            name=op.f('fk_lti_context_members_context_id_lti_contexts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_lti_context_members_user_id_users'),
+                            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lti_context_members')),
     sa.UniqueConstraint('context_id', 'user_id', name='uq_lti_context_members_context_id')
     )
@@ -121,11 +130,14 @@ def upgrade() -> None:
     sa.Column('target_id', sa.String(length=255), nullable=True),
     sa.Column('lineitem_url', sa.String(length=2048), nullable=True),
     sa.Column('lineitems_url', sa.String(length=2048), nullable=True),
-    sa.Column('ags_scopes', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('ags_scopes', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'),
+              nullable=False),
     sa.Column('score_maximum', sa.Float(), nullable=True),
     sa.Column('created_at', cairn.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['context_id'], ['lti_contexts.id'], name=op.f('fk_lti_resource_links_context_id_lti_contexts'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['platform_id'], ['lti_platforms.id'], name=op.f('fk_lti_resource_links_platform_id_lti_platforms'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['context_id'], ['lti_contexts.id'],
+                            name=op.f('fk_lti_resource_links_context_id_lti_contexts'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['platform_id'], ['lti_platforms.id'],
+                            name=op.f('fk_lti_resource_links_platform_id_lti_platforms'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lti_resource_links')),
     sa.UniqueConstraint('platform_id', 'resource_link_id', name='uq_lti_resource_links_platform_id')
     )
@@ -139,14 +151,20 @@ def upgrade() -> None:
     sa.Column('resource_link_id', sa.Integer(), nullable=True),
     sa.Column('message_type', sa.String(length=50), nullable=False),
     sa.Column('destination', sa.String(length=2048), nullable=False),
-    sa.Column('deep_linking_settings', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
+    sa.Column('deep_linking_settings',
+              sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
     sa.Column('created_at', cairn.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('expires_at', cairn.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('continued_at', cairn.db.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['context_id'], ['lti_contexts.id'], name=op.f('fk_lti_launches_context_id_lti_contexts'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['platform_id'], ['lti_platforms.id'], name=op.f('fk_lti_launches_platform_id_lti_platforms'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['resource_link_id'], ['lti_resource_links.id'], name=op.f('fk_lti_launches_resource_link_id_lti_resource_links'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_lti_launches_user_id_users'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['context_id'], ['lti_contexts.id'],
+                            name=op.f('fk_lti_launches_context_id_lti_contexts'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['platform_id'], ['lti_platforms.id'],
+                            name=op.f('fk_lti_launches_platform_id_lti_platforms'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['resource_link_id'], ['lti_resource_links.id'],
+                            name=op.f('fk_lti_launches_resource_link_id_lti_resource_links'),
+                            ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_lti_launches_user_id_users'),
+                            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lti_launches')),
     sa.UniqueConstraint('token', name=op.f('uq_lti_launches_token'))
     )
@@ -170,13 +188,18 @@ def upgrade() -> None:
     sa.Column('last_error', sa.String(length=1000), nullable=True),
     sa.Column('delivered_at', cairn.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', cairn.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['resource_link_id'], ['lti_resource_links.id'], name=op.f('fk_lti_score_deliveries_resource_link_id_lti_resource_links'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_lti_score_deliveries_user_id_users'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['resource_link_id'], ['lti_resource_links.id'],
+                            name=op.f('fk_lti_score_deliveries_resource_link_id_lti_resource_links'),
+                            ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_lti_score_deliveries_user_id_users'),
+                            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lti_score_deliveries'))
     )
     with op.batch_alter_table('lti_score_deliveries', schema=None) as batch_op:
-        batch_op.create_index('ix_lti_score_deliveries_pending', ['delivered_at', 'next_attempt_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_lti_score_deliveries_resource_link_id'), ['resource_link_id'], unique=False)
+        batch_op.create_index('ix_lti_score_deliveries_pending', ['delivered_at', 'next_attempt_at'],
+                              unique=False)
+        batch_op.create_index(batch_op.f('ix_lti_score_deliveries_resource_link_id'), ['resource_link_id'],
+                              unique=False)
 
 
 def downgrade() -> None:

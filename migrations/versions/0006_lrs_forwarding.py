@@ -24,10 +24,14 @@ def upgrade() -> None:
     sa.Column('key', sa.String(length=500), nullable=False),
     sa.Column('secret', sa.String(length=500), nullable=False),
     sa.Column('xapi_version', sa.String(length=10), nullable=False),
-    sa.Column('verbs', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
-    sa.Column('activities', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
-    sa.Column('actors', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
-    sa.Column('pathways', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('verbs', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'),
+              nullable=False),
+    sa.Column('activities', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'),
+              nullable=False),
+    sa.Column('actors', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'),
+              nullable=False),
+    sa.Column('pathways', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'),
+              nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('created_at', cairn.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('cursor', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -42,7 +46,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lrs_forwarding_targets'))
     )
     with op.batch_alter_table('lrs_forwarding_targets', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_lrs_forwarding_targets_next_attempt_at'), ['next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_lrs_forwarding_targets_next_attempt_at'), ['next_attempt_at'],
+                              unique=False)
 
     op.create_table('lrs_forwarding_rejections',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -52,11 +57,14 @@ def upgrade() -> None:
     sa.Column('status', sa.Integer(), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
     sa.Column('created_at', cairn.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['target_id'], ['lrs_forwarding_targets.id'], name=op.f('fk_lrs_forwarding_rejections_target_id_lrs_forwarding_targets'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['target_id'], ['lrs_forwarding_targets.id'],
+                            name=op.f('fk_lrs_forwarding_rejections_target_id_lrs_forwarding_targets'),
+                            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lrs_forwarding_rejections'))
     )
     with op.batch_alter_table('lrs_forwarding_rejections', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_lrs_forwarding_rejections_target_id'), ['target_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_lrs_forwarding_rejections_target_id'), ['target_id'],
+                              unique=False)
 
     op.create_table('pathway_cmi5_sessions',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -64,7 +72,8 @@ def upgrade() -> None:
     sa.Column('step_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('activity_id', sa.String(length=2048), nullable=False),
-    sa.Column('actor', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('actor', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'),
+              nullable=False),
     sa.Column('launch_mode', sa.String(length=10), nullable=False),
     sa.Column('fetch_token_sha256', sa.String(length=64), nullable=False),
     sa.Column('credential_key', sa.String(length=64), nullable=True),
@@ -74,13 +83,16 @@ def upgrade() -> None:
     sa.Column('last_activity_at', cairn.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('terminated_at', cairn.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('abandoned_at', cairn.db.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['step_id'], ['pathway_steps.id'], name=op.f('fk_pathway_cmi5_sessions_step_id_pathway_steps'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_pathway_cmi5_sessions_user_id_users'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['step_id'], ['pathway_steps.id'],
+                            name=op.f('fk_pathway_cmi5_sessions_step_id_pathway_steps'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_pathway_cmi5_sessions_user_id_users'),
+                            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_pathway_cmi5_sessions')),
     sa.UniqueConstraint('fetch_token_sha256', name=op.f('uq_pathway_cmi5_sessions_fetch_token_sha256'))
     )
     with op.batch_alter_table('pathway_cmi5_sessions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_pathway_cmi5_sessions_registration'), ['registration'], unique=False)
+        batch_op.create_index(batch_op.f('ix_pathway_cmi5_sessions_registration'), ['registration'],
+                              unique=False)
         batch_op.create_index(batch_op.f('ix_pathway_cmi5_sessions_step_id'), ['step_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_pathway_cmi5_sessions_user_id'), ['user_id'], unique=False)
 

@@ -18,10 +18,12 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('lrs_statements', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('targets_reference', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('targets_reference', sa.Boolean(), server_default=sa.false(),
+                                      nullable=False))
     op.execute(
         "UPDATE lrs_statements SET targets_reference = true WHERE object_statement_id IS NOT NULL AND EXISTS "
-        "(SELECT 1 FROM lrs_statements AS target WHERE target.statement_id = lrs_statements.object_statement_id "
+        "(SELECT 1 FROM lrs_statements AS target WHERE target.statement_id = "
+        "lrs_statements.object_statement_id "
         "AND target.object_statement_id IS NOT NULL)")
     with op.batch_alter_table('lrs_statements', schema=None) as batch_op:
         batch_op.drop_index('ix_lrs_statements_stored')

@@ -28,14 +28,16 @@ def _errors(exc: CairnError) -> dict[str, list[str]]:
 
 def _assessment_values(a: Any) -> dict[str, Any]:
     return {"title": a.title, "pass_percent": round(a.pass_mark * 100, 2), "attempt_limit": a.attempt_limit,
-            "time_limit_minutes": None if a.time_limit_seconds is None else round(a.time_limit_seconds / 60, 2),
+            "time_limit_minutes": (None if a.time_limit_seconds is None
+                                   else round(a.time_limit_seconds / 60, 2)),
             "shuffle": a.shuffle}
 
 
 @bp.get("/assessments", endpoint="assessments")
 @admin_required
 def assessments() -> str:
-    return render_template("pathways_admin/assessments.html", assessments=bank.list_assessments(get_session()),
+    return render_template("pathways_admin/assessments.html",
+                           assessments=bank.list_assessments(get_session()),
                            form={"pass_percent": 80}, errors={})
 
 
@@ -53,7 +55,8 @@ def create_assessment() -> Any:
 
 
 def _assessment_page(assessment_id: int, *, form: Any = None, errors: dict | None = None,
-                     question_form: Any = None, question_errors: dict | None = None, status: int = 200) -> Any:
+                     question_form: Any = None, question_errors: dict | None = None,
+                     status: int = 200) -> Any:
     assessment = bank.get_assessment(get_session(), assessment_id)
     kind = request.args.get("kind", "choice")
     return render_template(

@@ -82,7 +82,8 @@ def mark_attendance(step_id: int) -> Any:
     if data is None:
         abort(400)
     allowed = set(_learners_for(step))
-    before = {e.user_id: e.attended for e in actions.attendance_sheet(get_session(), step_id, sorted(allowed))}
+    before = {e.user_id: e.attended
+              for e in actions.attendance_sheet(get_session(), step_id, sorted(allowed))}
     user = current_user()
     assert user is not None
     changed = 0
@@ -92,7 +93,8 @@ def mark_attendance(step_id: int) -> Any:
                 continue
             wanted = learner_id in data["attended"]
             if before.get(learner_id) != wanted:
-                actions.mark_attendance(get_session(), step_id, learner_id, attended=wanted, marked_by=user.id)
+                actions.mark_attendance(get_session(), step_id, learner_id, attended=wanted,
+                                        marked_by=user.id)
                 changed += 1
     except CairnError as exc:
         flash(f"Attendance not saved: {exc.message}", "error")

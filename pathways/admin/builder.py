@@ -116,7 +116,8 @@ def _step_form_values(step: Any) -> dict[str, Any]:
     values["mastery_percent"] = None if step.mastery_score is None else round(step.mastery_score * 100, 2)
     values["min_score_percent"] = None if step.min_score is None else round(step.min_score * 100, 2)
     values["done_verbs"] = "\n".join(step.done_verbs) if step.kind == "xapi" else ""
-    values["session_starts_at"] = step.session_starts_at.strftime("%Y-%m-%dT%H:%M") if step.session_starts_at else ""
+    values["session_starts_at"] = (step.session_starts_at.strftime("%Y-%m-%dT%H:%M")
+                                   if step.session_starts_at else "")
     return values
 
 
@@ -124,7 +125,8 @@ def _step_form_values(step: Any) -> dict[str, Any]:
 @admin_required
 def new_step(pathway_id: int) -> Any:
     kind = request.args.get("kind", "xapi")
-    return _step_page(pathway_id, form={"kind": kind if kind in STEP_KINDS else "xapi", "required": True}, errors={})
+    return _step_page(pathway_id, form={"kind": kind if kind in STEP_KINDS else "xapi", "required": True},
+                      errors={})
 
 
 @bp.post("/pathways/<int:pathway_id>/steps/new")

@@ -59,7 +59,8 @@ def line_chart(title: str, labels: list[str], series: list[tuple[str, str, list[
     def y(value: int) -> float:
         return top + plot_h - value / top_value * plot_h
 
-    drawn = tuple(Series(name, css, tuple(values), tuple((left + i * step, y(v)) for i, v in enumerate(values)))
+    drawn = tuple(Series(name, css, tuple(values),
+                         tuple((left + i * step, y(v)) for i, v in enumerate(values)))
                   for name, css, values in series)
     every = max(1, math.ceil(len(labels) / 8))
     x_labels = tuple((left + i * step, label) for i, label in enumerate(labels) if i % every == 0)

@@ -75,7 +75,8 @@ def dashboard() -> Any:
         overdue_total=sum(row.counts.get("overdue", 0) for row in summary), expiring_total=expiring_total,
         shown=DASHBOARD_ROWS, chart=chart,
         weeks=weeks, totals=totals, learners=sum(r.learners for r in summary), filters=data, errors=errors,
-        pathways=services.list_pathways(session, status="published"), audiences=services.list_audiences(session),
+        pathways=services.list_pathways(session, status="published"),
+        audiences=services.list_audiences(session),
         classes=services.list_classes(session), args={k: v for k, v in request.args.items() if v}), \
         (400 if errors else 200)
 

@@ -23,7 +23,8 @@ class PageForm(Schema):
     @pre_load
     def _blank_is_missing(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         return {k: v for k, v in data.items()
-                if not (v == "" and not isinstance(self.fields.get(k), (fields.String, Lines, KeyValueLines)))}
+                if not (v == "" and not isinstance(self.fields.get(k),
+                                                   (fields.String, Lines, KeyValueLines)))}
 
 
 class LocalDateTime(fields.DateTime):
@@ -259,7 +260,8 @@ class QuestionForm(PageForm):
         if kind == "choice":
             options["choices"], correct = _choice_lines(data["choices"])
             if not correct:
-                raise ValidationError({"choices": ["mark the correct choice(s) with a * at the start of the line"]})
+                raise ValidationError({"choices": ["mark the correct choice(s) with a * "
+                                                   "at the start of the line"]})
         elif kind == "sequencing":
             options["choices"], _ = _choice_lines(data["choices"])
             correct = [c["id"] for c in options["choices"]]
@@ -292,8 +294,8 @@ class QuestionForm(PageForm):
 def question_form_values(question: Any) -> dict[str, Any]:
     """A stored question as the editor form's values (the inverse of ``QuestionForm``)."""
     kind, options, correct = question.interaction_type, question.options or {}, question.correct
-    values: dict[str, Any] = {"interaction_type": kind, "prompt": question.prompt, "feedback": question.feedback,
-                              "points": question.points}
+    values: dict[str, Any] = {"interaction_type": kind, "prompt": question.prompt,
+                              "feedback": question.feedback, "points": question.points}
     if kind == "choice":
         values["choices"] = "\n".join(("* " if c["id"] in (correct or []) else "") + c["text"]
                                       for c in options.get("choices", []))

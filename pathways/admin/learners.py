@@ -104,7 +104,8 @@ def learner_history_csv(user_id: int) -> Response:
     _learner(user_id)
     filters, _ = history_filters(request.args)
     rows = reports.iter_learner_history(get_session(), user_id, **filters)
-    return csv_export(reports.csv_lines(rows, reports.columns_of(reports.HistoryEntry)), f"learner-{user_id}-history")
+    return csv_export(reports.csv_lines(rows, reports.columns_of(reports.HistoryEntry)),
+                      f"learner-{user_id}-history")
 
 
 @bp.get("/learners/<int:user_id>/history.json", endpoint="learner_history_json")

@@ -171,7 +171,8 @@ def _class_page(class_id: int, errors: dict | None = None, status: int = 200) ->
     session = get_session()
     members = services.class_members(session, class_id, active_only=False)
     return render_template("pathways_admin/class.html", klass=services.get_class(session, class_id),
-                           members=members, users=accounts.users_by_ids(session, [m.user_id for m in members]),
+                           members=members,
+                           users=accounts.users_by_ids(session, [m.user_id for m in members]),
                            people=_people(), errors=errors or {},
                            assignments=services.list_assignments(session, class_id=class_id),
                            pathways={p.lineage: p for p in services.list_pathways(session)}), status

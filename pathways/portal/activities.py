@@ -23,7 +23,8 @@ def _user_id() -> int:
 
 
 def _available_step(step_id: int) -> Any:
-    """The learner's state of this step; 404 unless it is on one of their published pathways and not locked."""
+    """The learner's state of this step; 404 unless it is on one of their published pathways and not
+    locked."""
     session = get_session()
     step = services.get_step(session, step_id)
     detail = services.learner_pathway(session, _user_id(), step.pathway_id)
@@ -196,9 +197,11 @@ def submit_attempt(attempt_id: int) -> Any:
     except ValidationError as exc:
         return _attempt_page(info, paged="page" in request.form, page=paging["page"], values=request.form,
                              errors=exc.messages, status=400)
-    result = assessments.submit_attempt(get_session(), attempt_id, _user_id(), collect_answers(info.questions, data))
+    result = assessments.submit_attempt(get_session(), attempt_id, _user_id(),
+                                        collect_answers(info.questions, data))
     assessment_info = assessments.get_assessment(get_session(), info.assessment_id, with_answers=False)
     step_id = request.args.get("step", type=int)
     pathway_id = services.get_step(get_session(), step_id).pathway_id if step_id else None
-    return render_template("portal/attempt_result.html", attempt=info, result=result, assessment=assessment_info,
-                           questions={q.id: q for q in info.questions}, step_id=step_id, pathway_id=pathway_id)
+    return render_template("portal/attempt_result.html", attempt=info, result=result,
+                           assessment=assessment_info, questions={q.id: q for q in info.questions},
+                           step_id=step_id, pathway_id=pathway_id)

@@ -135,8 +135,8 @@ def history() -> Any:
     session = get_session()
     user_id = _user_id()
     filters, errors = history_filters(request.args)
-    statements = reports.learner_history(session, user_id, cursor=request.args.get("cursor") or None, limit=50,
-                                         **filters)
+    statements = reports.learner_history(session, user_id, cursor=request.args.get("cursor") or None,
+                                         limit=50, **filters)
     return render_template("portal/history.html", errors=errors, history=statements,
                            pathways=services.learner_pathways(session, user_id, include_history=True),
                            args={k: v for k, v in request.args.items() if v and k != "cursor"}), \
@@ -148,7 +148,8 @@ def history() -> Any:
 def history_csv() -> Response:
     filters, _ = history_filters(request.args)
     rows = reports.iter_learner_history(get_session(), _user_id(), **filters)
-    return csv_export(reports.csv_lines(rows, reports.columns_of(reports.HistoryEntry)), "my-training-history")
+    return csv_export(reports.csv_lines(rows, reports.columns_of(reports.HistoryEntry)),
+                      "my-training-history")
 
 
 @bp.get("/history.json", endpoint="history_json")

@@ -35,7 +35,8 @@ def test_the_stream_mixes_results_context_attachments_and_voids_of_earlier_state
     assert sum("result" in s for s in statements) > 1000
     assert len({s["actor"].get("mbox") or s["actor"]["account"]["name"] for s in statements}) > 1000
     regular = [s for s in statements if s["verb"]["id"] != VOIDED]
-    assert all(s["context"]["registration"] and s["context"]["contextActivities"]["grouping"] for s in regular)
+    assert all(s["context"]["registration"] and s["context"]["contextActivities"]["grouping"]
+               for s in regular)
 
 
 def test_sample_filters_name_values_that_occur_in_the_generated_statements() -> None:

@@ -31,7 +31,8 @@ def test_table_puts_each_database_in_its_own_column(tmp_path) -> None:
     postgres.metrics.append(Metric("ingest", "rate", 20.0, "/s", ">= 5"))
     lines = table([sqlite, postgres]).splitlines()
     assert lines[0].split("|")[3].strip() == "sqlite" and lines[0].split("|")[4].strip() == "postgresql"
-    assert [c.strip() for c in lines[2].split("|")[1:-1]] == ["ingest", "rate", "10.0", "20.0", "/s", ">= 5", ""]
+    assert [c.strip() for c in lines[2].split("|")[1:-1]] == \
+        ["ingest", "rate", "10.0", "20.0", "/s", ">= 5", ""]
 
 
 @pytest.mark.e2e
@@ -44,7 +45,8 @@ def test_quick_run_at_a_tiny_scale_measures_ingest_limit_and_queries_and_exits_z
     if postgres:
         url = make_url(postgres)
         args += ["--databases", "postgresql",
-                 "--postgres-url", url.set(database=f"{url.database}_bench").render_as_string(hide_password=False)]
+                 "--postgres-url",
+                 url.set(database=f"{url.database}_bench").render_as_string(hide_password=False)]
     else:
         args += ["--databases", "sqlite"]
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=240)

@@ -10,10 +10,13 @@ def test_the_timer_counts_down_and_submits_the_answers_at_zero(live, page) -> No
     learner_id = make_user(live, email="timed@example.org", name="Tim Timed")
     with live_session(live) as session:
         from pathways import assessments, services
-        quiz = assessments.create_assessment(session, title="Quick check", pass_mark=0.5, time_limit_seconds=12)
-        assessments.add_question(session, quiz.id, interaction_type="true-false", prompt="Fire is hot.", correct=True)
+        quiz = assessments.create_assessment(session, title="Quick check", pass_mark=0.5,
+                                             time_limit_seconds=12)
+        assessments.add_question(session, quiz.id, interaction_type="true-false", prompt="Fire is hot.",
+                                 correct=True)
         pathway = services.create_pathway(session, title="Timed", outcome_kind="training_attendance")
-        step = services.add_step(session, pathway.id, kind="assessment", title="Quick check", assessment_id=quiz.id)
+        step = services.add_step(session, pathway.id, kind="assessment", title="Quick check",
+                                 assessment_id=quiz.id)
         services.publish_pathway(session, pathway.id)
         services.assign_pathway(session, pathway.id, user_id=learner_id)
         step_id = step.id

@@ -16,7 +16,8 @@ INLINE_HANDLERS_JS = """() => {
       if (/^on/i.test(attr.name) || attr.name === 'style') found.push(el.tagName + ' ' + attr.name);
     }
     if (el.tagName === 'SCRIPT' && !el.src) found.push('inline SCRIPT');
-    if (el.tagName === 'A' && /^javascript:/i.test(el.getAttribute('href') || '')) found.push('javascript: link');
+    if (el.tagName === 'A' && /^javascript:/i.test(el.getAttribute('href') || ''))
+      found.push('javascript: link');
   }
   return found;
 }"""
@@ -68,11 +69,14 @@ def test_pages_fit_a_phone_screen_and_render_inside_a_platform_iframe(live, brow
     sign_in(page, "phone@example.org")
     for path in ("/portal/", "/portal/catalogue", "/portal/history", "/portal/certificates"):
         page.goto(path)
-        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        overflow = page.evaluate("document.documentElement.scrollWidth - "
+                                 "document.documentElement.clientWidth")
         assert overflow <= 0, f"{path} scrolls sideways on a phone by {overflow}px"
     ctx.close()
-    # An LTI platform (another origin) frames Cairn: nothing forbids it (frame-ancestors *, no X-Frame-Options).
-    html = f'<!doctype html><title>Platform</title><iframe title="Cairn" src="{live.url}/signin" width="800" height="600"></iframe>'
+    # An LTI platform (another origin) frames Cairn: nothing forbids it (frame-ancestors *,
+    # no X-Frame-Options).
+    html = (f'<!doctype html><title>Platform</title><iframe title="Cairn" src="{live.url}/signin" '
+            'width="800" height="600"></iframe>')
 
     class Platform(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server API

@@ -39,7 +39,8 @@ def _watch(page: Any) -> list[str]:
 
     page.on("response", on_response)
     page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
+                                   if msg.type == "error" else None)
     return problems
 
 
@@ -52,7 +53,8 @@ def _submit(page: Any, name: str) -> None:
         page.get_by_role("button", name=name, exact=True).click()
 
 
-def test_an_administrator_builds_publishes_and_assigns_a_pathway_with_an_assessment(live, people, page) -> None:
+def test_an_administrator_builds_publishes_and_assigns_a_pathway_with_an_assessment(
+        live, people, page) -> None:
     problems = _watch(page)
     sign_in(page, people["admin"])
 
@@ -98,7 +100,8 @@ def test_an_administrator_builds_publishes_and_assigns_a_pathway_with_an_assessm
     page.get_by_role("button", name="Move “Read the fire policy” up").focus()
     page.keyboard.press("Enter")
     assert steps.all_inner_texts() == ["Read the fire policy", "Fire quiz"]
-    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Move “Read the fire policy” up"
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == \
+        "Move “Read the fire policy” up"
     expect(page.locator("#cairn-announcer")).to_contain_text("moved to position 1 of 2")
     _submit(page, "Save order")
     assert steps.all_inner_texts() == ["Read the fire policy", "Fire quiz"]
@@ -116,7 +119,8 @@ def test_an_administrator_builds_publishes_and_assigns_a_pathway_with_an_assessm
     page.get_by_label("Rules").fill("department = Safety")
     _submit(page, "Add audience")
     members = page.get_by_role("region", name="Members now (1)")
-    assert members.get_by_text("Lena Learner").is_visible() and members.get_by_text("Otto Outsider").count() == 0
+    assert members.get_by_text("Lena Learner").is_visible() and \
+        members.get_by_text("Otto Outsider").count() == 0
     page.get_by_role("navigation", name="Administration").get_by_role("link", name="Assignments").click()
     page.get_by_label("Pathway", exact=True).select_option(label=PATHWAY)
     page.get_by_label("An audience").check()
@@ -133,7 +137,8 @@ def _tab_to(page: Any, text: str, *, limit: int = 60) -> None:
     for _ in range(limit):
         page.keyboard.press("Tab")
         focused = page.evaluate("""() => { const e = document.activeElement;
-            return (e.getAttribute('aria-label') || e.innerText || e.value || '') + ' ' + (e.labels && e.labels[0] ? e.labels[0].innerText : ''); }""")
+            return (e.getAttribute('aria-label') || e.innerText || e.value || '') + ' ' +
+                (e.labels && e.labels[0] ? e.labels[0].innerText : ''); }""")
         if text in focused:
             return
     raise AssertionError(f"no focusable element with {text!r} reached by Tab")
@@ -208,7 +213,8 @@ def test_someone_outside_the_audience_does_not_get_the_pathway(live, people, pag
     assert page.get_by_text(PATHWAY).count() == 0
 
 
-def test_the_administrator_sees_the_learner_complete_on_the_dashboard_and_in_the_csv(live, people, page) -> None:
+def test_the_administrator_sees_the_learner_complete_on_the_dashboard_and_in_the_csv(
+        live, people, page) -> None:
     problems = _watch(page)
     sign_in(page, people["admin"])
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Administration").click()

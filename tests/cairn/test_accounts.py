@@ -18,7 +18,8 @@ def csrf_token(client, path: str = "/signin") -> str:
 
 
 def sign_in(client, email: str, password: str = factories.PASSWORD):
-    return client.post("/signin", data={"email": email, "password": password, "csrf_token": csrf_token(client)})
+    return client.post("/signin", data={"email": email, "password": password,
+                                        "csrf_token": csrf_token(client)})
 
 
 def test_passwords_are_stored_with_a_standard_kdf(db_session) -> None:

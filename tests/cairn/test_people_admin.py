@@ -48,7 +48,8 @@ def test_editing_a_person_changes_role_attributes_and_deactivates(client, db_ses
     sign_in(client, "root3@example.org")
     url = f"/admin/people/{learner.id}"
     assert_clean_page(client.get(url).get_data(as_text=True))
-    response = post_form(client, url, url, {"name": "Pat Prime", "role": "learner", "attributes": "role = nurse"})
+    response = post_form(client, url, url, {"name": "Pat Prime", "role": "learner",
+                                            "attributes": "role = nurse"})
     assert response.status_code == 302
     db_session.refresh(learner)
     assert (learner.name, learner.attributes, learner.active) == ("Pat Prime", {"role": "nurse"}, False)

@@ -18,7 +18,8 @@ def test_a_worker_pass_deletes_expired_sessions_and_keeps_live_ones(app, db_sess
     now = utcnow()
     db_session.add_all([WebSession(id="purge-expired", data={}, expires_at=now - timedelta(minutes=1)),
                         WebSession(id="purge-long-expired", data={}, expires_at=now - timedelta(days=30)),
-                        WebSession(id="purge-live", data={"user_id": 1}, expires_at=now + timedelta(hours=1))])
+                        WebSession(id="purge-live", data={"user_id": 1},
+                                   expires_at=now + timedelta(hours=1))])
     db_session.commit()
     result = app.test_cli_runner().invoke(args=["worker", "--once"])
     assert result.exit_code == 0, result.output

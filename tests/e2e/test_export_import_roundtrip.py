@@ -29,7 +29,8 @@ def cairn(tmp_path, name: str):  # type: ignore[no-untyped-def]
 
 def build_catalogue(app) -> tuple[dict[str, int], int]:  # type: ignore[no-untyped-def]
     with app.extensions["cairn.db"].session_factory()() as session:
-        users = {name: create_user(session, name=name, email=f"{name}@example.org").id for name in ("ann", "bob")}
+        users = {name: create_user(session, name=name, email=f"{name}@example.org").id
+                 for name in ("ann", "bob")}
         pathway = pathways.create_pathway(session, title="Round trip", outcome_kind="onboarding",
                                           activity_iri=f"{CONTENT}/pathway")
         for n in (1, 2):

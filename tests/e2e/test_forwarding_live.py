@@ -23,12 +23,14 @@ HEADERS = {"X-Experience-API-Version": "1.0.3", "Content-Type": "application/jso
 
 
 def credential(server: LiveCairn, name: str) -> tuple[str, str]:
-    created = json.loads(server.cli("credentials", "create", "--name", name, "--scopes", "all", "--json").stdout)
+    created = json.loads(server.cli("credentials", "create", "--name", name, "--scopes", "all",
+                                    "--json").stdout)
     return created["key"], created["secret"]
 
 
 def start_worker(server: LiveCairn) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", "from cairn.cli import main; main()", "worker", "--poll", "0.2"],
+    return subprocess.Popen([sys.executable, "-c", "from cairn.cli import main; main()", "worker",
+                             "--poll", "0.2"],
                             env=server.env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -49,7 +51,8 @@ def remote_statements(server: LiveCairn) -> list[tuple[int, str]]:
     engine = make_engine(server.database_url)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(text("SELECT sequence, statement_id FROM lrs_statements ORDER BY sequence"))
+            rows = connection.execute(text("SELECT sequence, statement_id FROM lrs_statements "
+                                           "ORDER BY sequence"))
             return [(r[0], r[1]) for r in rows]
     finally:
         engine.dispose()

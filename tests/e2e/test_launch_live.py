@@ -31,8 +31,10 @@ def test_launched_content_and_a_cmi5_au_complete_their_steps_over_http(tmp_path)
             learner = create_user(session, name="Lena", email="lena@example.org")
             pathway = pathways.create_pathway(session, title="Live launch", outcome_kind="onboarding")
             content = pathways.add_step(session, pathway.id, kind="xapi", title="Video",
-                                        launch_url=f"{CONTENT}/video/index.html", activity_iri=f"{CONTENT}/video")
-            au = pathways.add_step(session, pathway.id, kind="cmi5", title="Quiz", move_on="CompletedAndPassed",
+                                        launch_url=f"{CONTENT}/video/index.html",
+                                        activity_iri=f"{CONTENT}/video")
+            au = pathways.add_step(session, pathway.id, kind="cmi5", title="Quiz",
+                                   move_on="CompletedAndPassed",
                                    mastery_score=0.6, launch_url=f"{CONTENT}/quiz/index.html",
                                    activity_iri=f"{CONTENT}/quiz")
             pathways.publish_pathway(session, pathway.id)
@@ -47,13 +49,16 @@ def test_launched_content_and_a_cmi5_au_complete_their_steps_over_http(tmp_path)
         assert query["endpoint"] == f"{cairn.url}/xapi/"
         headers = {"X-Experience-API-Version": "1.0.3", "Authorization": query["auth"]}
         completed = {"actor": json.loads(query["actor"]), "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
-                     "object": {"id": query["activity_id"]}, "context": {"registration": query["registration"]}}
+                     "object": {"id": query["activity_id"]},
+                     "context": {"registration": query["registration"]}}
         impostor = {**completed, "actor": {"mbox": "mailto:not-lena@example.org"}}
         other_activity = {**completed, "object": {"id": f"{CONTENT}/not-this-one"}}
         for refused in (impostor, other_activity):
-            response = requests.post(f"{query['endpoint']}statements", json=refused, headers=headers, timeout=10)
+            response = requests.post(f"{query['endpoint']}statements", json=refused, headers=headers,
+                                     timeout=10)
             assert response.status_code == 403, response.text
-        response = requests.post(f"{query['endpoint']}statements", json=completed, headers=headers, timeout=10)
+        response = requests.post(f"{query['endpoint']}statements", json=completed, headers=headers,
+                                 timeout=10)
         assert response.status_code == 200, response.text
 
         unit = AssignableUnit(quiz.url, requests_transport)

@@ -1,4 +1,5 @@
-"""Credentials: hashed secrets, scopes, revocation, expiry and launch restrictions (issue 3, Communication 4.0)."""
+"""Credentials: hashed secrets, scopes, revocation, expiry and launch restrictions (issue 3,
+Communication 4.0)."""
 from __future__ import annotations
 
 import hashlib
@@ -34,7 +35,8 @@ def test_unknown_scope_is_refused(db_session: Session) -> None:
 
     from lrs.errors import CredentialError
     with pytest.raises(CredentialError, match="unknown scope"):
-        services.create_credential(db_session, name="c", scopes=["statements/everything"], authority=AUTHORITY)
+        services.create_credential(db_session, name="c", scopes=["statements/everything"],
+                                   authority=AUTHORITY)
 
 
 def test_expired_credential_does_not_authenticate(db_session: Session) -> None:
@@ -59,12 +61,14 @@ def test_launch_credential_writes_only_its_learner_activity_and_registration(cli
     other_actor = statement(actor={"mbox": "mailto:someone@example.org"}, object={"id": ACTIVITY},
                             context={"registration": registration})
     assert launched.post("/statements", json_body=other_actor).status_code == 403
-    other_registration = statement(actor=LEARNER, object={"id": ACTIVITY}, context={"registration": str(uuid.uuid4())})
+    other_registration = statement(actor=LEARNER, object={"id": ACTIVITY},
+                                   context={"registration": str(uuid.uuid4())})
     assert launched.post("/statements", json_body=other_registration).status_code == 403
     other_activity = statement(actor=LEARNER, context={"registration": registration})
     assert launched.post("/statements", json_body=other_activity).status_code == 403
     in_context = statement(actor=LEARNER, object={"id": "http://example.org/courses/launched/q1"},
-                           context={"registration": registration, "contextActivities": {"parent": [{"id": ACTIVITY}]}})
+                           context={"registration": registration,
+                                    "contextActivities": {"parent": [{"id": ACTIVITY}]}})
     assert launched.post("/statements", json_body=in_context).status_code == 200
 
 

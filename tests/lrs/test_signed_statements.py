@@ -1,4 +1,5 @@
-"""Signed statements: a JWS signature attachment whose payload must match the statement (xAPI 1.0.3 Data 2.6)."""
+"""Signed statements: a JWS signature attachment whose payload must match the statement
+(xAPI 1.0.3 Data 2.6)."""
 from __future__ import annotations
 
 import base64
@@ -61,7 +62,8 @@ def test_a_signature_with_a_non_rsa_algorithm_is_rejected_data_2_6(xapi: XAPICli
     body = statement()
     token = jwt.encode(body, "shared-secret-long-enough-for-hs256-checks", algorithm="HS256").encode()
     data, _ = _signed_request(body, token)
-    assert xapi.post("/statements", data=data, content_type="multipart/mixed; boundary=sig").status_code == 400
+    assert xapi.post("/statements", data=data,
+                     content_type="multipart/mixed; boundary=sig").status_code == 400
 
 
 def test_a_signature_that_does_not_verify_with_its_certificate_is_rejected_data_2_6(xapi: XAPIClient) -> None:
@@ -70,4 +72,5 @@ def test_a_signature_that_does_not_verify_with_its_certificate_is_rejected_data_
     body = statement()
     token = jwt.encode(body, key, algorithm="RS256", headers={"x5c": [other_cert]}).encode()
     data, _ = _signed_request(body, token)
-    assert xapi.post("/statements", data=data, content_type="multipart/mixed; boundary=sig").status_code == 400
+    assert xapi.post("/statements", data=data,
+                     content_type="multipart/mixed; boundary=sig").status_code == 400

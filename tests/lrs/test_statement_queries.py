@@ -48,13 +48,16 @@ def test_ascending_orders_oldest_first_communication_2_1_3(db_session: Session) 
                                        authority=AUTHORITY)
     page = services.query_statements(db_session, Q(activity=activity, ascending=True, limit=2))
     assert [s.id for s in page.statements] == [stored[0].id, stored[1].id]
-    rest = services.query_statements(db_session, Q(activity=activity, ascending=True, cursor=page.more_cursor))
+    rest = services.query_statements(db_session,
+                                     Q(activity=activity, ascending=True, cursor=page.more_cursor))
     assert [s.id for s in rest.statements] == [stored[2].id] and rest.more_cursor is None
 
 
-def test_related_agents_matches_instructor_team_and_authority_communication_2_1_3(db_session: Session) -> None:
+def test_related_agents_matches_instructor_team_and_authority_communication_2_1_3(
+        db_session: Session) -> None:
     teacher = {"mbox": f"mailto:teacher-{uuid.uuid4()}@example.org"}
-    stored = services.store_statement(db_session, statement(context={"instructor": teacher}), authority=AUTHORITY)
+    stored = services.store_statement(db_session, statement(context={"instructor": teacher}),
+                                      authority=AUTHORITY)
     assert services.query_statements(db_session, Q(agent=teacher)).statements == []
     related = services.query_statements(db_session, Q(agent=teacher, related_agents=True))
     assert [s.id for s in related.statements] == [stored.id]
@@ -75,8 +78,10 @@ def test_agent_filter_pages_through_actor_and_object_statements_in_order_once_ea
     expected = []
     for round_ in range(3):
         services.store_statement(db_session, statement(), authority=AUTHORITY)
-        expected.append(services.store_statement(db_session, statement(actor=learner), authority=AUTHORITY).id)
-        expected.append(services.store_statement(db_session, statement(object=learner), authority=AUTHORITY).id)
+        expected.append(services.store_statement(db_session, statement(actor=learner),
+                                                 authority=AUTHORITY).id)
+        expected.append(services.store_statement(db_session, statement(object=learner),
+                                                 authority=AUTHORITY).id)
         if round_ == 1:
             expected.append(services.store_statement(db_session, statement(actor=learner, object=learner),
                                                      authority=AUTHORITY).id)
@@ -86,13 +91,16 @@ def test_agent_filter_pages_through_actor_and_object_statements_in_order_once_ea
 
 def test_limit_zero_means_the_server_maximum_communication_2_1_3(db_session: Session) -> None:
     activity = f"http://example.org/limit/{uuid.uuid4()}"
-    services.store_statements(db_session, [statement(object={"id": activity}) for _ in range(3)], authority=AUTHORITY)
+    services.store_statements(db_session, [statement(object={"id": activity}) for _ in range(3)],
+                              authority=AUTHORITY)
     assert len(services.query_statements(db_session, Q(activity=activity, limit=0)).statements) == 3
 
 
-def test_statement_arriving_before_its_voiding_target_is_voided_on_arrival_data_2_3_2(db_session: Session) -> None:
+def test_statement_arriving_before_its_voiding_target_is_voided_on_arrival_data_2_3_2(
+        db_session: Session) -> None:
     target_id = str(uuid.uuid4())
-    services.store_statement(db_session, ref(target_id, "http://adlnet.gov/expapi/verbs/voided"), authority=AUTHORITY)
+    services.store_statement(db_session, ref(target_id, "http://adlnet.gov/expapi/verbs/voided"),
+                             authority=AUTHORITY)
     services.store_statement(db_session, statement(id=target_id), authority=AUTHORITY)
     assert services.get_statement(db_session, target_id) is None
     assert services.get_statement(db_session, target_id, voided=True) is not None
@@ -201,7 +209,8 @@ def test_a_cycle_of_statement_refs_ends_data_2_5(db_session: Session) -> None:
     first_id, second_id = str(uuid.uuid4()), str(uuid.uuid4())
     services.store_statement(db_session, {**ref(second_id, verb), "id": first_id}, authority=AUTHORITY)
     services.store_statement(db_session, {**ref(first_id), "id": second_id}, authority=AUTHORITY)
-    assert [s.id for s in services.query_statements(db_session, Q(verb=verb)).statements] == [second_id, first_id]
+    assert [s.id for s in services.query_statements(db_session, Q(verb=verb)).statements] == \
+        [second_id, first_id]
     assert services.query_statements(db_session, Q(verb=f"{verb}/none")).statements == []
 
 
@@ -232,7 +241,8 @@ def test_since_until_window_pages_through_exactly_its_statements_communication_2
     activity = f"http://example.org/window/{uuid.uuid4()}"
     stored = []
     for _ in range(6):
-        stored.append(services.store_statement(db_session, statement(object={"id": activity}), authority=AUTHORITY))
+        stored.append(services.store_statement(db_session, statement(object={"id": activity}),
+                                               authority=AUTHORITY))
         time.sleep(0.002)
     inside = [s.id for s in stored[1:5]]
     for query in (Q(since=stored[0].stored, until=stored[4].stored, limit=1),

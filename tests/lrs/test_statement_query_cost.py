@@ -105,7 +105,8 @@ def test_sqlite_finds_a_broad_filters_referring_statements_from_the_ranges_state
     assert "ix_lrs_statements_verb_sequence" not in plan, plan
 
 
-def test_sqlite_reads_one_agent_with_a_verb_and_activity_along_the_agents_indexes(db_session: Session) -> None:
+def test_sqlite_reads_one_agent_with_a_verb_and_activity_along_the_agents_indexes(
+        db_session: Session) -> None:
     """Not along a frequent verb's index (SQLite has no statistics: 40-100 ms at 100,000 statements)."""
     if db_session.get_bind().dialect.name != "sqlite":
         pytest.skip("a SQLite query plan")
@@ -120,7 +121,8 @@ def test_sqlite_reads_one_agent_with_a_verb_and_activity_along_the_agents_indexe
     _, other_page = _sql_of(db_session, Q(agent=_agent(2), verb=verb, activity=activity))
 
     plans = [" / ".join(row[-1] for row in db_session.connection().exec_driver_sql(
-        "EXPLAIN QUERY PLAN " + sql, parameters[sql])) for sql in issued if "object_agent_ifi" in sql and "reference_chain" not in sql]
+        "EXPLAIN QUERY PLAN " + sql, parameters[sql]))
+        for sql in issued if "object_agent_ifi" in sql and "reference_chain" not in sql]
     assert len(plans) == 2, issued  # the page's direct scan and its matches' ids
     for plan in plans:
         assert "USING INDEX ix_lrs_statements_actor_sequence" in plan, plan
@@ -132,7 +134,8 @@ def test_sqlite_reads_one_agent_with_a_verb_and_activity_along_the_agents_indexe
 
 
 def test_a_statements_get_on_postgresql_sends_no_begin_or_commit(database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Read-only: under READ COMMITTED each statement has its own snapshot, so a transaction adds only round trips."""
+    """Read-only: under READ COMMITTED each statement has its own snapshot, so a transaction adds only
+    round trips."""
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite takes its lock with BEGIN IMMEDIATE; PostgreSQL only")
     from tests.conftest import fresh_database_url, make_test_app, reset_database
@@ -141,7 +144,8 @@ def test_a_statements_get_on_postgresql_sends_no_begin_or_commit(database_url: s
     app = make_test_app(url)
     try:
         with Session(engine) as session:
-            info, secret = services.create_credential(session, name="reader", scopes=["all"], authority=AUTHORITY)
+            info, secret = services.create_credential(session, name="reader", scopes=["all"],
+                                                      authority=AUTHORITY)
             services.store_statements(session, [statement(actor=_agent(1))], authority=AUTHORITY)
             session.commit()
         app_engine = app.extensions["cairn.db"].engine
@@ -151,7 +155,8 @@ def test_a_statements_get_on_postgresql_sends_no_begin_or_commit(database_url: s
             in_transaction.append(not cursor.connection.autocommit)
 
         event.listen(app_engine, "before_cursor_execute", record)
-        response = app.test_client().get("/xapi/statements", query_string={"agent": '{"mbox": "mailto:learner1@example.org"}'},
+        response = app.test_client().get("/xapi/statements",
+                                         query_string={"agent": '{"mbox": "mailto:learner1@example.org"}'},
                                          headers={"Authorization": basic(info.key, secret),
                                                   "X-Experience-API-Version": "1.0.3"})
         assert response.status_code == 200 and len(response.get_json()["statements"]) == 1

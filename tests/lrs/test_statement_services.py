@@ -48,7 +48,8 @@ def test_resending_identical_statement_is_idempotent_xapi_2_1_2(db_session: Sess
     assert services.latest_sequence(db_session) == first.sequence
 
 
-def test_resending_a_statement_stored_with_the_older_hash_format_is_still_idempotent(db_session: Session) -> None:
+def test_resending_a_statement_stored_with_the_older_hash_format_is_still_idempotent(
+        db_session: Session) -> None:
     # Statements stored before the orjson switch carry a standard-library JSON hash.
     body = statement(result={"response": "caf\u00e9 \u2013 \u00fcber", "score": {"scaled": 0.5}})
     first = services.store_statement(db_session, body, authority=AUTHORITY)
@@ -67,7 +68,8 @@ def test_same_id_with_different_content_conflicts_xapi_2_1_2(db_session: Session
     body = statement()
     services.store_statement(db_session, body, authority=AUTHORITY)
     with pytest.raises(StatementConflict):
-        services.store_statement(db_session, {**body, "verb": {"id": "http://example.org/other"}}, authority=AUTHORITY)
+        services.store_statement(db_session, {**body, "verb": {"id": "http://example.org/other"}},
+                                 authority=AUTHORITY)
 
 
 def test_a_batch_is_all_or_nothing_xapi_2_1_2(db_session: Session) -> None:
@@ -113,7 +115,8 @@ def test_iter_statements_yields_everything_in_sequence_order_voided_flagged(db_s
     assert seen[0].voided is True and seen[1].voided is False
 
 
-def test_iter_statement_parts_holds_exactly_the_members_asked_for_nested_as_stored(db_session: Session) -> None:
+def test_iter_statement_parts_holds_exactly_the_members_asked_for_nested_as_stored(
+        db_session: Session) -> None:
     start = services.latest_sequence(db_session)
     scored = services.store_statement(db_session, statement(
         result={"success": False, "score": {"scaled": 0.5, "raw": 5}, "extensions": {"http://e.org/x": None}},
@@ -130,7 +133,8 @@ def test_iter_statement_parts_holds_exactly_the_members_asked_for_nested_as_stor
         "actor": full["actor"], "verb": {"id": full["verb"]["id"]},
         "result": {"success": False, "score": {"scaled": 0.5}},  # completion is absent: not there either
         "context": {"registration": full["context"]["registration"]}, "timestamp": full["timestamp"]}
-    assert seen[1].statement == {"actor": bare.statement["actor"], "verb": {"id": bare.statement["verb"]["id"]},
+    assert seen[1].statement == {"actor": bare.statement["actor"],
+                                 "verb": {"id": bare.statement["verb"]["id"]},
                                  "timestamp": bare.statement["timestamp"]}
     with pytest.raises(ValueError, match="member path"):
         list(services.iter_statement_parts(db_session, [("result", "score'); --",)]))
@@ -146,12 +150,15 @@ def test_query_filters_by_agent_verb_activity_registration_xapi_2_1_3(db_session
     services.store_statement(db_session, statement(), authority=AUTHORITY)
     q = services.StatementQuery
     assert [s.id for s in services.query_statements(db_session, q(agent=bob)).statements] == [mine.id]
-    assert [s.id for s in services.query_statements(db_session, q(registration=registration)).statements] == [mine.id]
+    assert [s.id for s in services.query_statements(db_session,
+                                                    q(registration=registration)).statements] == [mine.id]
     assert services.query_statements(db_session, q(activity="http://example.org/course-q")).statements == []
-    related = services.query_statements(db_session, q(activity="http://example.org/course-q", related_activities=True))
+    related = services.query_statements(db_session, q(activity="http://example.org/course-q",
+                                                      related_activities=True))
     assert [s.id for s in related.statements] == [mine.id]
     other = {"mbox": "mailto:nobody-q@example.org"}
-    assert [s.id for s in services.query_statements(db_session, q(agents=[other, bob])).statements] == [mine.id]
+    assert [s.id for s in services.query_statements(db_session,
+                                                    q(agents=[other, bob])).statements] == [mine.id]
 
 
 def test_query_pages_with_a_cursor_stable_while_statements_arrive(db_session: Session) -> None:
@@ -164,13 +171,15 @@ def test_query_pages_with_a_cursor_stable_while_statements_arrive(db_session: Se
     seen = [s.id for s in first.statements]
     cursor = first.more_cursor
     while cursor:
-        page = services.query_statements(db_session, services.StatementQuery(activity=activity, limit=2, cursor=cursor))
+        page = services.query_statements(db_session,
+                                         services.StatementQuery(activity=activity, limit=2, cursor=cursor))
         seen += [s.id for s in page.statements]
         cursor = page.more_cursor
     assert seen == [s.id for s in reversed(stored)]
 
 
-def test_subscribers_see_each_batch_and_a_failing_one_is_rolled_back_alone(app: Flask, db_session: Session) -> None:
+def test_subscribers_see_each_batch_and_a_failing_one_is_rolled_back_alone(
+        app: Flask, db_session: Session) -> None:
     seen: list[list[str]] = []
 
     def failing(session: Session, batch: list[services.StoredStatement]) -> None:
@@ -185,8 +194,8 @@ def test_subscribers_see_each_batch_and_a_failing_one_is_rolled_back_alone(app: 
     assert services.get_statement(db_session, stored[0].id) is not None
 
 
-def test_an_after_commit_subscriber_runs_once_the_request_has_committed(app: Flask, client, db_session: Session
-                                                                        ) -> None:
+def test_an_after_commit_subscriber_runs_once_the_request_has_committed(
+        app: Flask, client, db_session: Session) -> None:
     from sqlalchemy import event
 
     from tests.lrs.conftest import XAPIClient, make_credential
@@ -208,7 +217,8 @@ def test_an_after_commit_subscriber_runs_once_the_request_has_committed(app: Fla
     services.subscribe(app, during)
     event.listen(Session, "after_commit", committed)
     try:
-        response = XAPIClient(client, info.key, secret).post("/statements", json_body=[statement(), statement()])
+        response = XAPIClient(client, info.key, secret).post("/statements",
+                                                             json_body=[statement(), statement()])
     finally:
         event.remove(Session, "after_commit", committed)
     assert response.status_code == 200, response.get_json()
@@ -244,7 +254,8 @@ def test_after_commit_work_runs_once_the_response_is_written(app: Flask, db_sess
     assert seen == [2]
 
 
-def test_a_failing_after_commit_subscriber_loses_no_statement(app: Flask, client, db_session: Session) -> None:
+def test_a_failing_after_commit_subscriber_loses_no_statement(
+        app: Flask, client, db_session: Session) -> None:
     from tests.lrs.conftest import XAPIClient, make_credential
 
     def failing(session: Session, batch: list[services.StoredStatement]) -> None:
@@ -260,8 +271,8 @@ def test_a_failing_after_commit_subscriber_loses_no_statement(app: Flask, client
     assert db_session.scalar(text("SELECT name FROM lrs_credentials")) == "test"
 
 
-def test_outside_a_request_an_after_commit_subscriber_runs_in_the_storing_transaction(app: Flask,
-                                                                                      db_session: Session) -> None:
+def test_outside_a_request_an_after_commit_subscriber_runs_in_the_storing_transaction(
+        app: Flask, db_session: Session) -> None:
     seen: list[list[str]] = []
     services.subscribe(app, lambda session, batch: seen.append([s.id for s in batch]), after_commit=True)
     with app.app_context():
@@ -269,8 +280,8 @@ def test_outside_a_request_an_after_commit_subscriber_runs_in_the_storing_transa
     assert seen == [[stored[0].id]]
 
 
-def test_a_store_in_a_request_tells_after_commit_subscribers_at_once_unless_it_asks(app: Flask,
-                                                                                     db_session: Session) -> None:
+def test_a_store_in_a_request_tells_after_commit_subscribers_at_once_unless_it_asks(
+        app: Flask, db_session: Session) -> None:
     # A page that stores and then shows what a subscriber derives must see it in the same request.
     from cairn.db import get_session
     seen: list[str] = []

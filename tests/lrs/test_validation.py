@@ -35,7 +35,8 @@ def test_minimal_statement_is_valid() -> None:
     ({"account": {"name": "n"}}, "statement.actor.account.homePage"),
     ({"account": {"homePage": "http://h.example.org"}}, "statement.actor.account.name"),
     ({"objectType": "Group"}, "statement.actor.member"),
-    ({"objectType": "Group", "member": [{"objectType": "Group", "mbox": "mailto:g@b.c"}]}, "statement.actor.member[0]"),
+    ({"objectType": "Group", "member": [{"objectType": "Group", "mbox": "mailto:g@b.c"}]},
+     "statement.actor.member[0]"),
     ({"objectType": "Person", "mbox": "mailto:a@b.c"}, "statement.actor.objectType"),
     ({"mbox": "mailto:a@b.c", "colour": "blue"}, "statement.actor.colour"),
 ])
@@ -45,7 +46,8 @@ def test_actor_has_exactly_one_inverse_functional_identifier_data_2_4_2(actor: d
 
 def test_identified_group_and_anonymous_group_are_valid_data_2_4_2_2() -> None:
     accepts(statement(actor={"objectType": "Group", "member": [{"mbox": "mailto:a@b.c"}]}))
-    accepts(statement(actor={"objectType": "Group", "account": {"homePage": "http://h.example.org", "name": "t"}}))
+    accepts(statement(actor={"objectType": "Group",
+                             "account": {"homePage": "http://h.example.org", "name": "t"}}))
 
 
 @pytest.mark.parametrize("verb, where", [
@@ -67,7 +69,8 @@ def test_verb_needs_an_iri_id_and_a_language_map_display_data_2_4_3(verb: dict, 
     ({"objectType": "SubStatement", "id": "x", "actor": {"mbox": "mailto:a@b.c"}, "verb": {"id": "http://e.org/v"},
       "object": ACTIVITY}, "statement.object.id"),
     ({"id": "http://example.org/a", "definition": {"interactionType": "choice",
-                                                   "scale": [{"id": "a"}]}}, "statement.object.definition.scale"),
+                                                   "scale": [{"id": "a"}]}},
+     "statement.object.definition.scale"),
     ({"id": "http://example.org/a", "definition": {"interactionType": "choice",
                                                    "choices": [{"id": "a"}, {"id": "a"}]}}, "choices[1].id"),
     ({"id": "http://example.org/a", "definition": {"interactionType": "dance"}}, "interactionType"),
@@ -103,7 +106,8 @@ def test_result_durations_in_iso_8601_are_accepted_data_2_4_5() -> None:
     ({"contextActivities": {"cousin": [ACTIVITY]}}, ACTIVITY, "statement.context.contextActivities.cousin"),
     ({"team": {"mbox": "mailto:a@b.c"}}, ACTIVITY, "statement.context.team"),
 ])
-def test_context_rules_revision_platform_only_for_activities_data_2_4_6(context: dict, obj: dict, where: str) -> None:
+def test_context_rules_revision_platform_only_for_activities_data_2_4_6(
+        context: dict, obj: dict, where: str) -> None:
     rejects(statement(context=context, object=obj), where)
 
 
@@ -112,7 +116,8 @@ def test_context_agents_are_2_0_only() -> None:
                                   "relevantTypes": ["http://example.org/t"]}]}
     rejects(statement(context=context), "statement.context.contextAgents")
     accepts(statement(context=context), version="2.0.0")
-    bad = {"contextAgents": [{"objectType": "contextAgent", "agent": {"mbox": "mailto:a@b.c"}, "relevantTypes": []}]}
+    bad = {"contextAgents": [{"objectType": "contextAgent", "agent": {"mbox": "mailto:a@b.c"},
+                              "relevantTypes": []}]}
     rejects(statement(context=bad), "relevantTypes", version="2.0.0")
 
 
@@ -126,7 +131,8 @@ def test_a_utc_timestamp_reads_the_same_with_z_as_with_a_zero_offset(fraction: s
     assert with_z.microsecond == int((fraction[1:] or "0")[:6].ljust(6, "0"))
 
 
-@pytest.mark.parametrize("timestamp", ["2024-02-30T12:00:00Z", "2024-01-31T24:00:00Z", "2024-01-31T12:00:00.Z"])
+@pytest.mark.parametrize("timestamp", ["2024-02-30T12:00:00Z", "2024-01-31T24:00:00Z",
+                                       "2024-01-31T12:00:00.Z"])
 def test_an_impossible_utc_timestamp_is_refused(timestamp: str) -> None:
     assert parse_timestamp(timestamp) is None
     rejects(statement(timestamp=timestamp), "statement.timestamp")
@@ -200,4 +206,5 @@ def test_null_is_refused_outside_extensions_even_in_a_statement_that_says_null_d
     # The word "null" in a string or a null inside extensions is fine; a null value elsewhere is not.
     accepts(statement(result={"response": "null", "extensions": {"http://example.org/x": None}}))
     rejects(statement(result={"response": "null", "success": None}), "statement.result.success")
-    rejects(statement(context={"contextActivities": {"parent": [None]}}), "statement.context.contextActivities")
+    rejects(statement(context={"contextActivities": {"parent": [None]}}),
+            "statement.context.contextActivities")

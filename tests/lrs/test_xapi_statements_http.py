@@ -23,7 +23,8 @@ def test_about_lists_versions_without_credentials_communication_2_8(client: Flas
     assert versioned.headers["X-Experience-API-Version"] == "1.0.3"
 
 
-def test_missing_version_header_is_rejected_communication_3_3(client: FlaskClient, db_session: Session) -> None:
+def test_missing_version_header_is_rejected_communication_3_3(
+        client: FlaskClient, db_session: Session) -> None:
     info, secret = make_credential(db_session)
     response = XAPIClient(client, info.key, secret, version=None).get("/statements")
     assert response.status_code == 400 and "X-Experience-API-Version" in response.json["message"]
@@ -147,10 +148,12 @@ def test_cors_headers_and_preflight_without_credentials(client: FlaskClient) -> 
     assert "X-Experience-API-Version" in preflight.headers["Access-Control-Allow-Headers"]
 
 
-def test_alternate_request_syntax_put_through_post_communication_1_3(client: FlaskClient, xapi: XAPIClient) -> None:
+def test_alternate_request_syntax_put_through_post_communication_1_3(
+        client: FlaskClient, xapi: XAPIClient) -> None:
     statement_id = str(uuid.uuid4())
     form = {"statementId": statement_id, "content": json.dumps(statement(id=None)),
-            "Authorization": xapi.auth, "X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"}
+            "Authorization": xapi.auth, "X-Experience-API-Version": "1.0.3",
+            "Content-Type": "application/json"}
     response = client.post("/xapi/statements?method=PUT", data=form)
     assert response.status_code == 204
     form = {"statementId": statement_id, "Authorization": xapi.auth, "X-Experience-API-Version": "1.0.3"}
@@ -158,9 +161,11 @@ def test_alternate_request_syntax_put_through_post_communication_1_3(client: Fla
     assert fetched.status_code == 200 and fetched.json["id"] == statement_id
 
 
-def test_alternate_request_syntax_refuses_other_query_parameters(client: FlaskClient, xapi: XAPIClient) -> None:
+def test_alternate_request_syntax_refuses_other_query_parameters(
+        client: FlaskClient, xapi: XAPIClient) -> None:
     form = {"Authorization": xapi.auth, "X-Experience-API-Version": "1.0.3"}
-    assert client.post(f"/xapi/statements?method=GET&statementId={uuid.uuid4()}", data=form).status_code == 400
+    assert client.post(f"/xapi/statements?method=GET&statementId={uuid.uuid4()}",
+                       data=form).status_code == 400
 
 
 def _multipart(parts: list[tuple[dict[str, str], bytes]], boundary: str = "xyzzy") -> bytes:
@@ -175,7 +180,8 @@ def test_attachments_in_multipart_are_stored_and_returned_data_2_4_11(xapi: XAPI
     content = b"hello attachment \x00\xff"
     sha2 = hashlib.sha256(content).hexdigest()
     body = statement(attachments=[{"usageType": "http://example.org/usage", "display": {"en": "file"},
-                                   "contentType": "application/octet-stream", "length": len(content), "sha2": sha2}])
+                                   "contentType": "application/octet-stream", "length": len(content),
+                                   "sha2": sha2}])
     data = _multipart([({"Content-Type": "application/json"}, json.dumps(body).encode()),
                        ({"Content-Type": "application/octet-stream", "Content-Transfer-Encoding": "binary",
                          "X-Experience-API-Hash": sha2}, content)])
@@ -198,10 +204,12 @@ def test_multipart_part_with_wrong_hash_is_rejected(xapi: XAPIClient) -> None:
                                    "contentType": "text/plain", "length": 3, "sha2": sha2}])
     data = _multipart([({"Content-Type": "application/json"}, json.dumps(body).encode()),
                        ({"Content-Type": "text/plain", "X-Experience-API-Hash": sha2}, b"two")])
-    assert xapi.post("/statements", data=data, content_type="multipart/mixed; boundary=xyzzy").status_code == 400
+    assert xapi.post("/statements", data=data,
+                     content_type="multipart/mixed; boundary=xyzzy").status_code == 400
 
 
-def test_read_mine_sees_only_statements_it_vouched_for(client: FlaskClient, db_session: Session, xapi: XAPIClient) -> None:
+def test_read_mine_sees_only_statements_it_vouched_for(
+        client: FlaskClient, db_session: Session, xapi: XAPIClient) -> None:
     other = statement()
     xapi.post("/statements", json_body=other)
     info, secret = make_credential(db_session, scopes=("statements/write", "statements/read/mine"),
@@ -243,7 +251,8 @@ def test_alternate_request_syntax_is_refused_for_xapi_2_0(client: FlaskClient, x
     assert response.status_code == 400 and "2.0" in response.json["message"]
 
 
-def test_duration_precision_beyond_hundredths_does_not_make_a_conflict_xapi_2_0_4_2_7(xapi: XAPIClient) -> None:
+def test_duration_precision_beyond_hundredths_does_not_make_a_conflict_xapi_2_0_4_2_7(
+        xapi: XAPIClient) -> None:
     body = statement(result={"duration": "PT1.12S"})
     assert xapi.post("/statements", json_body=body).status_code == 200
     again = {**body, "result": {"duration": "PT1.1299S"}}

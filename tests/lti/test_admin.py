@@ -70,8 +70,8 @@ def test_admin_registers_and_removes_a_platform_with_a_csrf_protected_form(clien
 
 def test_admin_form_with_a_bad_url_is_shown_again_with_the_error(client, db_session) -> None:
     _admin_client(client, db_session)
-    response = client.post("/lti/admin/platforms", data={**PLATFORM, "deployment_ids": "d1", "jwks_url": "nope",
-                                                         "csrf_token": _csrf(client)})
+    response = client.post("/lti/admin/platforms", data={**PLATFORM, "deployment_ids": "d1",
+                                                         "jwks_url": "nope", "csrf_token": _csrf(client)})
     assert response.status_code == 400
     assert 'aria-invalid="true"' in response.get_data(as_text=True)
 
@@ -94,21 +94,22 @@ def test_json_api_registers_lists_and_removes_platforms(client, db_session) -> N
     assert [p["client_id"] for p in client.get("/lti/api/platforms").get_json()] == ["abc"]
     invalid = client.post("/lti/api/platforms", json={"issuer": "x"}, headers={"X-CSRFToken": token})
     assert invalid.status_code == 400 and "client_id" in invalid.get_json()["fields"]
-    assert client.delete(f"/lti/api/platforms/{body['id']}", headers={"X-CSRFToken": token}).status_code == 204
+    assert client.delete(f"/lti/api/platforms/{body['id']}",
+                         headers={"X-CSRFToken": token}).status_code == 204
     assert client.get("/lti/api/platforms").get_json() == []
 
 
 def test_cli_adds_lists_and_removes_platforms(app, db_session) -> None:
     runner = app.test_cli_runner()
-    added = runner.invoke(args=["lti", "platform", "add", "--issuer", PLATFORM["issuer"], "--client-id", "abc",
-                                "--deployment-id", "d1", "--deployment-id", "d2", "--auth-login-url",
+    added = runner.invoke(args=["lti", "platform", "add", "--issuer", PLATFORM["issuer"], "--client-id",
+                                "abc", "--deployment-id", "d1", "--deployment-id", "d2", "--auth-login-url",
                                 PLATFORM["auth_login_url"], "--token-url", PLATFORM["token_url"],
                                 "--jwks-url", PLATFORM["jwks_url"]])
     assert added.exit_code == 0, added.output
     listed = json.loads(runner.invoke(args=["lti", "platform", "list", "--json"]).output)
     assert listed[0]["deployment_ids"] == ["d1", "d2"]
-    duplicate = runner.invoke(args=["lti", "platform", "add", "--issuer", PLATFORM["issuer"], "--client-id", "abc",
-                                    "--auth-login-url", PLATFORM["auth_login_url"], "--token-url",
+    duplicate = runner.invoke(args=["lti", "platform", "add", "--issuer", PLATFORM["issuer"], "--client-id",
+                                    "abc", "--auth-login-url", PLATFORM["auth_login_url"], "--token-url",
                                     PLATFORM["token_url"], "--jwks-url", PLATFORM["jwks_url"]])
     assert duplicate.exit_code != 0 and "already registered" in duplicate.output
     removed = runner.invoke(args=["lti", "platform", "remove", str(listed[0]["id"])])

@@ -66,7 +66,8 @@ def xapi(world: LtiWorld) -> Iterator[dict[str, str]]:
     yield {**XAPI_HEADERS, "Authorization": f"Basic {token}"}
 
 
-def deep_link(world: LtiWorld, browser: requests.Session, chosen: list[str], *, query: str = "") -> requests.Response:
+def deep_link(world: LtiWorld, browser: requests.Session, chosen: list[str], *,
+              query: str = "") -> requests.Response:
     """An instructor's Deep Linking launch, the selection, and the return to the platform."""
     teacher = Person(sub=f"teacher-{time.time_ns()}", name="Tess Teacher", roles=[INSTRUCTOR])
     launched = world.platform.launch(browser, Message(person=teacher, message_type="LtiDeepLinkingRequest",
@@ -87,7 +88,8 @@ def test_deep_linking_round_trip_returns_signed_content_items_with_line_items(
         world: LtiWorld, pathway: Catalogue, browser: requests.Session) -> None:
     """Deep Linking 2.0 §4.2: ltiResourceLink items, a lineItem for gradable ones, the data claim
     echoed, the JWT signed with the tool's key (verified by the platform against our JWKS)."""
-    keys_before = {k["kid"] for k in requests.get(f"{world.cairn.url}/lti/jwks.json", timeout=5).json()["keys"]}
+    keys_before = {k["kid"] for k in
+                   requests.get(f"{world.cairn.url}/lti/jwks.json", timeout=5).json()["keys"]}
     chosen = [f"pathway:{pathway.lineage}", f"step:{pathway.lineage}/{pathway.step_keys[0]}"]
     answer = deep_link(world, browser, chosen, query="fire")
     assert answer.status_code == 200, answer.text
@@ -103,7 +105,8 @@ def test_deep_linking_round_trip_returns_signed_content_items_with_line_items(
     assert claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] == "opaque-data-42"
 
 
-def test_deep_linking_page_searches_the_catalogue(world: LtiWorld, pathway: Catalogue, browser: requests.Session) -> None:
+def test_deep_linking_page_searches_the_catalogue(
+        world: LtiWorld, pathway: Catalogue, browser: requests.Session) -> None:
     teacher = Person(sub=f"teacher-{time.time_ns()}", name="Tess Teacher", roles=[INSTRUCTOR])
     launched = world.platform.launch(browser, Message(person=teacher, message_type="LtiDeepLinkingRequest",
                                                       resource_link_id=None))
@@ -113,7 +116,8 @@ def test_deep_linking_page_searches_the_catalogue(world: LtiWorld, pathway: Cata
     assert pathway.title in browser.get(page_url, params={"category": "Safety"}, timeout=10).text
 
 
-def test_a_deep_linking_selection_answers_once(world: LtiWorld, pathway: Catalogue, browser: requests.Session) -> None:
+def test_a_deep_linking_selection_answers_once(
+        world: LtiWorld, pathway: Catalogue, browser: requests.Session) -> None:
     teacher = Person(sub=f"teacher-{time.time_ns()}", name="Tess Teacher", roles=[INSTRUCTOR])
     launched = world.platform.launch(browser, Message(person=teacher, message_type="LtiDeepLinkingRequest",
                                                       resource_link_id=None))
@@ -124,10 +128,12 @@ def test_a_deep_linking_selection_answers_once(world: LtiWorld, pathway: Catalog
 
 
 def complete(world: LtiWorld, headers: dict[str, str], sub: str, activity: str) -> None:
-    statement = {"actor": {"objectType": "Agent", "account": {"homePage": world.platform.issuer, "name": sub}},
+    statement = {"actor": {"objectType": "Agent",
+                           "account": {"homePage": world.platform.issuer, "name": sub}},
                  "verb": {"id": COMPLETED, "display": {"en-US": "completed"}},
                  "object": {"objectType": "Activity", "id": activity}}
-    response = requests.post(f"{world.cairn.url}/xapi/statements", json=statement, headers=headers, timeout=10)
+    response = requests.post(f"{world.cairn.url}/xapi/statements", json=statement, headers=headers,
+                             timeout=10)
     assert response.status_code == 200, response.text
 
 
@@ -141,10 +147,12 @@ def test_scores_reach_the_platform_once_and_in_order_after_it_was_down(
     each once, in order (the durable queue)."""
     platform = world.platform
     item_url = f"{platform.lineitems_url('c-ags')}/given"
-    platform.lineitems[item_url] = {"id": item_url, "label": "Fire safety", "scoreMaximum": 100, "_context": "c-ags"}
+    platform.lineitems[item_url] = {"id": item_url, "label": "Fire safety", "scoreMaximum": 100,
+                                    "_context": "c-ags"}
     learner = Person(sub=f"ags-{time.time_ns()}", name="Ada Grade", roles=[LEARNER])
     with requests.Session() as browser:
-        launched = platform.launch(browser, Message(person=learner, context_id="c-ags", resource_link_id="ags-link",
+        launched = platform.launch(browser, Message(person=learner, context_id="c-ags",
+                                                    resource_link_id="ags-link",
                                                     custom={"cairn_target": f"pathway:{pathway.lineage}"},
                                                     lineitem=item_url))
         assert launched.status_code == 302
@@ -163,17 +171,21 @@ def test_scores_reach_the_platform_once_and_in_order_after_it_was_down(
     assert len([s for s in platform.scores[item_url] if s["userId"] == learner.sub]) == 2
 
 
-def test_a_link_without_a_line_item_gets_one_created(world: LtiWorld, pathway: Catalogue, xapi: dict[str, str]) -> None:
+def test_a_link_without_a_line_item_gets_one_created(
+        world: LtiWorld, pathway: Catalogue, xapi: dict[str, str]) -> None:
     platform = world.platform
     learner = Person(sub=f"ags2-{time.time_ns()}", name="Bo Grade", roles=[LEARNER])
     with requests.Session() as browser:
-        assert platform.launch(browser, Message(person=learner, context_id="c-ags2", resource_link_id="no-item",
-                                                custom={"cairn_target": f"pathway:{pathway.lineage}"})).status_code == 302
+        assert platform.launch(browser, Message(person=learner, context_id="c-ags2",
+                                                resource_link_id="no-item",
+                                                custom={"cairn_target": f"pathway:{pathway.lineage}"})
+                               ).status_code == 302
     complete(world, xapi, learner.sub, pathway.step_iris[0])
     assert "delivered 1" in deliver(world, "--now")
     created = [i for i in platform.lineitems.values() if i.get("tag") == "cairn-no-item"]
     assert len(created) == 1
-    assert created[0]["resourceId"] == f"pathway:{pathway.lineage}" and created[0]["resourceLinkId"] == "no-item"
+    assert created[0]["resourceId"] == f"pathway:{pathway.lineage}" \
+        and created[0]["resourceLinkId"] == "no-item"
     assert [s["scoreGiven"] for s in platform.scores[created[0]["id"]]] == [50.0]
     rows = world.query("SELECT lineitem_url FROM lti_resource_links WHERE resource_link_id = 'no-item'")
     assert rows == [(created[0]["id"],)]
@@ -217,7 +229,8 @@ def test_roster_is_synced_with_paging_and_leavers_become_inactive(world: LtiWorl
                          pupils[2].sub: False, pupils[3].sub: False}
     in_class = {value: bool(active) for value, active in world.query(
         "SELECT i.value, cm.active FROM class_members cm JOIN academic_classes ac ON ac.id = cm.class_id "
-        "JOIN user_identities i ON i.user_id = cm.user_id WHERE ac.external_id = 'c-roster' AND i.kind = 'account'")}
+        "JOIN user_identities i ON i.user_id = cm.user_id "
+        "WHERE ac.external_id = 'c-roster' AND i.kind = 'account'")}
     assert in_class[f"{platform.issuer}|{pupils[2].sub}"] is False
     assert in_class[f"{platform.issuer}|{teacher.sub}"] is True
     roles = dict(world.query("SELECT i.value, cm.role FROM class_members cm JOIN user_identities i "
@@ -230,7 +243,8 @@ def test_a_launch_records_a_launched_statement_with_the_class_platform_and_regis
         world: LtiWorld, pathway: Catalogue, xapi: dict[str, str]) -> None:
     learner = Person(sub=f"stmt-{time.time_ns()}", name="Sam Statement")
     with requests.Session() as browser:
-        assert world.platform.launch(browser, Message(person=learner, context_id="c-stmt", resource_link_id="s-link",
+        assert world.platform.launch(browser, Message(person=learner, context_id="c-stmt",
+                                                      resource_link_id="s-link",
                                                       custom={"cairn_target": f"pathway:{pathway.lineage}"})
                                      ).status_code == 302
     agent = json.dumps({"account": {"homePage": world.platform.issuer, "name": learner.sub}})
@@ -241,7 +255,8 @@ def test_a_launch_records_a_launched_statement_with_the_class_platform_and_regis
     assert len(statements) == 1
     statement = statements[0]
     assert statement["object"]["id"] == world.query(
-        "SELECT activity_iri FROM pathways WHERE lineage = :l AND status = 'published'", l=pathway.lineage)[0][0]
+        "SELECT activity_iri FROM pathways WHERE lineage = :l AND status = 'published'",
+        l=pathway.lineage)[0][0]
     grouping = statement["context"]["contextActivities"]["grouping"][0]
     assert grouping["id"].endswith("/lti/contexts/c-stmt")
     assert grouping["definition"]["type"] == "http://adlnet.gov/expapi/activities/course"
@@ -262,7 +277,8 @@ def test_dynamic_registration_registers_the_platform_and_closes(world: LtiWorld)
         unlinked = requests.get(f"{world.cairn.url}/lti/register", params={
             "openid_configuration": openid, "registration_token": other.registration_token}, timeout=10)
         assert unlinked.status_code == 403 and other.registrations == []
-        refused = requests.get(url, params={"openid_configuration": openid, "registration_token": "wrong"}, timeout=10)
+        refused = requests.get(url, params={"openid_configuration": openid, "registration_token": "wrong"},
+                               timeout=10)
         assert refused.status_code == 502 and other.registrations == []
         page = requests.get(url, params={"openid_configuration": openid,
                                          "registration_token": other.registration_token}, timeout=10)
@@ -275,7 +291,8 @@ def test_dynamic_registration_registers_the_platform_and_closes(world: LtiWorld)
         assert {m["type"] for m in messages} == {"LtiResourceLinkRequest", "LtiDeepLinkingRequest"}
         assert "https://purl.imsglobal.org/spec/lti-ags/scope/score" in sent["scope"].split()
         with requests.Session() as browser:
-            assert other.launch(browser, Message(person=Person(sub="dyn-user", name="Dyn User"))).status_code == 302
+            assert other.launch(browser,
+                                Message(person=Person(sub="dyn-user", name="Dyn User"))).status_code == 302
 
 
 def test_key_rotation_publishes_first_then_signs_with_the_new_key(

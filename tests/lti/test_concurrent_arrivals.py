@@ -41,7 +41,8 @@ def test_a_launch_that_loses_the_race_to_create_the_course_is_retried_and_accept
             first_done.wait(30)
             with app.app_context(), factory() as session:
                 try:
-                    valid = ValidLaunch(platform=platforms.get_platform(session, platform_id), claims=_claims("b"))
+                    valid = ValidLaunch(platform=platforms.get_platform(session, platform_id),
+                                        claims=_claims("b"))
                     outcome["arrival"] = arrivals.accept(session, valid, base_url="http://localhost")
                     session.commit()
                 except Exception as exc:  # reported below, with its type

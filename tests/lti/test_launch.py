@@ -30,7 +30,8 @@ def test_learner_launch_creates_the_learner_signs_them_in_and_leads_to_the_desti
     assert response.status_code == 302, response.text
     landing = browser.get(world.cairn.url + response.headers["Location"], timeout=10)
     assert landing.status_code == 200
-    if "/portal/" in response.headers["Location"]:  # with the Learning Portal installed, the learner lands there
+    # with the Learning Portal installed, the learner lands there
+    if "/portal/" in response.headers["Location"]:
         assert "Catalogue" in landing.text and learner.name in landing.text  # signed in
     else:
         assert "Course c-learn" in landing.text and "learner" in landing.text
@@ -42,7 +43,8 @@ def test_learner_launch_creates_the_learner_signs_them_in_and_leads_to_the_desti
     assert attributes["lis_person_sourcedid"] == "SIS-001" and attributes["email"] == learner.email
 
 
-def test_a_second_launch_of_the_same_sub_finds_the_same_learner(world: LtiWorld, browser: requests.Session) -> None:
+def test_a_second_launch_of_the_same_sub_finds_the_same_learner(
+        world: LtiWorld, browser: requests.Session) -> None:
     learner = person()
     for _ in range(2):
         with requests.Session() as fresh:
@@ -51,11 +53,13 @@ def test_a_second_launch_of_the_same_sub_finds_the_same_learner(world: LtiWorld,
     assert world.query("SELECT COUNT(*) FROM user_identities WHERE value = :v", v=identity) == [(1,)]
 
 
-def test_instructor_launch_gets_the_instructor_role_in_the_class(world: LtiWorld, browser: requests.Session) -> None:
+def test_instructor_launch_gets_the_instructor_role_in_the_class(
+        world: LtiWorld, browser: requests.Session) -> None:
     teacher = person(roles=[INSTRUCTOR])
     response = world.platform.launch(browser, Message(person=teacher, context_id="c-teach"))
     assert response.status_code == 302
-    rows = world.query("SELECT m.role, m.active FROM lti_context_members m JOIN lti_contexts c ON c.id = m.context_id "
+    rows = world.query("SELECT m.role, m.active FROM lti_context_members m "
+                       "JOIN lti_contexts c ON c.id = m.context_id "
                        "WHERE c.context_id = 'c-teach' AND m.sub = :s", s=teacher.sub)
     assert rows == [("instructor", True)]
 
@@ -70,7 +74,8 @@ def test_launch_without_third_party_cookies_uses_the_platform_storage(world: Lti
     storage frame (lti.get_data) and re-posted by Cairn's own page."""
     learner = person()
     with requests.Session() as browser:
-        action, fields = world.platform.start_launch(browser, Message(person=learner), storage_target="post_message_forwarding")
+        action, fields = world.platform.start_launch(browser, Message(person=learner),
+                                                     storage_target="post_message_forwarding")
         browser.cookies.clear()  # the browser kept no third-party cookie
         nonces_before = world.count("lti_used_nonces")
         check_page = world.platform.post_launch(browser, action, fields)
@@ -80,7 +85,8 @@ def test_launch_without_third_party_cookies_uses_the_platform_storage(world: Lti
         accepted = world.platform.answer_storage_check(browser, check_page.text)
         assert accepted.status_code == 200, accepted.text
         assert world.count("lti_used_nonces") == nonces_before + 1
-        continue_path = next(p.split('"', 1)[0] for p in accepted.text.split('href="') if p.startswith("/lti/continue/"))
+        continue_path = next(p.split('"', 1)[0] for p in accepted.text.split('href="')
+                             if p.startswith("/lti/continue/"))
     with requests.Session() as top_level:
         opened = top_level.get(world.cairn.url + continue_path, allow_redirects=False, timeout=10)
         assert opened.status_code == 302
@@ -91,7 +97,8 @@ def test_launch_without_third_party_cookies_uses_the_platform_storage(world: Lti
 
 def test_storage_checked_repost_from_another_origin_is_refused(world: LtiWorld) -> None:
     with requests.Session() as browser:
-        action, fields = world.platform.start_launch(browser, Message(person=person()), storage_target="_parent")
+        action, fields = world.platform.start_launch(browser, Message(person=person()),
+                                                     storage_target="_parent")
         browser.cookies.clear()
         before = world.counts()
         forged = browser.post(action, data={**fields, "lti_storage_state": fields["state"]},
@@ -99,7 +106,8 @@ def test_storage_checked_repost_from_another_origin_is_refused(world: LtiWorld) 
     assert_rejected(world, forged, "state", before)
 
 
-def test_platform_key_rotation_is_followed_by_refetching_the_jwks(world: LtiWorld, browser: requests.Session) -> None:
+def test_platform_key_rotation_is_followed_by_refetching_the_jwks(
+        world: LtiWorld, browser: requests.Session) -> None:
     assert world.platform.launch(browser, Message(person=person())).status_code == 302
     world.platform.rotate_platform_key()  # Cairn's cached JWKS no longer has the signing kid
     with requests.Session() as other:
@@ -136,13 +144,15 @@ def test_signature_by_a_published_kid_with_other_key_material_is_rejected(world:
 
 def test_expired_token_is_rejected_security_framework_5_1_3(world: LtiWorld) -> None:
     past = int(time.time()) - 3600
-    response, before = rejected_launch(world, Message(person=person(), overrides={"iat": past - 60, "exp": past}))
+    response, before = rejected_launch(world, Message(person=person(),
+                                                      overrides={"iat": past - 60, "exp": past}))
     assert_rejected(world, response, "expiry", before)
 
 
 def test_token_issued_in_the_future_is_rejected(world: LtiWorld) -> None:
     future = int(time.time()) + 3600
-    response, before = rejected_launch(world, Message(person=person(), overrides={"iat": future, "exp": future + 60}))
+    response, before = rejected_launch(world, Message(person=person(),
+                                                      overrides={"iat": future, "exp": future + 60}))
     assert_rejected(world, response, "expiry", before)
 
 
@@ -160,18 +170,21 @@ def test_replayed_nonce_is_rejected_security_framework_5_1_3(world: LtiWorld) ->
 
 
 def test_wrong_audience_is_rejected(world: LtiWorld) -> None:
-    response, before = rejected_launch(world, Message(person=person(), overrides={"aud": "someone-else", "azp": "someone-else"}))
+    response, before = rejected_launch(world, Message(person=person(), overrides={"aud": "someone-else",
+                                                                                  "azp": "someone-else"}))
     assert_rejected(world, response, "audience", before)
 
 
 def test_several_audiences_without_azp_are_rejected(world: LtiWorld) -> None:
-    response, before = rejected_launch(world, Message(person=person(), overrides={"aud": ["cairn-client", "other"]},
+    response, before = rejected_launch(world, Message(person=person(),
+                                                      overrides={"aud": ["cairn-client", "other"]},
                                                       remove=["azp"]))
     assert_rejected(world, response, "audience", before)
 
 
 def test_unknown_deployment_is_rejected(world: LtiWorld) -> None:
-    response, before = rejected_launch(world, Message(person=person(), overrides={LTI + "deployment_id": "rogue"}))
+    response, before = rejected_launch(world, Message(person=person(),
+                                                      overrides={LTI + "deployment_id": "rogue"}))
     assert_rejected(world, response, "deployment", before)
 
 
@@ -209,15 +222,18 @@ def test_state_from_another_browser_is_rejected(world: LtiWorld) -> None:
 def test_login_from_an_unregistered_issuer_is_refused(world: LtiWorld, browser: requests.Session) -> None:
     before = world.counts()
     response = browser.post(f"{world.cairn.url}/lti/login", data={
-        "iss": "http://127.0.0.1:1/unknown", "login_hint": "x", "target_link_uri": f"{world.cairn.url}/lti/launch"},
+        "iss": "http://127.0.0.1:1/unknown", "login_hint": "x",
+        "target_link_uri": f"{world.cairn.url}/lti/launch"},
         allow_redirects=False, timeout=10)
     assert_rejected(world, response, "issuer", before)
 
 
-def test_a_token_just_past_its_expiry_is_accepted_within_the_leeway(world: LtiWorld, browser: requests.Session) -> None:
+def test_a_token_just_past_its_expiry_is_accepted_within_the_leeway(
+        world: LtiWorld, browser: requests.Session) -> None:
     """Security Framework §5.1.3: a small leeway for clock skew (Cairn allows 60 s)."""
     now = int(time.time())
-    response = world.platform.launch(browser, Message(person=person(), overrides={"iat": now - 330, "exp": now - 20}))
+    response = world.platform.launch(browser, Message(person=person(),
+                                                      overrides={"iat": now - 330, "exp": now - 20}))
     assert response.status_code == 302, response.text
 
 
@@ -232,7 +248,8 @@ def test_an_institution_administrator_manages_the_class(world: LtiWorld, browser
     assert world.platform.launch(browser, Message(person=admin, context_id="c-admin")).status_code == 302
     rows = world.query("SELECT cm.role FROM class_members cm JOIN academic_classes ac ON ac.id = cm.class_id "
                        "JOIN user_identities i ON i.user_id = cm.user_id "
-                       "WHERE ac.external_id = 'c-admin' AND i.value = :v", v=f"{world.platform.issuer}|{admin.sub}")
+                       "WHERE ac.external_id = 'c-admin' AND i.value = :v",
+                       v=f"{world.platform.issuer}|{admin.sub}")
     assert rows == [("instructor",)]
 
 

@@ -31,7 +31,8 @@ def test_expired_states_and_nonces_are_purged(db_session) -> None:
                                       auth_login_url="https://lms.example/a", token_url="https://lms.example/t",
                                       jwks_url="https://lms.example/k", deployment_ids=["d"])
     past, future = utcnow() - timedelta(minutes=1), utcnow() + timedelta(minutes=5)
-    db_session.add_all([LoginState(state="old", nonce="n1", platform_id=platform.id, target_link_uri="x", expires_at=past),
+    db_session.add_all([LoginState(state="old", nonce="n1", platform_id=platform.id, target_link_uri="x",
+                                   expires_at=past),
                         LoginState(state="new", nonce="n2", platform_id=platform.id, target_link_uri="x",
                                    expires_at=future),
                         UsedNonce(issuer="https://lms.example", nonce="n0", expires_at=past)])

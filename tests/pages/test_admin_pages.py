@@ -35,7 +35,8 @@ def test_the_assessment_editor_stores_every_question_type_as_typed(client, db_se
     for form in forms:
         assert post_form(client, url, url + "/questions", {"points": "1", **form}).status_code == 302
     stored = assessments.get_assessment(db_session, assessment_id)
-    assert (stored.pass_mark, stored.attempt_limit, stored.time_limit_seconds, stored.shuffle) == (0.75, 3, 600, True)
+    assert (stored.pass_mark, stored.attempt_limit, stored.time_limit_seconds, stored.shuffle) == \
+        (0.75, 3, 600, True)
     by_prompt = {q.prompt: q for q in stored.questions}
     assert by_prompt["Pick"].correct == ["c1", "c3"]
     assert by_prompt["True?"].correct is False
@@ -48,10 +49,12 @@ def test_the_assessment_editor_stores_every_question_type_as_typed(client, db_se
     question_url = f"/admin/questions/{by_prompt['Match'].id}"
     edit = client.get(question_url).get_data(as_text=True)
     assert "Fire = Extinguisher" in edit
-    assert post_form(client, question_url, question_url, {"interaction_type": "matching", "prompt": "Match",
-                                                          "pairs": "Fire = Pump\nFlood = Pump"}).status_code == 302
+    assert post_form(client, question_url, question_url,
+                     {"interaction_type": "matching", "prompt": "Match",
+                      "pairs": "Fire = Pump\nFlood = Pump"}).status_code == 302
     db_session.expire_all()
-    changed = next(q for q in assessments.get_assessment(db_session, assessment_id).questions if q.prompt == "Match")
+    changed = next(q for q in assessments.get_assessment(db_session, assessment_id).questions
+                   if q.prompt == "Match")
     assert changed.correct == {"s1": "t1", "s2": "t1"}
 
 
@@ -101,7 +104,8 @@ def test_audiences_classes_and_assignments_are_managed_on_pages(client, db_sessi
     assert bad.status_code == 400 and 'id="audience_id-error"' in bad.get_data(as_text=True)
 
 
-def test_dashboard_reports_and_learner_records_show_progress_with_its_statements(app, client, db_session) -> None:
+def test_dashboard_reports_and_learner_records_show_progress_with_its_statements(
+        app, client, db_session) -> None:
     _admin(client, db_session, "reports@example.org")
     learner = factories.user(db_session, email="rita@example.org", name="Rita Reader")
     pathway = services.create_pathway(db_session, title="Policies", outcome_kind="compliance")
@@ -117,9 +121,11 @@ def test_dashboard_reports_and_learner_records_show_progress_with_its_statements
     assert_clean_page(dashboard)
     assert "<svg" in dashboard and "Policies" in dashboard
     rows = list(csv.DictReader(io.StringIO(client.get("/admin/reports/summary.csv").get_data(as_text=True))))
-    assert rows == [{"pathway_id": str(pathway.id), "pathway_title": "Policies", "learners": "1", "not_started": "0",
-                     "in_progress": "0", "completed": "1", "overdue": "0", "expired": "0", "completion_rate": "1.0"}]
-    weekly = list(csv.DictReader(io.StringIO(client.get("/admin/reports/activity.csv").get_data(as_text=True))))
+    assert rows == [{"pathway_id": str(pathway.id), "pathway_title": "Policies", "learners": "1",
+                     "not_started": "0", "in_progress": "0", "completed": "1", "overdue": "0", "expired": "0",
+                     "completion_rate": "1.0"}]
+    weekly = list(csv.DictReader(io.StringIO(
+        client.get("/admin/reports/activity.csv").get_data(as_text=True))))
     assert len(weekly) == 12 and weekly[-1]["active_learners"] == "1" and weekly[-1]["completions"] == "1"
     records = client.get(f"/admin/learners/{learner.id}/pathways/{pathway.id}").get_data(as_text=True)
     assert_clean_page(records)
@@ -135,7 +141,8 @@ def test_dashboard_reports_and_learner_records_show_progress_with_its_statements
     assert "Rita Reader" in report
 
 
-def test_an_instructor_marks_attendance_for_their_class_only_and_it_completes_the_step(client, db_session) -> None:
+def test_an_instructor_marks_attendance_for_their_class_only_and_it_completes_the_step(
+        client, db_session) -> None:
     teacher = factories.user(db_session, email="teacher@example.org", name="Tess Teacher")
     pupil = factories.user(db_session, email="pupil@example.org", name="Pia Pupil")
     other = factories.user(db_session, email="other@example.org", name="Oli Other")
@@ -143,7 +150,8 @@ def test_an_instructor_marks_attendance_for_their_class_only_and_it_completes_th
     services.set_class_membership(db_session, klass.id, teacher.id, "instructor")
     services.set_class_membership(db_session, klass.id, pupil.id, "learner")
     pathway = services.create_pathway(db_session, title="Field trip", outcome_kind="training_attendance")
-    step = services.add_step(db_session, pathway.id, kind="session", title="Museum visit", session_capacity=30)
+    step = services.add_step(db_session, pathway.id, kind="session", title="Museum visit",
+                             session_capacity=30)
     services.publish_pathway(db_session, pathway.id)
     services.assign_pathway(db_session, pathway.id, class_id=klass.id)
     services.assign_pathway(db_session, pathway.id, user_id=other.id)
@@ -160,7 +168,8 @@ def test_an_instructor_marks_attendance_for_their_class_only_and_it_completes_th
     sheet = client.get(url).get_data(as_text=True)
     assert_clean_page(sheet)
     assert "Pia Pupil" in sheet and "Oli Other" not in sheet
-    response = post_form(client, url, url, {"learner_ids": [pupil.id, other.id], "attended": [pupil.id, other.id]})
+    response = post_form(client, url, url, {"learner_ids": [pupil.id, other.id],
+                                            "attended": [pupil.id, other.id]})
     assert response.status_code == 302
     db_session.expire_all()
     assert services.learner_pathway(db_session, pupil.id, pathway.id).progress.status == "completed"

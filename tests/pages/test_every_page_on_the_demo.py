@@ -28,7 +28,8 @@ def _crawl(client, start: list[str], limit: int = 250) -> dict[str, int]:
     return seen
 
 
-def test_every_page_renders_cleanly_for_the_administrator_the_instructor_and_a_learner(app, client, db_session) -> None:
+def test_every_page_renders_cleanly_for_the_administrator_the_instructor_and_a_learner(
+        app, client, db_session) -> None:
     with app.app_context():
         info = load_demo(db_session, app.extensions["cairn.demo_loaders"])
         db_session.commit()
@@ -42,4 +43,5 @@ def test_every_page_renders_cleanly_for_the_administrator_the_instructor_and_a_l
         assert broken == {}, role
         assert len(statuses) > (40 if role == "administrator" else 5), (role, statuses)
         if role == "learner":
-            assert all(status != 403 for url, status in statuses.items() if url.startswith("/portal/")), statuses
+            assert all(status != 403 for url, status in statuses.items()
+                       if url.startswith("/portal/")), statuses

@@ -1,4 +1,5 @@
-"""LRS admin pages: a credential made on the page works on the xAPI endpoint until revoked; the browser filters."""
+"""LRS admin pages: a credential made on the page works on the xAPI endpoint until revoked; the browser
+filters."""
 from __future__ import annotations
 
 import base64
@@ -42,7 +43,8 @@ def test_a_credential_created_on_the_page_writes_statements_until_it_is_revoked(
     secret = re.search(r'id="new-secret-value">([^<]+)<', html).group(1)
     headers = _basic(key, secret)
     posted = client.post("/xapi/statements", json=_statement("http://adlnet.gov/expapi/verbs/completed",
-                                                             "https://content.example/intro"), headers=headers)
+                                                             "https://content.example/intro"),
+                         headers=headers)
     assert posted.status_code == 200, posted.get_data(as_text=True)
     # The secret is never shown again.
     assert secret not in client.get("/admin/lrs/credentials").get_data(as_text=True)

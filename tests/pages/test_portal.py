@@ -14,7 +14,8 @@ from tests.pagetools import assert_clean_page, post_form, sign_in
 
 
 def _pathway(db_session, learner_id: int, *, ordering: str = "sequential", mandatory: bool = True):
-    pathway = services.create_pathway(db_session, title="Onboarding", outcome_kind="onboarding", ordering=ordering)
+    pathway = services.create_pathway(db_session, title="Onboarding", outcome_kind="onboarding",
+                                      ordering=ordering)
     services.add_step(db_session, pathway.id, kind="xapi", title="Welcome video",
                       launch_url="https://content.example.org/welcome/index.html?lang=en",
                       activity_iri="https://content.example.org/welcome")
@@ -26,7 +27,8 @@ def _pathway(db_session, learner_id: int, *, ordering: str = "sequential", manda
     return services.get_pathway(db_session, pathway.id)
 
 
-def test_launch_passes_the_xapi_launch_parameters_and_the_token_completes_the_step(client, db_session) -> None:
+def test_launch_passes_the_xapi_launch_parameters_and_the_token_completes_the_step(
+        client, db_session) -> None:
     learner = factories.user(db_session, email="launch@example.org", name="Lou Launch")
     detail = _pathway(db_session, learner.id)
     video, handbook = detail.steps
@@ -35,7 +37,8 @@ def test_launch_passes_the_xapi_launch_parameters_and_the_token_completes_the_st
     assert_clean_page(page)
     assert "Locked: finish “Welcome video” first." in page
 
-    response = post_form(client, f"/portal/pathways/{detail.pathway.id}", f"/portal/steps/{video.id}/launch", {})
+    response = post_form(client, f"/portal/pathways/{detail.pathway.id}",
+                         f"/portal/steps/{video.id}/launch", {})
     assert response.status_code == 302
     target = urlsplit(response.headers["Location"])
     assert (target.netloc, target.path) == ("content.example.org", "/welcome/index.html")
@@ -77,7 +80,8 @@ def test_a_pathway_not_given_to_the_learner_is_not_found(client, db_session) -> 
     assert response.status_code == 404
 
 
-def test_an_optional_pathway_is_offered_in_the_catalogue_and_self_enrolment_puts_it_on_home(client, db_session) -> None:
+def test_an_optional_pathway_is_offered_in_the_catalogue_and_self_enrolment_puts_it_on_home(
+        client, db_session) -> None:
     learner = factories.user(db_session, email="optional@example.org")
     detail = _pathway(db_session, learner.id, mandatory=False)
     sign_in(client, "optional@example.org")
@@ -98,7 +102,8 @@ def test_someone_elses_attempt_is_not_found(client, db_session) -> None:
     first = factories.user(db_session, email="first@example.org")
     factories.user(db_session, email="second@example.org")
     quiz = assessments.create_assessment(db_session, title="Quiz")
-    assessments.add_question(db_session, quiz.id, interaction_type="true-false", prompt="Sky is blue", correct=True)
+    assessments.add_question(db_session, quiz.id, interaction_type="true-false", prompt="Sky is blue",
+                             correct=True)
     attempt = assessments.start_attempt(db_session, first.id, quiz.id)
     db_session.commit()
     sign_in(client, "second@example.org")
@@ -116,8 +121,10 @@ def test_every_question_type_is_graded_from_the_form(client, db_session) -> None
     q_tf = add("true-false", correct=False)
     q_fill = add("fill-in", correct=["Paris"])
     q_num = add("numeric", correct={"min": 9, "max": 11})
-    q_match = add("matching", options={"source": [{"id": "s1", "text": "Fire"}, {"id": "s2", "text": "Flood"}],
-                                       "target": [{"id": "t1", "text": "Extinguisher"}, {"id": "t2", "text": "Pump"}]},
+    q_match = add("matching", options={"source": [{"id": "s1", "text": "Fire"},
+                                                  {"id": "s2", "text": "Flood"}],
+                                       "target": [{"id": "t1", "text": "Extinguisher"},
+                                                  {"id": "t2", "text": "Pump"}]},
                   correct={"s1": "t1", "s2": "t2"})
     q_seq = add("sequencing", options={"choices": [{"id": "x", "text": "Stop"}, {"id": "y", "text": "Look"},
                                                    {"id": "z", "text": "Go"}]}, correct=["x", "y", "z"])
@@ -128,7 +135,8 @@ def test_every_question_type_is_graded_from_the_form(client, db_session) -> None
     page = client.get(url).get_data(as_text=True)
     assert_clean_page(page)
     response = post_form(client, url, url, {
-        f"q{q_choice.id}": ["a", "c"], f"q{q_tf.id}": "false", f"q{q_fill.id}": " paris ", f"q{q_num.id}": "10",
+        f"q{q_choice.id}": ["a", "c"], f"q{q_tf.id}": "false", f"q{q_fill.id}": " paris ",
+        f"q{q_num.id}": "10",
         f"q{q_match.id}_s1": "t1", f"q{q_match.id}_s2": "t2",
         f"q{q_seq.id}_x": "1", f"q{q_seq.id}_y": "2", f"q{q_seq.id}_z": "3"})
     html = response.get_data(as_text=True)
@@ -156,8 +164,8 @@ def test_one_question_per_page_keeps_earlier_answers_until_the_last_page_submits
     from pathways import assessments
     learner = factories.user(db_session, email="paged@example.org")
     quiz = assessments.create_assessment(db_session, title="Paged", pass_mark=1.0)
-    first = assessments.add_question(db_session, quiz.id, interaction_type="fill-in", prompt="Capital of France",
-                                     correct=["Paris"])
+    first = assessments.add_question(db_session, quiz.id, interaction_type="fill-in",
+                                     prompt="Capital of France", correct=["Paris"])
     second = assessments.add_question(db_session, quiz.id, interaction_type="numeric", prompt="Two plus two",
                                       correct=4)
     attempt = assessments.start_attempt(db_session, learner.id, quiz.id)

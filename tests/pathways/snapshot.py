@@ -12,7 +12,8 @@ def projection_snapshot(session: Session) -> dict:
     steps = sorted((r.user_id, r.step_id, r.state, r.done_at, r.best_score, r.attempts, r.last_activity_at,
                     _norm(r.evidence), _norm(r.withdrawn)) for r in session.scalars(select(StepProgress)))
     pathways = sorted((r.user_id, r.pathway_id, r.status, r.percent, r.completed_at, r.best_score, r.attempts,
-                       r.last_activity_at, r.expires_at, r.renewal_opens_at, r.renewal_percent, _norm(r.evidence))
+                       r.last_activity_at, r.expires_at, r.renewal_opens_at, r.renewal_percent,
+                       _norm(r.evidence))
                       for r in session.scalars(select(PathwayProgress)))
     awards = sorted((r.user_id, r.pathway_id, r.earned_at, r.expires_at, r.revoked, _norm(r.revoked_by),
                      _norm(r.statement_ids)) for r in session.scalars(select(CertificationAward)))

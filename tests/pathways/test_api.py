@@ -33,7 +33,8 @@ class Api:
 @pytest.fixture()
 def people(db_session):
     admin = factories.admin(db_session)
-    teacher, learner, outsider = factories.user(db_session), factories.user(db_session), factories.user(db_session)
+    teacher, learner, outsider = (factories.user(db_session), factories.user(db_session),
+                                  factories.user(db_session))
     klass = services.create_class(db_session, title="Biology")
     services.set_class_membership(db_session, klass.id, teacher.id, "instructor")
     services.set_class_membership(db_session, klass.id, learner.id, "learner")
@@ -55,7 +56,8 @@ def test_not_signed_in_is_401_and_writes_need_csrf(client, people) -> None:
 
 def test_administrators_build_and_learners_cannot(client, people) -> None:
     learner = Api(client, people["learner"])
-    assert learner.post("/api/pathways", json={"title": "Mine", "outcome_kind": "onboarding"}).status_code == 403
+    assert learner.post("/api/pathways",
+                        json={"title": "Mine", "outcome_kind": "onboarding"}).status_code == 403
     admin = Api(client, people["admin"])
     created = admin.post("/api/pathways", json={"title": "Onboarding", "outcome_kind": "onboarding"})
     assert created.status_code == 201 and created.get_json()["status"] == "draft"
@@ -86,7 +88,8 @@ def test_a_domain_rule_is_422_naming_the_field_and_nothing_is_saved(client, db_s
     response = admin.post("/api/pathways", json={"title": "Cert", "outcome_kind": "certification",
                                                  "validity_days": 10, "recertification_window_days": 20})
     assert response.status_code == 422
-    assert response.get_json()["fields"] == {"recertification_window_days": ["must be shorter than the validity period"]}
+    assert response.get_json()["fields"] == \
+        {"recertification_window_days": ["must be shorter than the validity period"]}
     pathway_id = people["pathway"].pathway.id
     # The step would be added to a new draft version: the refused request must not leave that draft behind.
     response = admin.post(f"/api/pathways/{pathway_id}/steps", json={"kind": "cmi5", "title": "AU",
@@ -124,7 +127,8 @@ def test_administrators_see_everyone_in_reports_with_paging_and_filters(client, 
     assert len(first["rows"]) == 1 and first["next_cursor"] is not None
     second = api.get(f"/api/reports/progress?limit=1&cursor={first['next_cursor']}").get_json()
     assert len(second["rows"]) == 1 and second["next_cursor"] is None
-    assert {first["rows"][0]["user_id"], second["rows"][0]["user_id"]} == {people["learner"].id, people["outsider"].id}
+    assert {first["rows"][0]["user_id"], second["rows"][0]["user_id"]} == {people["learner"].id,
+                                                                           people["outsider"].id}
     by_class = api.get(f"/api/reports/progress?class_id={people['class'].id}").get_json()["rows"]
     assert [r["user_id"] for r in by_class] == [people["learner"].id]
     assert api.get("/api/reports/progress?status=finished").status_code == 400
@@ -186,10 +190,12 @@ def test_attendance_is_marked_by_the_instructor_only(client, db_session, people)
     sheet = teacher.get(f"/api/steps/{step.id}/attendance").get_json()
     assert sheet == [{"user_id": people["learner"].id, "name": people["learner"].name, "attended": True,
                       "statement_id": marked.get_json()["statement_id"]}]
-    assert services.learner_pathway(db_session, people["learner"].id, pathway.id).progress.status == "completed"
+    assert services.learner_pathway(db_session, people["learner"].id,
+                                    pathway.id).progress.status == "completed"
     teacher.put(f"/api/steps/{step.id}/attendance/{people['learner'].id}", json={"attended": False})
     db_session.expire_all()
-    assert services.learner_pathway(db_session, people["learner"].id, pathway.id).progress.status == "not_started"
+    assert services.learner_pathway(db_session, people["learner"].id,
+                                    pathway.id).progress.status == "not_started"
 
 
 def test_session_capacity_is_enforced(client, db_session, people) -> None:
@@ -198,7 +204,8 @@ def test_session_capacity_is_enforced(client, db_session, people) -> None:
     services.publish_pathway(db_session, pathway.id)
     db_session.commit()
     admin = Api(client, people["admin"])
-    assert admin.put(f"/api/steps/{step.id}/attendance/{people['learner'].id}", json={"attended": True}).status_code == 200
+    assert admin.put(f"/api/steps/{step.id}/attendance/{people['learner'].id}",
+                     json={"attended": True}).status_code == 200
     full = admin.put(f"/api/steps/{step.id}/attendance/{people['outsider'].id}", json={"attended": True})
     assert full.status_code == 409
 
@@ -230,13 +237,14 @@ def test_openapi_document_describes_every_endpoint(client, app) -> None:
 def test_attempts_through_the_api_hide_answers_and_grade(client, db_session, people) -> None:
     from pathways import assessments
     bank = assessments.create_assessment(db_session, title="Quiz", pass_mark=0.5)
-    question = assessments.add_question(db_session, bank.id, interaction_type="true-false", prompt="Sky is blue",
-                                        correct=True)
+    question = assessments.add_question(db_session, bank.id, interaction_type="true-false",
+                                        prompt="Sky is blue", correct=True)
     db_session.commit()
     api = Api(client, people["learner"])
     attempt = api.post(f"/api/assessments/{bank.id}/attempts", json={})
     assert attempt.status_code == 201 and "correct" not in attempt.get_json()["questions"][0]
-    result = api.post(f"/api/attempts/{attempt.get_json()['id']}/submit", json={"answers": {str(question.id): True}})
+    result = api.post(f"/api/attempts/{attempt.get_json()['id']}/submit",
+                      json={"answers": {str(question.id): True}})
     assert result.status_code == 200 and result.get_json()["passed"] is True
     bad = api.post(f"/api/attempts/{attempt.get_json()['id']}/submit", json={"answers": {"first": True}})
     assert bad.status_code in (400, 404, 409)
@@ -250,12 +258,14 @@ def test_instructors_assign_pathways_to_their_classes_only(client, db_session, p
     mine = api.post("/api/assignments", json={"pathway_id": pathway_id, "class_id": people["class"].id,
                                               "mandatory": False})
     assert mine.status_code == 201
-    assert api.post("/api/assignments", json={"pathway_id": pathway_id, "class_id": other_class.id}).status_code == 403
+    assert api.post("/api/assignments", json={"pathway_id": pathway_id,
+                                              "class_id": other_class.id}).status_code == 403
     assert api.post("/api/assignments", json={"pathway_id": pathway_id,
                                               "user_id": people["learner"].id}).status_code == 403
 
 
-def test_compliance_report_is_paginated_by_cursor_and_exports_every_row_as_csv(client, db_session, people) -> None:
+def test_compliance_report_is_paginated_by_cursor_and_exports_every_row_as_csv(
+        client, db_session, people) -> None:
     from datetime import timedelta
 
     from cairn.db import utcnow
@@ -264,7 +274,8 @@ def test_compliance_report_is_paginated_by_cursor_and_exports_every_row_as_csv(c
                       document_url="https://intranet.example/fire.pdf")
     services.publish_pathway(db_session, pathway.id)
     for learner in (people["learner"], people["outsider"]):
-        services.assign_pathway(db_session, pathway.id, user_id=learner.id, due_at=utcnow() - timedelta(days=3))
+        services.assign_pathway(db_session, pathway.id, user_id=learner.id,
+                                due_at=utcnow() - timedelta(days=3))
     db_session.commit()
     api = Api(client, people["admin"])
     first = api.get(f"/api/reports/compliance?kind=overdue&pathway_id={pathway.id}&limit=1").get_json()
@@ -275,7 +286,8 @@ def test_compliance_report_is_paginated_by_cursor_and_exports_every_row_as_csv(c
     assert {first["rows"][0]["user_id"], second["rows"][0]["user_id"]} == {people["learner"].id,
                                                                            people["outsider"].id}
     assert all(r["status"] == "overdue" for r in first["rows"] + second["rows"])
-    text = api.get(f"/api/reports/compliance?kind=overdue&pathway_id={pathway.id}&format=csv").get_data(as_text=True)
+    text = api.get(f"/api/reports/compliance?kind=overdue&pathway_id={pathway.id}&format=csv") \
+        .get_data(as_text=True)
     assert len(text.strip().splitlines()) == 3  # header and both learners, whatever the page size
     assert api.get("/api/reports/compliance?limit=0").status_code == 400
 

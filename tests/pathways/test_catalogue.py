@@ -36,7 +36,8 @@ def test_deleting_a_category_moves_its_pathways_to_the_parent(db_session) -> Non
 
 
 def test_pathway_has_outcome_kind_status_ordering_and_its_own_activity_iri(db_session) -> None:
-    pathway = services.create_pathway(db_session, title="Welcome", outcome_kind="onboarding", ordering="sequential")
+    pathway = services.create_pathway(db_session, title="Welcome", outcome_kind="onboarding",
+                                      ordering="sequential")
     assert pathway.status == "draft" and pathway.version == 1 and pathway.ordering == "sequential"
     assert pathway.activity_iri.startswith("urn:uuid:")
     with pytest.raises(InvalidInput) as error:
@@ -49,8 +50,8 @@ def test_pathway_has_outcome_kind_status_ordering_and_its_own_activity_iri(db_se
 
 def test_recertification_window_needs_a_longer_validity(db_session) -> None:
     with pytest.raises(InvalidInput) as error:
-        services.create_pathway(db_session, title="C", outcome_kind="certification", grants_certification=True,
-                                validity_days=30, recertification_window_days=30)
+        services.create_pathway(db_session, title="C", outcome_kind="certification",
+                                grants_certification=True, validity_days=30, recertification_window_days=30)
     assert error.value.field == "recertification_window_days"
 
 
@@ -79,8 +80,8 @@ def test_step_kinds_have_their_own_rules(db_session) -> None:
     doc = services.add_step(db_session, pathway.id, kind="document", title="Policy",
                             document_url="https://intranet.example/policy.pdf")
     assert doc.done_verbs == (services.VERB_READ,)
-    session = services.add_step(db_session, pathway.id, kind="session", title="Workshop", session_place="Room 1",
-                                session_capacity=12)
+    session = services.add_step(db_session, pathway.id, kind="session", title="Workshop",
+                                session_place="Room 1", session_capacity=12)
     assert session.done_verbs == (services.VERB_ATTENDED,) and session.session_capacity == 12
     content = services.add_step(db_session, pathway.id, kind="xapi", title="Video", launch_url="https://v.example",
                                 done_verbs=["http://adlnet.gov/expapi/verbs/experienced"], min_score=0.5)

@@ -18,13 +18,15 @@ from tests.pathways.conftest import T0, make_pathway, voiding, xapi
 def _certified(db_session, **fields):
     fields.setdefault("validity_days", 365)
     fields.setdefault("recertification_window_days", 30)
-    detail = make_pathway(db_session, steps=1, outcome_kind="certification", grants_certification=True, **fields)
+    detail = make_pathway(db_session, steps=1, outcome_kind="certification", grants_certification=True,
+                          **fields)
     learner = factories.user(db_session)
     services.assign_pathway(db_session, detail.pathway.id, user_id=learner.id)
     return detail, learner
 
 
-def test_completing_a_certifying_pathway_awards_with_expiry_and_a_verification_code(db_session, store) -> None:
+def test_completing_a_certifying_pathway_awards_with_expiry_and_a_verification_code(db_session,
+                                                                                    store) -> None:
     detail, learner = _certified(db_session)
     [done] = store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
     [award] = services.learner_certifications(db_session, learner.id, now=T0 + timedelta(days=1))
@@ -38,7 +40,8 @@ def test_completing_a_certifying_pathway_awards_with_expiry_and_a_verification_c
 def test_each_award_records_an_earned_statement_once(db_session, store) -> None:
     detail, learner = _certified(db_session)
     store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
-    earned = lrs_services.get_statement(db_session, earned_statement_id(learner.id, detail.pathway.lineage, T0))
+    earned = lrs_services.get_statement(db_session,
+                                        earned_statement_id(learner.id, detail.pathway.lineage, T0))
     assert earned is not None
     body = earned.statement
     assert body["verb"]["id"] == VERB_EARNED and body["object"]["id"] == detail.pathway.activity_iri
@@ -108,7 +111,8 @@ def test_recurring_compliance_assignment_makes_completion_due_again(db_session, 
     store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
     progress = services.learner_pathways(db_session, learner.id, now=T0 + timedelta(days=10))[0]
     assert progress.status == "completed" and progress.due_at == T0 + timedelta(days=360)
-    assert services.learner_pathways(db_session, learner.id, now=T0 + timedelta(days=361))[0].status == "expired"
+    assert services.learner_pathways(db_session, learner.id,
+                                     now=T0 + timedelta(days=361))[0].status == "expired"
 
 
 def test_public_verification_page_shows_holder_and_status(client, db_session, store) -> None:
@@ -137,7 +141,8 @@ def test_over_xapi_the_award_and_its_earned_statement_follow_the_commit(client, 
     assert response.status_code == 200, response.get_json()
     [award] = services.learner_certifications(db_session, learner.id, now=T0 + timedelta(days=1))
     assert award.status == "active" and award.statement_ids == tuple(response.get_json())
-    earned = lrs_services.get_statement(db_session, earned_statement_id(learner.id, detail.pathway.lineage, T0))
+    earned = lrs_services.get_statement(db_session,
+                                        earned_statement_id(learner.id, detail.pathway.lineage, T0))
     assert earned is not None and earned.statement["verb"]["id"] == VERB_EARNED
     # ... and the earned statement itself was projected: the cursor is at the newest statement.
     assert db_session.scalar(select(ProgressCursor.last_sequence)) == lrs_services.latest_sequence(db_session)

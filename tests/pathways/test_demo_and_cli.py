@@ -34,7 +34,8 @@ def test_demo_loads_five_kinds_of_pathways_people_and_real_progress(app, db_sess
     # Loading again changes nothing and still prints the accounts.
     pathways_before = db_session.query(Pathway).count()
     again = app.test_cli_runner().invoke(args=["demo"])
-    assert again.exit_code == 0 and "instructor@example.org" in again.output and "lea@example.org" in again.output
+    assert again.exit_code == 0 and "instructor@example.org" in again.output \
+        and "lea@example.org" in again.output
     assert db_session.query(Pathway).count() == pathways_before
 
 

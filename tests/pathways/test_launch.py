@@ -126,7 +126,8 @@ def test_a_launch_token_cannot_void_statements_cmi5_6_3(app, client, db_session)
         info = launch.launch_xapi_content(db_session, learner.id, step_id)
     db_session.commit()
     auth = {**HEADERS, "Authorization": params(info.url)["auth"]}
-    [statement_id] = client.post(f"{info.endpoint}statements", json=content_statement(info), headers=auth).get_json()
+    [statement_id] = client.post(f"{info.endpoint}statements", json=content_statement(info),
+                                 headers=auth).get_json()
     void = content_statement(info, "voided", object={"objectType": "StatementRef", "id": statement_id},
                              context={"registration": info.registration,
                                       "contextActivities": {"grouping": [{"id": info.activity_id}]}})
@@ -156,9 +157,11 @@ def test_cmi5_launch_url_has_the_five_parameters_and_an_account_actor_8_1(app, d
     query = params(info.url)
     assert {"endpoint", "fetch", "actor", "registration", "activityId", "lang"} == set(query)
     assert json.loads(query["actor"]) == {"objectType": "Agent",
-                                          "account": {"homePage": "http://localhost", "name": str(learner.id)}}
+                                          "account": {"homePage": "http://localhost",
+                                                      "name": str(learner.id)}}
     assert query["fetch"].startswith("http://localhost/cmi5/fetch/")
-    assert query["activityId"] == info.activity_id != launch.publisher_id(pathways.get_step(db_session, step_id))
+    assert query["activityId"] == info.activity_id \
+        != launch.publisher_id(pathways.get_step(db_session, step_id))
 
 
 def test_cmi5_launch_writes_launch_data_and_records_launched_first_10_and_9_3_1(app, db_session) -> None:
@@ -178,7 +181,8 @@ def test_cmi5_launch_writes_launch_data_and_records_launched_first_10_and_9_3_1(
     assert extensions[launch.EXT + "launchmode"] == "Normal" and extensions[launch.EXT + "moveon"] == "Passed"
     assert extensions[launch.EXT + "masteryscore"] == 0.8
     assert extensions[launch.EXT + "launchurl"].endswith("/index.html?lang=en")
-    assert {"id": launch.CMI5_CATEGORY, "objectType": "Activity"} in launched["context"]["contextActivities"]["category"]
+    assert {"id": launch.CMI5_CATEGORY, "objectType": "Activity"} in \
+        launched["context"]["contextActivities"]["category"]
     assert launched["actor"] == info.actor and launched["object"]["id"] == info.activity_id
 
 
@@ -257,7 +261,8 @@ def test_a_terminated_session_is_not_abandoned_on_relaunch(app, client, db_sessi
     assert statements(db_session, info.registration, "abandoned") == []
 
 
-def test_the_worker_abandons_silent_sessions_and_stops_tokens_of_terminated_ones(app, client, db_session) -> None:
+def test_the_worker_abandons_silent_sessions_and_stops_tokens_of_terminated_ones(
+        app, client, db_session) -> None:
     learner, _, step_id = build(db_session, kind="cmi5", move_on="Completed")
     silent = cmi5_launch(app, db_session, learner, step_id)
     later = utcnow() + launch.CMI5_IDLE_LIMIT + timedelta(minutes=1)
@@ -270,7 +275,8 @@ def test_the_worker_abandons_silent_sessions_and_stops_tokens_of_terminated_ones
     au.start()
     au.terminate()
     with app.app_context():
-        launch.close_stale_sessions(db_session, now=utcnow() + launch.CMI5_AFTER_TERMINATED + timedelta(minutes=1))
+        launch.close_stale_sessions(db_session,
+                                    now=utcnow() + launch.CMI5_AFTER_TERMINATED + timedelta(minutes=1))
     db_session.commit()
     status, _ = au.http("POST", f"{au.endpoint}statements", au._headers(), None, au.statement("completed"))
     assert status == 401
@@ -284,7 +290,8 @@ def test_waiving_records_waived_with_a_reason_then_satisfied_9_3_7(app, db_sessi
     registration = db_session.scalar(select(StepLaunch.registration).where(StepLaunch.user_id == learner.id))
     [waived] = statements(db_session, registration, "waived")
     assert waived["id"] == waived_id
-    assert waived["result"] == {"success": True, "completion": True, "extensions": {launch.REASON: "Tested Out"}}
+    assert waived["result"] == {"success": True, "completion": True,
+                                "extensions": {launch.REASON: "Tested Out"}}
     categories = {a["id"] for a in waived["context"]["contextActivities"]["category"]}
     assert categories == {launch.CMI5_CATEGORY, launch.MOVEON_CATEGORY}
     assert len(statements(db_session, registration, "satisfied")) == 1

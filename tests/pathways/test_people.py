@@ -17,7 +17,8 @@ def test_audience_has_explicit_members_and_attribute_rules(db_session) -> None:
     explicit = factories.user(db_session, department="Legal")
     audience = services.create_audience(db_session, name="Sales in Lyon", member_ids=[explicit.id],
                                         rules=[{"attribute": "department", "op": "equals", "value": "sales"},
-                                               {"attribute": "location", "op": "in", "value": ["Lyon", "Paris"]}])
+                                               {"attribute": "location", "op": "in",
+                                                "value": ["Lyon", "Paris"]}])
     assert set(services.audience_member_ids(db_session, audience.id)) == {sales.id, explicit.id}
     assert audience.id in services.audiences_of(db_session, sales.id)
 
@@ -40,9 +41,12 @@ def test_audience_rule_input_is_checked_with_the_field_named(db_session) -> None
 
 
 def test_ensure_class_is_idempotent_and_updates_the_title(db_session) -> None:
-    first = services.ensure_class(db_session, source="https://lms.example", external_id="ctx-1", title="Bio 101")
-    again = services.ensure_class(db_session, source="https://lms.example", external_id="ctx-1", title="Biology 101")
-    other = services.ensure_class(db_session, source="https://other.example", external_id="ctx-1", title="Bio")
+    first = services.ensure_class(db_session, source="https://lms.example", external_id="ctx-1",
+                                  title="Bio 101")
+    again = services.ensure_class(db_session, source="https://lms.example", external_id="ctx-1",
+                                  title="Biology 101")
+    other = services.ensure_class(db_session, source="https://other.example", external_id="ctx-1",
+                                  title="Bio")
     assert first.id == again.id and again.title == "Biology 101"
     assert other.id != first.id
 
@@ -82,7 +86,8 @@ def test_assignment_needs_exactly_one_target(db_session) -> None:
 def test_mandatory_assignment_to_an_audience_reaches_its_members_with_relative_due_date(db_session) -> None:
     detail = make_pathway(db_session)
     learner = factories.user(db_session, department="Ops")
-    audience = services.create_audience(db_session, name="Ops", rules=[{"attribute": "department", "value": "Ops"}])
+    audience = services.create_audience(db_session, name="Ops",
+                                        rules=[{"attribute": "department", "value": "Ops"}])
     assignment = services.assign_pathway(db_session, detail.pathway.id, audience_id=audience.id, due_days=14,
                                          reminder_days=[1, 7])
     assert assignment.reminder_days == (7, 1)
@@ -144,11 +149,13 @@ def test_reminders_fall_on_their_thresholds_before_the_due_date(db_session) -> N
     detail = make_pathway(db_session)
     learner = factories.user(db_session)
     due = datetime(2026, 3, 1, 12, tzinfo=UTC)
-    services.assign_pathway(db_session, detail.pathway.id, user_id=learner.id, due_at=due, reminder_days=[7, 1])
+    services.assign_pathway(db_session, detail.pathway.id, user_id=learner.id, due_at=due,
+                            reminder_days=[7, 1])
     week_before = services.due_reminders(db_session, now=due - timedelta(days=7, hours=1))
     assert [(r.user_id, r.days_before) for r in week_before] == [(learner.id, 7)]
     assert services.due_reminders(db_session, now=due - timedelta(days=5)) == []
-    assert [r.days_before for r in services.due_reminders(db_session, now=due - timedelta(days=1, hours=2))] == [1]
+    assert [r.days_before
+            for r in services.due_reminders(db_session, now=due - timedelta(days=1, hours=2))] == [1]
 
 
 def test_enrollments_of_many_learners_by_every_kind_of_assignment_cost_two_queries(db_session) -> None:

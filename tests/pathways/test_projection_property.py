@@ -38,15 +38,18 @@ stream = st.lists(st.lists(st.one_of(event, event, event, st.integers(0, 60).map
 
 def _world(db_session):
     cert = services.create_pathway(db_session, title="Certificate", outcome_kind="certification",
-                                   grants_certification=True, validity_days=200, recertification_window_days=50)
+                                   grants_certification=True, validity_days=200,
+                                   recertification_window_days=50)
     a1 = services.add_step(db_session, cert.id, kind="xapi", title="A1", launch_url="https://c.example/a1",
                            activity_iri="https://c.example/a1")
     a2 = services.add_step(db_session, cert.id, kind="xapi", title="A2", launch_url="https://c.example/a2",
                            activity_iri="https://c.example/a2", min_score=0.7)
     services.publish_pathway(db_session, cert.id)
-    seq = services.create_pathway(db_session, title="Sequence", outcome_kind="academic", ordering="sequential")
+    seq = services.create_pathway(db_session, title="Sequence", outcome_kind="academic",
+                                  ordering="sequential")
     b1 = services.add_step(db_session, seq.id, kind="cmi5", title="B1", launch_url="https://c.example/b1",
-                           activity_iri="https://c.example/b1", move_on="CompletedAndPassed", mastery_score=0.6)
+                           activity_iri="https://c.example/b1", move_on="CompletedAndPassed",
+                           mastery_score=0.6)
     services.add_step(db_session, seq.id, kind="xapi", title="B2", launch_url="https://c.example/a1",
                       activity_iri="https://c.example/a1", required=False)
     b3 = services.add_step(db_session, seq.id, kind="xapi", title="B3", launch_url="https://c.example/b3",
@@ -82,7 +85,8 @@ def test_incremental_and_rebuilt_projections_are_identical(app, db_session, stor
                         voided.add(target)
                         statements.append(voiding(target))
                     continue
-                statement = {"id": str(uuid.uuid4()), "actor": actors[item["actor"]], "verb": {"id": item["verb"]},
+                statement = {"id": str(uuid.uuid4()), "actor": actors[item["actor"]],
+                             "verb": {"id": item["verb"]},
                              "object": {"objectType": "Activity", "id": activities[item["activity"]]},
                              "timestamp": (T0 + timedelta(minutes=item["minutes"])).isoformat()}
                 if item["scaled"] is not None:

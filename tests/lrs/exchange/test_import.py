@@ -1,4 +1,5 @@
-"""Import: JSON or JSON-lines, validated like any statement, idempotent on ids, with the reasons for rejects."""
+"""Import: JSON or JSON-lines, validated like any statement, idempotent on ids, with the reasons for
+rejects."""
 from __future__ import annotations
 
 import io
@@ -51,7 +52,8 @@ def test_invalid_statements_are_rejected_with_their_line_and_reason_and_the_rest
     data = jsonl(good) + b"{not json\n" + jsonl(no_verb) + b"\n" + jsonl(also_good) + b"[1]\n"
     summary = run(db_session, data, batch_size=10)
     assert summary.stored == 2 and summary.read == 5
-    assert [(r.position, r.statement_id) for r in summary.rejected] == [(2, None), (3, no_verb["id"]), (6, None)]
+    assert [(r.position, r.statement_id) for r in summary.rejected] == [(2, None), (3, no_verb["id"]),
+                                                                         (6, None)]
     assert "not valid JSON" in summary.rejected[0].reason
     assert "verb" in summary.rejected[1].reason
     assert "JSON object" in summary.rejected[2].reason
@@ -100,5 +102,6 @@ def test_the_admin_import_page_shows_what_was_stored_and_what_was_rejected(clien
     assert response.status_code == 200
     assert "stored: 1" in html and "rejected: 1" in html and "not valid JSON" in html
     assert get_statement(db_session, good["id"]) is not None
-    missing = post_form(client, "/admin/lrs/import", "/admin/lrs/import", {}, content_type="multipart/form-data")
+    missing = post_form(client, "/admin/lrs/import", "/admin/lrs/import", {},
+                        content_type="multipart/form-data")
     assert missing.status_code == 400

@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 
 from lrs.services import StoredStatement, store_statements
 
-AUTHORITY = {"objectType": "Agent", "name": "Tests", "account": {"homePage": "http://localhost", "name": "tests"}}
+AUTHORITY = {"objectType": "Agent", "name": "Tests",
+             "account": {"homePage": "http://localhost", "name": "tests"}}
 COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 EXPERIENCED = "http://adlnet.gov/expapi/verbs/experienced"
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"

@@ -12,8 +12,9 @@ from tests.pagetools import assert_clean_page, post_form, sign_in
 
 def test_forward_add_list_and_remove_from_the_command_line(app, db_session, remote) -> None:
     runner = app.test_cli_runner()
-    added = runner.invoke(args=["forward", "add", "--endpoint", remote.endpoint, "--key", "K", "--secret", "S",
-                                "--verb", COMPLETED, "--actor", "ann@example.org", "--name", "Records office"])
+    added = runner.invoke(args=["forward", "add", "--endpoint", remote.endpoint, "--key", "K",
+                                "--secret", "S", "--verb", COMPLETED, "--actor", "ann@example.org",
+                                "--name", "Records office"])
     assert added.exit_code == 0, added.output
     listed = json.loads(runner.invoke(args=["forward", "list", "--json"]).output)
     assert [(t["name"], t["verbs"], t["actors"]) for t in listed] == [
@@ -58,8 +59,8 @@ def test_an_administrator_adds_a_target_and_sees_backlog_last_success_and_last_e
     db_session.commit()
     sign_in(client, "root-fwd@example.org")
     response = post_form(client, "/admin/lrs/forwarding/", "/admin/lrs/forwarding/", {
-        "endpoint": remote.endpoint, "name": "Partner LRS", "key": "K", "secret": "S", "xapi_version": "1.0.3",
-        "verbs": COMPLETED + "\n", "activities": "", "actors": "", "pathways": ""})
+        "endpoint": remote.endpoint, "name": "Partner LRS", "key": "K", "secret": "S",
+        "xapi_version": "1.0.3", "verbs": COMPLETED + "\n", "activities": "", "actors": "", "pathways": ""})
     assert response.status_code == 302, response.get_data(as_text=True)
     page = client.get("/admin/lrs/forwarding/").get_data(as_text=True)
     assert "Partner LRS" in page and "<td>2</td>" in page and "never" in page  # backlog 2, no success yet

@@ -78,7 +78,8 @@ def test_requests_carry_basic_auth_and_the_targets_xapi_version(db_session, fact
     assert remote.requests[0]["path"].split("?")[0] == "/xapi/statements"  # tincan always adds "?"
 
 
-def test_a_filtered_target_gets_matching_statements_and_the_voids_of_them(db_session, factory, remote) -> None:
+def test_a_filtered_target_gets_matching_statements_and_the_voids_of_them(db_session, factory,
+                                                                          remote) -> None:
     done, seen = store(db_session, statement(verb=COMPLETED), statement(verb=EXPERIENCED))
     void_done, void_seen = store(db_session, voiding(done.id), voiding(seen.id))
     db_session.commit()
@@ -87,7 +88,8 @@ def test_a_filtered_target_gets_matching_statements_and_the_voids_of_them(db_ses
     assert remote.order == [done.id, void_done.id]
 
 
-def test_statements_stored_while_delivering_are_picked_up_after_the_cursor(db_session, factory, remote) -> None:
+def test_statements_stored_while_delivering_are_picked_up_after_the_cursor(db_session, factory,
+                                                                           remote) -> None:
     first = store(db_session, statement(), statement())
     db_session.commit()
     add_target(db_session, remote)
@@ -148,7 +150,8 @@ def test_server_errors_and_throttling_are_retried_not_dropped(db_session, factor
     assert remote.order == [stored[0].id]
 
 
-def test_a_statement_the_remote_refuses_is_set_aside_and_the_rest_still_arrive(db_session, factory, remote) -> None:
+def test_a_statement_the_remote_refuses_is_set_aside_and_the_rest_still_arrive(db_session, factory,
+                                                                               remote) -> None:
     stored = store(db_session, statement(), statement(), statement())
     db_session.commit()
     target_id = add_target(db_session, remote)
@@ -156,7 +159,8 @@ def test_a_statement_the_remote_refuses_is_set_aside_and_the_rest_still_arrive(d
     report = deliver_once(factory, FAST)
     assert (report.sent, report.rejected, report.error) == (2, 1, None)
     assert remote.order == [stored[0].id, stored[2].id]
-    [rejection] = db_session.scalars(select(ForwardingRejection).where(ForwardingRejection.target_id == target_id))
+    [rejection] = db_session.scalars(select(ForwardingRejection)
+                                     .where(ForwardingRejection.target_id == target_id))
     assert rejection.statement_id == stored[1].id and rejection.status == 400
     assert "refused" in rejection.message
 
@@ -177,7 +181,8 @@ def test_a_batch_resent_after_a_lost_response_is_not_duplicated(db_session, fact
     assert target.cursor == stored[-1].sequence
 
 
-def test_a_claimed_target_is_not_claimed_by_a_second_worker_until_its_lease_expires(db_session, factory, remote) -> None:
+def test_a_claimed_target_is_not_claimed_by_a_second_worker_until_its_lease_expires(db_session, factory,
+                                                                                    remote) -> None:
     target_id = add_target(db_session, remote)
     with factory() as first, factory() as second:
         claim = claim_target(first, FAST)
@@ -214,7 +219,8 @@ def test_a_round_serves_every_due_target_once(db_session, factory, remote) -> No
         assert other.order == remote.order == [stored[0].id]
 
 
-def test_a_narrow_filter_moves_the_cursor_past_statements_it_does_not_want(db_session, factory, remote) -> None:
+def test_a_narrow_filter_moves_the_cursor_past_statements_it_does_not_want(db_session, factory,
+                                                                           remote) -> None:
     stored = store(db_session, *[statement(verb=EXPERIENCED) for _ in range(5)])
     db_session.commit()
     target_id = add_target(db_session, remote, verbs=[COMPLETED])

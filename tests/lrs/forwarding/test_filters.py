@@ -18,7 +18,8 @@ def test_verb_filter_selects_any_of_the_listed_verbs_only() -> None:
 def test_activity_filter_matches_the_object_or_any_context_activity_xapi_4_1_6_2() -> None:
     course = "http://example.org/course"
     in_context = statement(activity="http://example.org/lesson",
-                           context={"contextActivities": {"parent": [{"id": course}], "grouping": {"id": "g:x"}}})
+                           context={"contextActivities": {"parent": [{"id": course}],
+                                                          "grouping": {"id": "g:x"}}})
     assert related_activity_ids(in_context) == {"http://example.org/lesson", course, "g:x"}
     assert StatementFilter.build(activities=[course]).matches(in_context)
     assert StatementFilter.build(activities=[course]).matches(statement(activity=course))
