@@ -16,26 +16,13 @@ from lrs.credentials import (
     revoke_credential,
 )
 from lrs.statement_queries import query_statements
-from lrs.statements import (
-    StatementPage,
-    StatementQuery,
-    StatementMembers,
-    StatementRows,
-    StoredStatement,
-    attachment_contents,
-    consistent_through,
-    get_statement,
-    in_savepoint,
-    iter_statement_parts,
-    iter_statements,
-    latest_sequence,
-    statement_member_pages,
-    statement_rows,
-    store_statement,
-    store_statements,
-    subscribe,
-    told_after_commit,
-)
+from lrs.statement_reads import (StatementMembers, iter_statement_parts, iter_statements,
+                                 statement_member_pages)
+from lrs.statement_rows import StatementRows, statement_rows
+from lrs.statements import (StatementPage, StatementQuery, StoredStatement, attachment_contents,
+                            consistent_through, get_statement, latest_sequence, store_statement,
+                            store_statements)
+from lrs.subscribers import in_savepoint, subscribe, told_after_commit
 
 __all__ = [
     "LAUNCH_SCOPES", "SCOPES", "CredentialInfo", "StatementPage", "StatementQuery", "StatementMembers",

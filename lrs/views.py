@@ -25,7 +25,7 @@ from lrs.http import (
 from lrs.multipart import attachment_parts, build_multipart, parse_multipart
 from lrs.schemas import AboutSchema, StatementPutParams, StatementResultSchema, StatementsQueryParams
 from lrs.signatures import check_signatures
-from lrs.statements import format_stored
+from lrs.statement_rows import format_stored
 
 bp = Blueprint("xapi", __name__)
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from lrs import services
 from lrs.errors import StatementConflict, StatementInvalid
-from lrs.statements import content_hash as services_content_hash
+from lrs.statement_rows import content_hash as services_content_hash
 from tests.lrs.conftest import AUTHORITY, statement
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"

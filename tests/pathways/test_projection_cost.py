@@ -238,7 +238,7 @@ def test_the_projection_after_a_response_reuses_its_plans(db_session, monkeypatc
     from sqlalchemy import text
     from sqlalchemy.orm import Session
 
-    from lrs.statements import AFTER_COMMIT_KEY
+    from lrs.subscribers import AFTER_COMMIT_KEY
     if db_session.get_bind().dialect.name != "postgresql":
         pytest.skip("PostgreSQL's plan cache")
     mode = text("SELECT current_setting('plan_cache_mode')")
