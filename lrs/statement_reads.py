@@ -68,7 +68,7 @@ def statement_member_pages(session: Session, paths: Sequence[tuple[str, ...]], *
     if postgresql:
         # A statement is stored compressed, and each #> would decompress it again: the page's
         # subquery (its LIMIT keeps it apart) decompresses each once ("|| '{}'" makes a new value).
-        # "%" formatting: the SQL's own braces stay as they are (ruff's UP031 is off for it).
+        # "%" formatting, not an f-string: the SQL's own braces stay as written (hence the noqa).
         members = ", ".join("CASE WHEN page.doc #> '{%(p)s}' IS NULL THEN NULL "  # noqa: UP031
                             "ELSE jsonb_build_array(page.doc #> '{%(p)s}') END" % {"p": ",".join(path)}
                             for path in paths)

@@ -133,7 +133,10 @@ def refresh_affected(session: Session, affected: Affected) -> list[tuple[int, in
 
 @dataclass
 class PathwayVersion:
-    """What deriving progress needs of a pathway version: its rules and its steps, in order."""
+    """What deriving progress needs of a pathway version: its rules and its steps, in order.
+
+    One that is not a draft is shared between batches (``_KEPT_VERSIONS``): read it, never change it.
+    """
 
     id: int
     lineage: str
