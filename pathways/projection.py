@@ -37,7 +37,7 @@ from pathways.refresh import facts_of, refresh_affected, refresh_users
 EARNED_NAMESPACE = uuid.UUID("5b0e6c4e-3f7d-4d59-9a8c-4c2b6d0c9e11")
 
 
-def _cursor(session: Session, lock: bool = True) -> int:
+def read_cursor(session: Session, lock: bool = True) -> int:
     """The cursor's last applied sequence, its row locked (PostgreSQL) and made if missing.
 
     Plain rows, not an ORM object: the object and its flush cost more than the two statements.
@@ -85,7 +85,7 @@ _CLAIM = update(_CURSOR_TABLE) \
 _CLAIM_REUSING_PLANS = _CLAIM.returning(literal_column(REUSE_PLANS_SQL))
 
 
-def _move_cursor(session: Session, last_sequence: int) -> None:
+def move_cursor(session: Session, last_sequence: int) -> None:
     session.execute(_MOVE_CURSOR, {"last": last_sequence})
 
 
@@ -128,7 +128,7 @@ def catch_up(session: Session, *, batch_size: int = 1000, batch: list[StoredStat
             if reusing_plans and not claimed:
                 reuse_plans(session)  # a claim would have done it (PostgreSQL; elsewhere it does nothing)
             reusing_plans = False
-            last = start = batch[-1].sequence if batch and claimed else _cursor(session)
+            last = start = batch[-1].sequence if batch and claimed else read_cursor(session)
             affected = {}
             if claimed or (batch and _follows(batch, last)):
                 # Whatever was stored after it is projected by the request that stored it, which
@@ -146,7 +146,7 @@ def catch_up(session: Session, *, batch_size: int = 1000, batch: list[StoredStat
                     apply(pending)
             batch = None
             if last != start:
-                _move_cursor(session, last)
+                move_cursor(session, last)
             session.flush()
             if not derive:
                 break

@@ -29,7 +29,7 @@ from sqlalchemy.schema import AddConstraint, CreateIndex, DropIndex
 from cairn.accounts.models import User
 from pathways.models import CertificationAward, PathwayProgress, ProgressFact, ProgressVoid, StepProgress
 from pathways.facts import FACT_PATHS, fact_values, insert_rows, void_target
-from pathways.projection import _cursor, _move_cursor, catch_up, record_earned
+from pathways.projection import catch_up, move_cursor, read_cursor, record_earned
 from pathways.refresh import refresh_users
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def rebuild(session: Session, *, batch_size: int = 5000) -> int:
     are the committed ones (on PostgreSQL a second connection reads them, ``_member_pages``): run it
     in a transaction of its own, as ``cairn progress rebuild`` does.
     """
-    _cursor(session)  # locked until the rebuild commits
+    read_cursor(session)  # locked until the rebuild commits
     for model in (CertificationAward, StepProgress, PathwayProgress, ProgressVoid):
         session.execute(delete(model))
     count = 0
@@ -63,7 +63,7 @@ def rebuild(session: Session, *, batch_size: int = 5000) -> int:
             count += len(page)
             last = page[-1][1]
             collect()
-        _move_cursor(session, last)
+        move_cursor(session, last)
         session.flush()
         _index_facts(session)
         # A fact stored before its voiding statement: the replay wrote it unvoided (see ``_replay``).

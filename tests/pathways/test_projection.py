@@ -577,13 +577,13 @@ def test_two_workers_making_the_cursor_at_once_both_go_on(tmp_path) -> None:
     factory = sessionmaker(engine)
     first, second = factory(), factory()
     try:
-        assert projection._cursor(first) == 0  # made and locked, not committed yet
+        assert projection.read_cursor(first) == 0  # made and locked, not committed yet
         found: list[int] = []
-        waiting = threading.Thread(target=lambda: found.append(projection._cursor(second)))
+        waiting = threading.Thread(target=lambda: found.append(projection.read_cursor(second)))
         waiting.start()
         waiting.join(0.5)
         assert waiting.is_alive() and found == []  # it waits for the first's row
-        projection._move_cursor(first, 5)
+        projection.move_cursor(first, 5)
         first.commit()
         waiting.join(10)
         assert found == [5]

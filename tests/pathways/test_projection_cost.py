@@ -255,8 +255,8 @@ def test_the_projection_after_a_response_reuses_its_plans(db_session, monkeypatc
         separately: list[int] = []
         for first in (101, 500):  # right after the cursor (claimed), and not
             assert session.scalar(mode) == "force_custom_plan"
-            projection._cursor(session, lock=False)
-            projection._move_cursor(session, 100)
+            projection.read_cursor(session, lock=False)
+            projection.move_cursor(session, 100)
             batch = [SimpleNamespace(id=str(uuid.uuid4()), sequence=first + n, statement={}, stored=stored,
                                      voided=False) for n in range(2)]
             issued: list[str] = []
