@@ -187,14 +187,14 @@ def _versions_among(session: Session, ids: list[int]) -> dict[int, PathwayVersio
         else:
             versions[key[0]] = kept
     if missing:
-        versions.update(_versions(session, built_once(session, _versions_by_id), {"ids": missing},
-                                  keep=_KEPT_VERSIONS))
+        versions.update(_versions(session, built_once(session, _versions_by_id), {"ids": missing}))
     return versions
 
 
-def _versions(session: Session, query: Any, parameters: dict[str, Any] | None = None, *,
-              keep: dict[VersionKey, PathwayVersion] | None = None) -> dict[int, PathwayVersion]:
-    """The pathway versions ``query`` (``_VERSIONS`` with a condition) finds, with their steps, by id.
+def _versions(session: Session, query: Any, parameters: dict[str, Any] | None = None
+              ) -> dict[int, PathwayVersion]:
+    """The pathway versions ``query`` (``_VERSIONS`` with a condition) finds, with their steps, by id;
+    those that are not drafts are kept (``_KEPT_VERSIONS``).
 
     One query of plain rows: ORM objects with their steps loaded by a second query cost more than
     the derivation of a batch's few learners did.
@@ -212,10 +212,9 @@ def _versions(session: Session, query: Any, parameters: dict[str, Any] | None = 
                 keys[key] = version
         if row.id is not None:
             version.steps.append(step_info(row))
-    if keep is not None:  # only once every step is in
-        if len(keep) > _KEPT_VERSIONS_MAX:
-            keep.clear()
-        keep.update(keys)
+    if len(_KEPT_VERSIONS) > _KEPT_VERSIONS_MAX:
+        _KEPT_VERSIONS.clear()
+    _KEPT_VERSIONS.update(keys)  # only once every step is in
     return versions
 
 
@@ -281,8 +280,7 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
             conditions.append((Pathway.lineage.in_(lineages)) & (Pathway.status == "published"))
         if candidate_ids:
             conditions.append(Pathway.id.in_(sorted(candidate_ids)))
-        pathways = (_versions(session, _VERSIONS.where(or_(*conditions)), keep=_KEPT_VERSIONS)
-                    if conditions else {})
+        pathways = _versions(session, _VERSIONS.where(or_(*conditions))) if conditions else {}
     published = {p.lineage: p for p in pathways.values() if p.status == "published"}
     steps_of = {p.id: p.steps for p in pathways.values()}
     by_activity: dict[str, set[int]] = {}
