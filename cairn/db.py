@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -18,7 +18,7 @@ from sqlalchemy import (JSON, BigInteger, DateTime, Engine, Integer, MetaData, S
                         create_engine, event, func, literal_column, select, text, true)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -368,6 +368,27 @@ def built_once(session: Session, build: Callable[[Among], Any]) -> Any:
     if statement is None:
         statement = _BUILT[(build, dialect)] = build(Among(dialect))
     return statement
+
+
+def copy_rows(connection: Connection, sql: str, rows: Iterable[Sequence[Any]],
+              types: Sequence[str] | None = None) -> None:
+    """Stream ``rows`` (tuples of driver values) into ``COPY ... FROM STDIN`` on PostgreSQL.
+
+    The fastest way in for many rows: one stream, no statement per row. ``types`` (PostgreSQL type
+    names, one per column) makes the stream binary, for a statement ``... (FORMAT BINARY)``. The
+    driver's errors are raised as SQLAlchemy's (``DBAPIError`` and its kinds, ``IntegrityError``...),
+    as an ``execute`` raises them, so callers handle a failed COPY as any failed statement.
+    """
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    try:
+        with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+            with cursor.copy(sql) as copy:
+                if types is not None:
+                    copy.set_types(types)
+                for row in rows:
+                    copy.write_row(row)
+    except dbapi_error as error:
+        raise DBAPIError.instance(sql, None, error, dbapi_error, dialect=connection.dialect) from error
 
 
 def get_db() -> Database:

@@ -19,10 +19,10 @@ from typing import Any
 
 from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from cairn import jsoncodec
+from cairn.db import copy_rows
 from lrs.errors import StatementInvalid
 from lrs.identities import ifi_of
 from lrs.models import Statement, StatementActivity, StatementAgent
@@ -258,28 +258,19 @@ def _insert_sqlite(connection: Connection, new: list[PreparedStatement], agents:
 
 def _copy(connection: Connection, new: list[PreparedStatement], agents: list[dict[str, Any]],
           activities: list[dict[str, Any]]) -> None:
-    """``write_rows`` on PostgreSQL; the driver's errors raised as SQLAlchemy's, as an execute raises them."""
+    """``write_rows`` on PostgreSQL: binary COPY, the document as JSONB encoded by our codec."""
     from psycopg.types.json import Jsonb  # the driver of PostgreSQL's dialect
 
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    sql = _COPY_STATEMENTS
-    try:
-        with cursor.copy(sql) as copy:
-            copy.set_types(_STATEMENT_TYPES)
-            for item in new:
-                values = _STATEMENT_VALUES(item.row)
-                copy.write_row((*values[:_DOCUMENT_AT], Jsonb(values[_DOCUMENT_AT], jsoncodec.dumps),
-                                *values[_DOCUMENT_AT + 1:]))
-        for sql, rows, values_of in ((_COPY_AGENTS, agents, _AGENT_VALUES),
-                                     (_COPY_ACTIVITIES, activities, _ACTIVITY_VALUES)):
-            if rows:
-                with cursor.copy(sql) as copy:
-                    copy.set_types(_SIDE_TYPES)
-                    for row in rows:
-                        copy.write_row(values_of(row))
-    except connection.dialect.loaded_dbapi.Error as error:
-        raise DBAPIError.instance(sql, None, error, connection.dialect.loaded_dbapi.Error,
-                                  dialect=connection.dialect) from error
+    def statement_values(item: PreparedStatement) -> tuple[Any, ...]:
+        values = _STATEMENT_VALUES(item.row)
+        document = Jsonb(values[_DOCUMENT_AT], jsoncodec.dumps)
+        return (*values[:_DOCUMENT_AT], document, *values[_DOCUMENT_AT + 1:])
+
+    copy_rows(connection, _COPY_STATEMENTS, map(statement_values, new), _STATEMENT_TYPES)
+    if agents:
+        copy_rows(connection, _COPY_AGENTS, map(_AGENT_VALUES, agents), _SIDE_TYPES)
+    if activities:
+        copy_rows(connection, _COPY_ACTIVITIES, map(_ACTIVITY_VALUES, activities), _SIDE_TYPES)
 
 
 def _context_activities_as_arrays(statement: dict) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from cairn.accounts.models import UserIdentity
 from cairn.accounts.services import Identity
-from cairn.db import Among, built_once
+from cairn.db import Among, built_once, copy_rows
 from pathways.catalogue import VERB_VOIDED
 from pathways.models import ProgressFact, ProgressVoid, Step, StepLaunch
 
@@ -212,10 +212,7 @@ def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> Non
     quote = dialect.identifier_preparer.quote
     columns = ", ".join(quote(name) for name in names)
     if dialect.name == "postgresql":
-        with connection.connection.dbapi_connection.cursor() as cursor:
-            with cursor.copy(f"COPY {quote(table.name)} ({columns}) FROM STDIN") as copy:
-                for row in values:
-                    copy.write_row(row)
+        copy_rows(connection, f"COPY {quote(table.name)} ({columns}) FROM STDIN", values)
         return
     marks = ", ".join("?" for _ in names)
     connection.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})",
