@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from pathways.derive import PathwayResult
-    from pathways.refresh import PathwayVersion
+    from pathways.versions import PathwayVersion
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ that can have changed; the rows are read and written with Core, not ORM objects.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,12 +15,12 @@ from sqlalchemy.orm import Session
 
 from cairn.accounts.models import UserIdentity
 from cairn.db import Among, built_once
-from pathways.catalogue import StepInfo, step_info
 from pathways.derive import Fact, PathwayResult, derive_pathway
 from pathways.facts import Affected, chunks, insert_rows
 from pathways.models import (CertificateCode, CertificationAward, Pathway, PathwayProgress, ProgressFact,
                              Step, StepLaunch, StepProgress)
 from pathways.outcomes import tell_listeners
+from pathways.versions import PathwayVersion, versions_among, versions_where
 
 
 def _load_facts(session: Session, user_ids: list[int], activities: list[str] | None = None
@@ -131,93 +130,6 @@ def refresh_affected(session: Session, affected: Affected) -> list[tuple[int, in
     return new_awards
 
 
-@dataclass
-class PathwayVersion:
-    """What deriving progress needs of a pathway version: its rules and its steps, in order.
-
-    One that is not a draft is shared between batches (``_KEPT_VERSIONS``): read it, never change it.
-    """
-
-    id: int
-    lineage: str
-    status: str
-    certifies: bool
-    validity_days: int | None
-    recertification_window_days: int | None
-    steps: list[StepInfo]
-
-
-_VERSION_COLUMNS = (Pathway.id.label("version_id"), Pathway.lineage.label("version_lineage"),
-                    Pathway.status.label("version_status"), Pathway.updated_at.label("version_updated_at"),
-                    (Pathway.grants_certification | (Pathway.outcome_kind == "certification"))
-                    .label("certifies"),
-                    Pathway.validity_days.label("version_validity_days"),
-                    Pathway.recertification_window_days.label("version_window_days"))
-
-
-_VERSIONS = (select(*_VERSION_COLUMNS, *Step.__table__.c).outerjoin(Step, Step.pathway_id == Pathway.id)
-             .order_by(Pathway.id, Step.position, Step.id))
-
-
-def _versions_by_id(among: Among) -> Any:
-    return _VERSIONS.where(among(Pathway.id))
-
-
-# A version that is not a draft never changes but for its status: editing it makes a new draft
-# (``catalogue._editable_version``). Each process keeps those it has read, keyed by what a change
-# of status (or a publish rolled back and done again) changes too; the lineage, a random UUID, keeps
-# an id reused on another database or after a rollback from matching. The keys are read every batch.
-VersionKey = tuple[int, str, str, datetime]
-_KEPT_VERSIONS: dict[VersionKey, PathwayVersion] = {}
-_KEPT_VERSIONS_MAX = 4096
-
-
-def _version_keys(among: Among) -> Any:
-    return select(Pathway.id, Pathway.lineage, Pathway.status, Pathway.updated_at).where(among(Pathway.id))
-
-
-def _versions_among(session: Session, ids: list[int]) -> dict[int, PathwayVersion]:
-    """``_versions`` of these ids, the unchanged ones from this process's copies (one small query)."""
-    versions: dict[int, PathwayVersion] = {}
-    missing: list[int] = []
-    for key in session.execute(built_once(session, _version_keys), {"ids": ids}):
-        kept = _KEPT_VERSIONS.get(tuple(key)) if key[2] != "draft" else None
-        if kept is None:
-            missing.append(key[0])
-        else:
-            versions[key[0]] = kept
-    if missing:
-        versions.update(_versions(session, built_once(session, _versions_by_id), {"ids": missing}))
-    return versions
-
-
-def _versions(session: Session, query: Any, parameters: dict[str, Any] | None = None
-              ) -> dict[int, PathwayVersion]:
-    """The pathway versions ``query`` (``_VERSIONS`` with a condition) finds, with their steps, by id;
-    those that are not drafts are kept (``_KEPT_VERSIONS``).
-
-    One query of plain rows: ORM objects with their steps loaded by a second query cost more than
-    the derivation of a batch's few learners did.
-    """
-    versions: dict[int, PathwayVersion] = {}
-    keys: dict[VersionKey, PathwayVersion] = {}
-    for row in session.execute(query, parameters):
-        version = versions.get(row.version_id)
-        if version is None:
-            version = versions[row.version_id] = PathwayVersion(
-                row.version_id, row.version_lineage, row.version_status, bool(row.certifies),
-                row.version_validity_days, row.version_window_days, [])
-            if row.version_status != "draft":
-                key = (row.version_id, row.version_lineage, row.version_status, row.version_updated_at)
-                keys[key] = version
-        if row.id is not None:
-            version.steps.append(step_info(row))
-    if len(_KEPT_VERSIONS) > _KEPT_VERSIONS_MAX:
-        _KEPT_VERSIONS.clear()
-    _KEPT_VERSIONS.update(keys)  # only once every step is in
-    return versions
-
-
 class _Codes:
     """The learners' certificate codes as (user id, lineage, earned at), read when first asked:
     only a batch that awards a certification needs them."""
@@ -262,7 +174,7 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
     enrollments = enrollments_for(session, ids)
     if scope is not None:
         wanted = sorted({p for ps in scope.values() for p in ps})
-        pathways = _versions_among(session, wanted) if wanted else {}
+        pathways = versions_among(session, wanted) if wanted else {}
         activities = sorted({s.activity_iri for p in pathways.values() for s in p.steps})
         facts, launches = _load_facts(session, ids, activities)
     else:
@@ -280,7 +192,7 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
             conditions.append((Pathway.lineage.in_(lineages)) & (Pathway.status == "published"))
         if candidate_ids:
             conditions.append(Pathway.id.in_(sorted(candidate_ids)))
-        pathways = _versions(session, _VERSIONS.where(or_(*conditions))) if conditions else {}
+        pathways = versions_where(session, or_(*conditions)) if conditions else {}
     published = {p.lineage: p for p in pathways.values() if p.status == "published"}
     steps_of = {p.id: p.steps for p in pathways.values()}
     by_activity: dict[str, set[int]] = {}

@@ -1,44 +1,45 @@
 """The projection's copies of pathway versions: what it may keep between batches, and when it reads again."""
 from __future__ import annotations
 
-from pathways import refresh, services
+from pathways import services
+from pathways.versions import PathwayVersion, versions_among
 from tests import factories
 from tests.pathways.conftest import make_pathway, xapi
 
 
-def _steps(version: refresh.PathwayVersion) -> list[tuple[str, float | None]]:
+def _steps(version: PathwayVersion) -> list[tuple[str, float | None]]:
     return [(s.title, s.min_score) for s in version.steps]
 
 
 def test_a_published_version_is_read_once_and_then_kept(db_session) -> None:
     detail = make_pathway(db_session, steps=2)
-    first = refresh._versions_among(db_session, [detail.pathway.id])[detail.pathway.id]
-    again = refresh._versions_among(db_session, [detail.pathway.id])[detail.pathway.id]
+    first = versions_among(db_session, [detail.pathway.id])[detail.pathway.id]
+    again = versions_among(db_session, [detail.pathway.id])[detail.pathway.id]
     assert again is first and first.status == "published" and len(first.steps) == 2
 
 
 def test_an_archived_version_is_read_with_its_new_status(db_session) -> None:
     detail = make_pathway(db_session, steps=2)
-    published = refresh._versions_among(db_session, [detail.pathway.id])[detail.pathway.id]
+    published = versions_among(db_session, [detail.pathway.id])[detail.pathway.id]
     services.archive_pathway(db_session, detail.pathway.id)
-    archived = refresh._versions_among(db_session, [detail.pathway.id])[detail.pathway.id]
+    archived = versions_among(db_session, [detail.pathway.id])[detail.pathway.id]
     assert archived.status == "archived" and _steps(archived) == _steps(published)
 
 
 def test_a_version_archived_by_the_next_publish_is_read_with_its_new_status(db_session) -> None:
     detail = make_pathway(db_session, steps=1)
-    refresh._versions_among(db_session, [detail.pathway.id])
+    versions_among(db_session, [detail.pathway.id])
     draft = services.update_pathway(db_session, detail.pathway.id, title="v2")
     services.publish_pathway(db_session, draft.id)
-    versions = refresh._versions_among(db_session, [detail.pathway.id, draft.id])
+    versions = versions_among(db_session, [detail.pathway.id, draft.id])
     assert versions[detail.pathway.id].status == "archived" and versions[draft.id].status == "published"
 
 
 def test_a_draft_is_never_kept(db_session) -> None:
     detail = make_pathway(db_session, steps=1, publish=False)
-    refresh._versions_among(db_session, [detail.pathway.id])
+    versions_among(db_session, [detail.pathway.id])
     services.add_step(db_session, detail.pathway.id, kind="xapi", title="Added", launch_url="https://n.example")
-    draft = refresh._versions_among(db_session, [detail.pathway.id])[detail.pathway.id]
+    draft = versions_among(db_session, [detail.pathway.id])[detail.pathway.id]
     assert draft.status == "draft" and [t for t, _ in _steps(draft)] == ["Module 1", "Added"]
 
 
@@ -47,12 +48,12 @@ def test_a_publish_rolled_back_then_edited_and_published_again_is_read_afresh(db
     step_id = detail.steps[0].id
     savepoint = db_session.begin_nested()
     services.publish_pathway(db_session, detail.pathway.id)
-    assert _steps(refresh._versions_among(db_session, [detail.pathway.id])[detail.pathway.id]) == \
+    assert _steps(versions_among(db_session, [detail.pathway.id])[detail.pathway.id]) == \
         [("Module 1", None)]
     savepoint.rollback()
     services.update_step(db_session, step_id, min_score=0.8)
     services.publish_pathway(db_session, detail.pathway.id)
-    assert _steps(refresh._versions_among(db_session, [detail.pathway.id])[detail.pathway.id]) == \
+    assert _steps(versions_among(db_session, [detail.pathway.id])[detail.pathway.id]) == \
         [("Module 1", 0.8)]
 
 
