@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -368,6 +369,78 @@ def built_once(session: Session, build: Callable[[Among], Any]) -> Any:
     if statement is None:
         statement = _BUILT[(build, dialect)] = build(Among(dialect))
     return statement
+
+
+def read_built(session: Session, build: Callable[[Among], Any], parameters: dict[str, Any]) -> list[Any]:
+    """The rows of ``built_once(session, build)`` (a SELECT of columns) run with ``parameters``.
+
+    For the few reads every stored batch makes (the projection's look-ups): on PostgreSQL the
+    statement, compiled once per process, runs straight on the driver's cursor. ``Session.execute``
+    costs about 200 us of CPU a statement before and after the database's own work (the ORM's
+    compile state, the execution context, the result object) where the driver alone costs 90; a
+    batch makes a dozen such reads. Parameters and values go through the columns' types as they
+    would through ``execute`` (a list through its ARRAY type, timestamps returned in UTC), rows come
+    as named tuples (by position or by column name, as ``Row``), pending ORM changes are flushed
+    first (autoflush), the connection's cursor events are dispatched, and the driver's errors are
+    raised as SQLAlchemy's. SQLite: ``execute``.
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "postgresql":
+        return session.execute(built_once(session, build), parameters).all()
+    compiled = _COMPILED.get(build)
+    if compiled is None:
+        compiled = _COMPILED[build] = _Compiled(built_once(session, build), dialect)
+    if session.autoflush:
+        session.flush()
+    values = compiled.statement.construct_params(parameters)
+    for name, process in compiled.binds:
+        if values[name] is not None:
+            values[name] = process(values[name])
+    dbapi_error = dialect.loaded_dbapi.Error
+    try:
+        with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+            # Listeners of the connection's cursor events (query counts, tracing) hear it as any statement.
+            connection.dispatch.before_cursor_execute(connection, cursor, compiled.sql, values, None, False)
+            rows = cursor.execute(compiled.sql, values).fetchall()
+            connection.dispatch.after_cursor_execute(connection, cursor, compiled.sql, values, None, False)
+            if compiled.results is None:  # some converters depend on the type the server sent
+                compiled.results = [
+                    (n, process) for n, (column, described) in enumerate(zip(
+                        compiled.columns, cursor.description, strict=True))
+                    if (process := column.type.dialect_impl(dialect).result_processor(
+                        dialect, described.type_code)) is not None]
+    except dbapi_error as error:
+        raise DBAPIError.instance(compiled.sql, values, error, dbapi_error, dialect=dialect) from error
+    make, processors = compiled.row._make, compiled.results
+    if not processors:
+        return [make(row) for row in rows]
+    out = []
+    for row in rows:
+        items = list(row)
+        for n, process in processors:
+            items[n] = process(items[n])
+        out.append(make(items))
+    return out
+
+
+class _Compiled:
+    """A ``built_once`` SELECT compiled for PostgreSQL, with its types' converters (``read_built``)."""
+
+    def __init__(self, statement: Any, dialect: Any) -> None:
+        self.statement = statement.compile(dialect=dialect)
+        if self.statement.literal_execute_params or self.statement.post_compile_params:
+            raise ValueError("read_built runs statements without expanding parameters (use Among)")
+        self.sql = self.statement.string
+        self.binds = [(name, process) for name, bind in self.statement.binds.items()
+                      if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+        self.columns = list(statement.selected_columns)
+        self.results: list[tuple[int, Callable[[Any], Any]]] | None = None  # known after the first run
+        self.row = namedtuple("Row", [str(column.key) for column in self.columns],  # type: ignore[misc]
+                              rename=True)
+
+
+_COMPILED: dict[Callable[..., Any], _Compiled] = {}
 
 
 def copy_rows(connection: Connection, sql: str, rows: Iterable[Sequence[Any]],

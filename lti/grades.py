@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cairn.db import Among, built_once, utcnow
+from cairn.db import Among, read_built, utcnow
 from lti import catalogue, keys, platforms
 from lti.adapter import AGS_SCOPE_SCORE, PlatformConfig, ServiceCallFailed, ToolKeyPair, post_score
 from lti.models import Context, ContextMember, Platform, ResourceLink, ScoreDelivery
@@ -212,7 +212,7 @@ def outcomes_with_links(session: Session, changes: list[OutcomeChange]) -> list[
     cost a SAVEPOINT and a query apiece even when no link leads to the learner at all.
     """
     users = sorted({change.user_id for change in changes})
-    linked = set(session.scalars(built_once(session, _linked_learners), {"users": users}))
+    linked = {user_id for user_id, in read_built(session, _linked_learners, {"users": users})}
     return [change for change in changes if change.user_id in linked]
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from cairn.accounts.models import UserIdentity
 from cairn.accounts.services import Identity
-from cairn.db import Among, built_once, copy_rows
+from cairn.db import Among, copy_rows, read_built
 from pathways.catalogue import VERB_VOIDED
 from pathways.models import ProgressFact, ProgressVoid, Step, StepLaunch
 
@@ -127,7 +127,7 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *,
     facts: dict[str, dict[str, Any]] = {}
     voids: dict[str, str] = {}
     for chunk in chunks(keys):
-        for row in session.execute(built_once(session, _known_facts_and_voids), {"ids": chunk}):
+        for row in read_built(session, _known_facts_and_voids, {"ids": chunk}):
             if row[2] is None:
                 voids[row[0]] = row[1]
             else:
@@ -228,8 +228,8 @@ def _affected_by(session: Session, touched: list[dict[str, Any]]) -> Affected:
     """
     result: Affected = {}
     for chunk in chunks(sorted({f["statement_id"] for f in touched})):
-        for pathway_id, learner, launcher, launched_pathway in session.execute(
-                built_once(session, _learners_and_pathways_of_facts), {"ids": chunk}):
+        for pathway_id, learner, launcher, launched_pathway in read_built(
+                session, _learners_and_pathways_of_facts, {"ids": chunk}):
             if learner is not None and pathway_id is not None:
                 # The actor's learner, on every pathway with a step about the activity.
                 result.setdefault(learner, set()).add(pathway_id)

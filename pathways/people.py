@@ -16,7 +16,7 @@ from sqlalchemy import (ColumnElement, Select, String, and_, exists, false, lite
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User
-from cairn.db import Among, built_once, utcnow
+from cairn.db import Among, built_once, read_built, utcnow
 from pathways.errors import InvalidInput, NotFound
 from pathways.models import (CLASS_ROLES, AcademicClass, Assignment, Audience, AudienceMember, ClassMember,
                              Pathway)
@@ -510,7 +510,7 @@ def assignments_reaching_many(session: Session, user_ids: Iterable[int]) -> dict
     classes: dict[int, set[int]] = {}
     audiences: dict[int, set[int]] = {}
     ruled: list[tuple[int, list[dict[str, Any]]]] = []
-    for row in session.execute(built_once(session, _learners_and_groups), {"ids": ids}):
+    for row in read_built(session, _learners_and_groups, {"ids": ids}):
         if row.kind == "user":
             users[row.id] = row
         elif row.kind == "class":

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, delete, null, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import UserIdentity
-from cairn.db import Among, built_once
+from cairn.db import Among, read_built
 from pathways.derive import Fact, PathwayResult, derive_pathway
 from pathways.facts import Affected, chunks, insert_rows
 from pathways.models import (CertificateCode, CertificationAward, Pathway, PathwayProgress, ProgressFact,
@@ -33,8 +33,7 @@ def _load_facts(session: Session, user_ids: list[int], activities: list[str] | N
     owner: dict[tuple[str, str], int] = {}
     launches: dict[int, dict[int, set[str]]] = {u: {} for u in user_ids}
     registration_owner: dict[str, int] = {}
-    for user_id, step_id, kind, value in session.execute(built_once(session, _identities_and_launches),
-                                                         {"ids": user_ids}):
+    for user_id, step_id, kind, value in read_built(session, _identities_and_launches, {"ids": user_ids}):
         if step_id is None:
             owner[(kind, value)] = user_id
         else:
@@ -50,13 +49,12 @@ def _load_facts(session: Session, user_ids: list[int], activities: list[str] | N
         facts[user_id].append(Fact(*row[:9]))
 
     if activities is None or activities:
-        by_identity = built_once(session,
-                                 _facts_by_identity if activities is None else _facts_by_identity_about)
+        by_identity = _facts_by_identity if activities is None else _facts_by_identity_about
         for chunk in chunks(sorted({value for _, value in owner})):
-            for row in session.execute(by_identity, {"ids": chunk, "activities": activities}):
+            for row in read_built(session, by_identity, {"ids": chunk, "activities": activities}):
                 take(owner.get((row[9], row[10])), row)
     for chunk in chunks(sorted(registration_owner)):
-        for row in session.execute(built_once(session, _facts_in_registrations), {"ids": chunk}):
+        for row in read_built(session, _facts_in_registrations, {"ids": chunk}):
             take(registration_owner.get(row[3]), row)
     for items in facts.values():
         items.sort(key=lambda f: f.order)
@@ -140,8 +138,8 @@ class _Codes:
 
     def _loaded(self) -> set[tuple[int, str, datetime]]:
         if self._codes is None:
-            self._codes = {(u, lineage, earned_at) for u, lineage, earned_at in self._session.execute(
-                built_once(self._session, _codes_of), {"ids": self._user_ids})}
+            self._codes = {(u, lineage, earned_at) for u, lineage, earned_at in read_built(
+                self._session, _codes_of, {"ids": self._user_ids})}
         return self._codes
 
     def __contains__(self, code: tuple[int, str, datetime]) -> bool:
@@ -213,12 +211,12 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
                                                                       *award_filter)):
             awards.setdefault((award.user_id, award.pathway_id), {})[award.earned_at] = award
     codes = _Codes(session, ids)
-    for row in session.execute(built_once(session, _progress_rows if scope is None else _progress_rows_of),
-                               {"ids": ids, "pathways": sorted(pathways)}):
+    for row in read_built(session, _progress_rows if scope is None else _progress_rows_of,
+                          {"ids": ids, "pathways": sorted(pathways)}):
         progress[row.user_id][row.pathway_id] = row
     if scope is None or pathway_of_step:
-        for row in session.execute(built_once(session, _step_rows if scope is None else _step_rows_of),
-                                   {"ids": ids, "steps": sorted(pathway_of_step)}):
+        for row in read_built(session, _step_rows if scope is None else _step_rows_of,
+                              {"ids": ids, "steps": sorted(pathway_of_step)}):
             cells[(row.user_id, row.step_id)] = row
 
     fresh: list[tuple[int, CertificationAward]] = []

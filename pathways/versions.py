@@ -5,6 +5,7 @@ has read (``KEPT_VERSIONS``) and a batch only reads their keys.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cairn.db import Among, built_once
+from cairn.db import Among, read_built
 from pathways.catalogue import StepInfo, step_info
 from pathways.models import Pathway, Step
 
@@ -67,14 +68,14 @@ def versions_among(session: Session, ids: list[int]) -> dict[int, PathwayVersion
     copies: one small query of their keys."""
     versions: dict[int, PathwayVersion] = {}
     missing: list[int] = []
-    for key in session.execute(built_once(session, _version_keys), {"ids": ids}):
+    for key in read_built(session, _version_keys, {"ids": ids}):
         kept = KEPT_VERSIONS.get(tuple(key)) if key[2] != "draft" else None
         if kept is None:
             missing.append(key[0])
         else:
             versions[key[0]] = kept
     if missing:
-        versions.update(_versions(session, built_once(session, _versions_by_id), {"ids": missing}))
+        versions.update(_versions(read_built(session, _versions_by_id, {"ids": missing})))
     return versions
 
 
@@ -82,19 +83,18 @@ def versions_where(session: Session, condition: Any) -> dict[int, PathwayVersion
     """The pathway versions that meet ``condition`` (on ``Pathway``), by id; those that are not
     drafts are kept (``KEPT_VERSIONS``).
     """
-    return _versions(session, _VERSIONS.where(condition))
+    return _versions(session.execute(_VERSIONS.where(condition)))
 
 
-def _versions(session: Session, query: Any, parameters: dict[str, Any] | None = None
-              ) -> dict[int, PathwayVersion]:
-    """The pathway versions ``query`` (``_VERSIONS`` with a condition) finds, with their steps, by id.
+def _versions(rows: Iterable[Any]) -> dict[int, PathwayVersion]:
+    """The pathway versions in ``rows`` of ``_VERSIONS`` (with a condition), with their steps, by id.
 
     One query of plain rows: ORM objects with their steps loaded by a second query cost more than
     the derivation of a batch's few learners did.
     """
     versions: dict[int, PathwayVersion] = {}
     keys: dict[VersionKey, PathwayVersion] = {}
-    for row in session.execute(query, parameters):
+    for row in rows:
         version = versions.get(row.version_id)
         if version is None:
             version = versions[row.version_id] = PathwayVersion(

@@ -8,21 +8,12 @@ from sqlalchemy.orm import Session
 from benchmarks.generator import VOIDED, StatementGenerator
 from lrs import services
 from tests.lrs.conftest import AUTHORITY
+from tests.sql_seen import statements_run
 
 
 def _statements_run(session: Session, work) -> tuple[list[str], object]:
-    run: list[str] = []
-    connection = session.connection()
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        run.append(statement.lstrip().upper())
-
-    event.listen(connection, "before_cursor_execute", record)
-    try:
-        result = work()
-    finally:
-        event.remove(connection, "before_cursor_execute", record)
-    return run, result
+    run, result = statements_run(session, work)
+    return [statement.lstrip().upper() for statement in run], result
 
 
 def _count_selects(session: Session, work) -> tuple[int, object]:

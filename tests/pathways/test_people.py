@@ -9,6 +9,7 @@ from pathways import services
 from pathways.errors import InvalidInput, NotFound
 from tests import factories
 from tests.pathways.conftest import make_pathway
+from tests.sql_seen import statements_run
 
 
 def test_audience_has_explicit_members_and_attribute_rules(db_session) -> None:
@@ -159,8 +160,6 @@ def test_reminders_fall_on_their_thresholds_before_the_due_date(db_session) -> N
 
 
 def test_enrollments_of_many_learners_by_every_kind_of_assignment_cost_two_queries(db_session) -> None:
-    from sqlalchemy import event
-
     from pathways.people import enrollments_for
     direct, by_class, by_audience, by_rule, inactive = (
         make_pathway(db_session, title=t) for t in ("Direct", "Class", "Audience", "Rule", "Gone"))
@@ -177,17 +176,8 @@ def test_enrollments_of_many_learners_by_every_kind_of_assignment_cost_two_queri
     services.assign_pathway(db_session, by_audience.pathway.id, audience_id=listed.id)
     services.assign_pathway(db_session, by_rule.pathway.id, audience_id=ruled.id)
     services.assign_pathway(db_session, inactive.pathway.id, user_id=other.id, mandatory=False)
-    seen: list[str] = []
-    connection = db_session.connection()
-
-    def note(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        seen.append(statement)
-
-    event.listen(connection, "before_cursor_execute", note)
-    try:
-        enrollments = enrollments_for(db_session, [learner.id, other.id, 987654])
-    finally:
-        event.remove(connection, "before_cursor_execute", note)
+    seen, enrollments = statements_run(db_session,
+                                       lambda: enrollments_for(db_session, [learner.id, other.id, 987654]))
     assert len(seen) == 2
     assert set(enrollments) == {learner.id, other.id}  # no such learner: no entry
     assert set(enrollments[learner.id]) == {p.pathway.lineage
