@@ -372,7 +372,8 @@ def built_once(session: Session, build: Callable[[Among], Any]) -> Any:
 
 
 def read_built(session: Session, build: Callable[[Among], Any], parameters: dict[str, Any]) -> list[Any]:
-    """The rows of ``built_once(session, build)`` (a SELECT of columns) run with ``parameters``.
+    """The rows of ``built_once(session, build)`` (a SELECT of columns, or a statement RETURNING
+    some) run with ``parameters``.
 
     For the few reads every stored batch makes (the projection's look-ups): on PostgreSQL the
     statement, compiled once per process, runs straight on the driver's cursor. ``Session.execute``
@@ -434,7 +435,7 @@ class _Compiled:
         self.sql = self.statement.string
         self.binds = [(name, process) for name, bind in self.statement.binds.items()
                       if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None]
-        self.columns = list(statement.selected_columns)
+        self.columns = list(statement.exported_columns)  # a SELECT's columns, or what it RETURNs
         self.results: list[tuple[int, Callable[[Any], Any]]] | None = None  # known after the first run
         self.row = namedtuple("Row", [str(column.key) for column in self.columns],  # type: ignore[misc]
                               rename=True)

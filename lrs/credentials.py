@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from cairn.db import utcnow
+from cairn.db import Among, read_built, utcnow
 from lrs.errors import CredentialError
 from lrs.identities import same_identity
 from lrs.models import Credential
@@ -63,7 +63,8 @@ class CredentialInfo:
         return False
 
 
-def _info(row: Credential | Row[Any]) -> CredentialInfo:
+def _info(row: Any) -> CredentialInfo:
+    """The info of a credential: its ORM object, or a row of its columns."""
     return CredentialInfo(id=row.id, key=row.key, name=row.name, scopes=tuple(row.scopes),
                           authority=row.authority, created_at=row.created_at, expires_at=row.expires_at,
                           revoked_at=row.revoked_at, launch_agent=row.launch_agent,
@@ -123,9 +124,14 @@ def revoke_credential(session: Session, key: str) -> CredentialInfo:
 _BY_KEY = select(*Credential.__table__.c).where(Credential.__table__.c.key == bindparam("key"))
 
 
+def _by_key(among: Among) -> Any:
+    return _BY_KEY
+
+
 def authenticate_credential(session: Session, key: str, secret: str) -> CredentialInfo | None:
     """The valid (known, unrevoked, unexpired) credential with this key and secret, or None."""
-    row = session.execute(_BY_KEY, {"key": key}).first()
+    rows = read_built(session, _by_key, {"key": key})
+    row = rows[0] if rows else None
     expected = row.secret_sha256 if row is not None else _DUMMY_SHA256
     matches = hmac.compare_digest(expected, _hash(secret))
     if row is None or not matches or row.revoked_at is not None:

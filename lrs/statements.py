@@ -10,13 +10,12 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, null, or_, select, text, true, union_all, update
+from sqlalchemy import and_, bindparam, func, literal_column, null, or_, select, text, true, union_all, update
 from sqlalchemy.orm import Session
 
-from cairn.db import QUIET_SINCE, READ_ONLY, REUSE_PLANS_SQL, Among, utcnow
+from cairn.db import QUIET_SINCE, READ_ONLY, REUSE_PLANS_SQL, Among, read_built, utcnow
 from lrs.errors import BadRequest, StatementConflict, StatementInvalid
 from lrs.identities import ifi_of
 from lrs.models import Attachment, Statement
@@ -296,11 +295,15 @@ def _lock_sequence(session: Session, *, reuse_plans: bool) -> None:
     transaction that ends with the store (the xAPI resource's), not a page's, whose own queries
     may follow in it and are planned for their values."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(_LOCK_REUSING_PLANS if reuse_plans else _LOCK, {"key": SEQUENCE_LOCK_KEY})
+        read_built(session, _lock_reusing_plans if reuse_plans else _lock, {"key": SEQUENCE_LOCK_KEY})
 
 
-_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
-_LOCK_REUSING_PLANS = text(f"SELECT pg_advisory_xact_lock(:key), {REUSE_PLANS_SQL}")
+def _lock(among: Among) -> Any:
+    return select(func.pg_advisory_xact_lock(bindparam("key")))
+
+
+def _lock_reusing_plans(among: Among) -> Any:
+    return select(func.pg_advisory_xact_lock(bindparam("key")), literal_column(REUSE_PLANS_SQL))
 
 
 def _known_statements(session: Session,
@@ -316,11 +319,10 @@ def _known_statements(session: Session,
     ids = [item.statement_id for item in prepared]
     targets = [item.row["object_statement_id"] for item in prepared if item.row["object_statement_id"]]
     references = [item.statement_id for item in prepared if item.row["object_statement_id"]]
-    query = _known_query(session.get_bind().dialect.name, bool(references))
     found: dict[str, Any] = {}
     highest, newest_stored = 0, None
     parameters = {"ids_and_targets": ids + targets, "ids": ids, "references": references}
-    for row in session.execute(query, parameters):
+    for row in read_built(session, _known_with_references if references else _known, parameters):
         if row.statement_id is None:
             highest, newest_stored = int(row.sequence), row.stored
         else:
@@ -328,17 +330,24 @@ def _known_statements(session: Session,
     return highest, newest_stored, found
 
 
-@cache
-def _known_query(dialect: str, with_references: bool) -> Any:
-    """``_known_statements``' query, built once per dialect and shape (building it cost more than
-    running it for one statement); its id lists are parameters, one array each on PostgreSQL.
+def _known(among: Among) -> Any:
+    return _known_query(among, with_references=False)
+
+
+def _known_with_references(among: Among) -> Any:
+    return _known_query(among, with_references=True)
+
+
+def _known_query(among: Among, with_references: bool) -> Any:
+    """``_known_statements``' query, built once per dialect and shape (``read_built``: building it
+    cost more than running it for one statement); its id lists are parameters, one array each on
+    PostgreSQL.
 
     PostgreSQL looks each id up in its index (``cairn.db.Among.rows``), one branch per condition:
     as one WHERE with ORs, a table without statistics yet (a young store, between autovacuum's
     analyses) was expected to match half its rows on ``object_statement_id = ANY(ids)``, and was
     read whole for every batch, under the sequence lock. SQLite keeps the ORs of IN lists.
     """
-    among = Among(dialect)
     columns = (Statement.statement_id, Statement.sequence, Statement.content_hash, Statement.statement,
                Statement.stored, Statement.voided, Statement.voiding, Statement.object_statement_id,
                Statement.targets_reference)
@@ -352,7 +361,7 @@ def _known_query(dialect: str, with_references: bool) -> Any:
     highest = select(func.max(Statement.sequence)).scalar_subquery()
     newest = select(null(), Statement.sequence, null(), null(), Statement.stored,
                     *(null() for _ in columns[5:])).where(Statement.sequence == highest)
-    if dialect != "postgresql":
+    if not among.postgresql:
         known = select(*columns).where(or_(*(and_(among(column, name), condition(Statement.__table__.c))
                                              for name, column, condition in branches)))
         return known.union_all(newest)

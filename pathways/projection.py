@@ -27,7 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User, UserIdentity
-from cairn.db import REUSE_PLANS_SQL, reuse_plans
+from cairn.db import REUSE_PLANS_SQL, Among, read_built, reuse_plans
 from pathways.catalogue import VERB_EARNED, step_info
 from pathways.derive import derive_pathway
 from pathways.facts import Affected, StoredStatementLike, apply_statements
@@ -73,16 +73,19 @@ def _claim(session: Session, batch: list[StoredStatementLike], *, reusing_plans:
     before = batch[0].sequence - 1
     if not _follows(batch, before):
         return False
-    returning = reusing_plans and session.get_bind().dialect.name == "postgresql"
-    moved = session.execute(_CLAIM_REUSING_PLANS if returning else _CLAIM,
-                            {"before": before, "after": batch[-1].sequence})
-    return moved.rowcount == 1
+    parameters = {"before": before, "after": batch[-1].sequence}
+    if reusing_plans and session.get_bind().dialect.name == "postgresql":
+        return bool(read_built(session, _claim_reusing_plans, parameters))  # a row if it moved
+    return session.execute(_CLAIM, parameters).rowcount == 1
 
 
 _CLAIM = update(_CURSOR_TABLE) \
     .where(_CURSOR_TABLE.c.id == 1, _CURSOR_TABLE.c.last_sequence == bindparam("before")) \
     .values(last_sequence=bindparam("after"))
-_CLAIM_REUSING_PLANS = _CLAIM.returning(literal_column(REUSE_PLANS_SQL))
+
+
+def _claim_reusing_plans(among: Among) -> Any:
+    return _CLAIM.returning(literal_column(REUSE_PLANS_SQL))
 
 
 def move_cursor(session: Session, last_sequence: int) -> None:
