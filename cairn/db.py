@@ -375,7 +375,7 @@ def read_built(session: Session, build: Callable[[Among], Any], parameters: dict
     """The rows of ``built_once(session, build)`` (a SELECT of columns, or a statement RETURNING
     some) run with ``parameters``.
 
-    For the few reads every stored batch makes (the projection's look-ups): on PostgreSQL the
+    For the few reads every stored batch makes (the store's and the projection's): on PostgreSQL the
     statement, compiled once per process, runs straight on the driver's cursor. ``Session.execute``
     costs about 200 us of CPU a statement before and after the database's own work (the ORM's
     compile state, the execution context, the result object) where the driver alone costs 90; a
@@ -426,7 +426,9 @@ def read_built(session: Session, build: Callable[[Among], Any], parameters: dict
 
 
 class _Compiled:
-    """A ``built_once`` SELECT compiled for PostgreSQL, with its types' converters (``read_built``)."""
+    """A ``built_once`` read compiled for PostgreSQL, with its types' converters (``read_built``).
+
+    Kept by build function alone: only PostgreSQL's statements are kept here."""
 
     def __init__(self, statement: Any, dialect: Any) -> None:
         self.statement = statement.compile(dialect=dialect)
