@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from lrs import services
 from tests.lrs.conftest import AUTHORITY, basic, statement
+from tests.sql_seen import sql_sent
 
 Q = services.StatementQuery
 
@@ -17,21 +18,13 @@ def _agent(n: int) -> dict:
 
 def _sql_of(session: Session, query: services.StatementQuery,
             parameters_of: dict | None = None) -> tuple[list[str], services.StatementPage]:
-    issued: list[str] = []
-
-    def record(conn, cursor, sql, parameters, context, executemany) -> None:  # noqa: ANN001
-        if not sql.startswith(("SAVEPOINT", "RELEASE")):  # the test's own transaction
-            issued.append(sql)
-            if parameters_of is not None:
-                parameters_of[sql] = parameters
-
-    engine = session.get_bind().engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with sql_sent(session.get_bind().engine) as sent:
         page = services.query_statements(session, query)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return issued, page
+    issued = [(sql, parameters) for sql, parameters in sent
+              if not sql.startswith(("SAVEPOINT", "RELEASE"))]  # the test's own transaction
+    if parameters_of is not None:
+        parameters_of.update(issued)
+    return [sql for sql, _ in issued], page
 
 
 def _store_learner(session: Session, n: int, count: int) -> list[str]:

@@ -14,6 +14,7 @@ from lrs import services
 from lrs.errors import StatementConflict, StatementInvalid
 from lrs.statement_rows import content_hash as services_content_hash
 from tests.lrs.conftest import AUTHORITY, statement
+from tests.sql_seen import sql_sent
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 
@@ -314,22 +315,12 @@ def test_storing_leaves_the_callers_statement_as_it_was(db_session: Session) -> 
 
 def test_a_subscriber_without_a_savepoint_opens_one_only_around_its_work(app: Flask,
                                                                          db_session: Session) -> None:
-    from sqlalchemy import event
     connection = db_session.connection()
-    issued: list[str] = []
-
-    def record(conn, cursor, sql, parameters, context, executemany) -> None:  # noqa: ANN001
-        issued.append(sql.split()[0].upper())
 
     def savepoints(batch: list[dict]) -> int:
-        issued.clear()
-        event.listen(connection, "before_cursor_execute", record)
-        try:
-            with app.app_context():
-                services.store_statements(db_session, batch, authority=AUTHORITY)
-        finally:
-            event.remove(connection, "before_cursor_execute", record)
-        return issued.count("SAVEPOINT")
+        with sql_sent(connection) as sent, app.app_context():
+            services.store_statements(db_session, batch, authority=AUTHORITY)
+        return [sql.split()[0].upper() for sql, _ in sent].count("SAVEPOINT")
 
     def fail() -> None:
         db_session.execute(text("UPDATE lrs_credentials SET name = 'rolled back'"))

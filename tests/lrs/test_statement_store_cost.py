@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import bindparam, event, text
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from benchmarks.generator import VOIDED, StatementGenerator
 from lrs import services
 from tests.lrs.conftest import AUTHORITY
-from tests.sql_seen import statements_run
+from tests.sql_seen import sql_sent, statements_run
 
 
 def _statements_run(session: Session, work) -> tuple[list[str], object]:
@@ -136,21 +136,13 @@ def test_the_read_under_the_lock_uses_the_indexes_without_statistics(db_session:
     for start in range(0, 4000, 500):
         services.store_statements(db_session, gen.statements(start, 500), authority=AUTHORITY)
     connection = db_session.connection()
-    issued: list[tuple[str, object]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        if "lrs_statements" in statement and statement.lstrip().upper().startswith("SELECT"):
-            issued.append((statement, parameters))
-
     batch = gen.statements(4000, 100)
     batch[0] = {"actor": batch[1]["actor"], "verb": {"id": VOIDED},  # a StatementRef: every branch
                 "object": {"objectType": "StatementRef", "id": gen.statement(7)["id"]}}
-    event.listen(connection, "before_cursor_execute", record)
-    try:
+    with sql_sent(connection) as sent:
         services.store_statements(db_session, batch, authority=AUTHORITY)
-    finally:
-        event.remove(connection, "before_cursor_execute", record)
-    [(sql, parameters)] = issued
+    [(sql, parameters)] = [(sql, parameters) for sql, parameters in sent
+                           if "lrs_statements" in sql and sql.lstrip().upper().startswith("SELECT")]
     plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + sql, parameters))
     assert "Seq Scan on lrs_statements" not in plan, plan
 

@@ -1,7 +1,7 @@
 """AGS scores queued from pathway outcome changes, in-process (the end-to-end runs are in test_advantage)."""
 from __future__ import annotations
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from lrs import services as lrs_services
 from lti.adapter import AGS_SCOPE_SCORE
@@ -11,6 +11,7 @@ from pathways.catalogue import VERB_COMPLETED
 from pathways.projection import system_authority
 from tests import factories
 from tests.pathways.conftest import make_pathway, xapi
+from tests.sql_seen import sql_sent
 
 
 def _linked_course(db_session, lineage: str, learner) -> None:
@@ -32,19 +33,9 @@ def _linked_course(db_session, lineage: str, learner) -> None:
 
 
 def _statements_while(app, db_session, *statements: dict) -> list[str]:
-    seen: list[str] = []
-    connection = db_session.connection()
-
-    def note(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        seen.append(" ".join(statement.split()))
-
-    event.listen(connection, "before_cursor_execute", note)
-    try:
-        with app.app_context():
-            lrs_services.store_statements(db_session, list(statements), authority=system_authority())
-    finally:
-        event.remove(connection, "before_cursor_execute", note)
-    return seen
+    with sql_sent(db_session.connection()) as sent, app.app_context():
+        lrs_services.store_statements(db_session, list(statements), authority=system_authority())
+    return [" ".join(sql.split()) for sql, _ in sent]
 
 
 def test_a_learner_in_a_linked_course_gets_the_changed_pathway_score_queued(app, db_session) -> None:

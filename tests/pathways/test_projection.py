@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from cairn.accounts.services import Identity, add_identity
 from lrs import services as lrs_services
@@ -15,6 +15,7 @@ from pathways.outcomes import OutcomeChange, on_outcome_changed
 from pathways.projection import system_authority
 from tests import factories
 from tests.pathways.conftest import T0, make_pathway, voiding, xapi
+from tests.sql_seen import sql_sent
 
 EXPERIENCED = "http://adlnet.gov/expapi/verbs/experienced"
 
@@ -529,19 +530,11 @@ def test_a_post_reads_the_statements_table_once_and_projects_without_reading_it_
     info, secret = make_credential(db_session)
     xapi_client = XAPIClient(client, info.key, secret)
     assert xapi_client.post("/statements", json_body=[xapi(learner.email)]).status_code == 200
-    reads: list[str] = []
-
-    def record(conn, cursor, sql, parameters, context, executemany) -> None:  # noqa: ANN001
-        if "FROM lrs_statements" in sql and not sql.lstrip().startswith(("WITH", "INSERT")):
-            reads.append(sql)
-
-    engine = db_session.get_bind().engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with sql_sent(db_session.get_bind().engine) as sent:
         response = xapi_client.post(
             "/statements", json_body=[xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri)])
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    reads = [sql for sql, _ in sent
+             if "FROM lrs_statements" in sql and not sql.lstrip().startswith(("WITH", "INSERT"))]
     assert response.status_code == 200, response.get_json()
     assert len(reads) == 1 and "max(lrs_statements.sequence)" in reads[0], reads
     assert services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.percent == 50

@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import delete, select, update
 
 from lrs import services as lrs_services
 from pathways import outcomes, projection, refresh, services
@@ -14,22 +14,12 @@ from pathways.models import PathwayProgress, ProgressCursor, ProgressFact, StepP
 from tests import factories
 from tests.pathways.conftest import make_pathway, voiding, xapi
 from tests.pathways.snapshot import projection_snapshot
+from tests.sql_seen import sql_sent, statements_run
 
 
 def _selects(db_session, work) -> list[str]:
-    seen: list[str] = []
-    connection = db_session.connection()
-
-    def note(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(" ".join(statement.split()))
-
-    event.listen(connection, "before_cursor_execute", note)
-    try:
-        work()
-    finally:
-        event.remove(connection, "before_cursor_execute", note)
-    return seen
+    run, _ = statements_run(db_session, work)
+    return [" ".join(sql.split()) for sql in run if sql.lstrip().upper().startswith("SELECT")]
 
 
 def _world(db_session, learners: int = 3):
@@ -166,18 +156,9 @@ def test_a_batch_right_after_the_cursor_moves_it_by_one_statement(db_session, st
     # The cursor row is made by a first batch.
     store(xapi(users[0].email, VERB_COMPLETED, "https://content.example.org/not-a-step"))
     db_session.commit()
-    seen: list[str] = []
-    connection = db_session.connection()
-
-    def note(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        if "progress_cursor" in statement:
-            seen.append(statement)
-
-    event.listen(connection, "before_cursor_execute", note)
-    try:
-        store(*[xapi(u.email, VERB_COMPLETED, detail.steps[0].activity_iri) for u in users])
-    finally:
-        event.remove(connection, "before_cursor_execute", note)
+    run, _ = statements_run(db_session, lambda: store(*[xapi(u.email, VERB_COMPLETED,
+                                                              detail.steps[0].activity_iri) for u in users]))
+    seen = [sql for sql in run if "progress_cursor" in sql]
     assert len(seen) == 1 and seen[0].lstrip().upper().startswith("UPDATE")
     assert projection.last_applied_sequence(db_session) == lrs_services.latest_sequence(db_session)
 
@@ -208,19 +189,11 @@ def test_the_facts_of_a_batch_are_looked_up_by_index_without_statistics(db_sessi
         store(*gen.statements(start, 500))
     assert db_session.scalar(text("SELECT count(*) FROM progress_facts")) > 3500
     connection = db_session.connection()
-    issued: list[tuple[str, object]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        if statement.lstrip().upper().startswith("SELECT") and \
-                ("progress_facts" in statement or "progress_voids" in statement):
-            issued.append((statement, parameters))
-
     batch = gen.statements(4000, 100)
-    event.listen(connection, "before_cursor_execute", record)
-    try:
+    with sql_sent(connection) as sent:
         store(*batch)
-    finally:
-        event.remove(connection, "before_cursor_execute", record)
+    issued = [(sql, parameters) for sql, parameters in sent if sql.lstrip().upper().startswith("SELECT")
+              and ("progress_facts" in sql or "progress_voids" in sql)]
     ids = {statement["id"] for statement in batch}
     by_id = [(sql, parameters) for sql, parameters in issued
              if isinstance(parameters, dict) and set(parameters.get("ids") or ()) & ids]
@@ -259,15 +232,9 @@ def test_the_projection_after_a_response_reuses_its_plans(db_session, monkeypatc
             projection.move_cursor(session, 100)
             batch = [SimpleNamespace(id=str(uuid.uuid4()), sequence=first + n, statement={}, stored=stored,
                                      voided=False) for n in range(2)]
-            issued: list[str] = []
-
-            def record(_conn, _cursor, statement, *_args, issued: list[str] = issued) -> None:
-                issued.append(statement)
-            event.listen(connection, "before_cursor_execute", record)
-            try:
+            with sql_sent(connection) as sent:
                 projection.on_statements(session, batch)
-            finally:
-                event.remove(connection, "before_cursor_execute", record)
+            issued = [sql for sql, _ in sent]
             modes.append(session.scalar(mode))  # the projection's transaction, not yet ended
             separately.append(sum(sql.lstrip().startswith("SELECT set_config") for sql in issued))
             session.rollback()

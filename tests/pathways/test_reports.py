@@ -4,11 +4,9 @@ summary reports (and the learner home page) run a fixed number of queries, whate
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from pathways import reports, services
 from pathways.catalogue import VERB_COMPLETED
@@ -16,20 +14,7 @@ from pathways.models import Assignment
 from tests import factories
 from tests.pathways.conftest import T0, make_pathway, xapi
 from tests.pathways.test_api import Api
-
-
-@contextmanager
-def counting(connection) -> Iterator[list[str]]:
-    """The SQL statements run on ``connection`` inside the block."""
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, *args) -> None:
-        seen.append(statement)
-    event.listen(connection, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
+from tests.sql_seen import sql_sent
 
 
 def _varied_world(db_session, store) -> dict:
@@ -123,7 +108,7 @@ def test_reports_run_as_many_queries_for_sixty_learners_as_for_five(client, db_s
     def queries() -> dict[str, int]:
         counts = {}
         for page in pages:
-            with counting(connection) as seen:
+            with sql_sent(connection) as seen:
                 response = api.get(page)
                 response.get_data()
             assert response.status_code == 200, page
@@ -159,10 +144,10 @@ def test_the_learner_home_page_runs_as_many_queries_for_many_pathways_as_for_one
         db_session.commit()
 
     def home_queries() -> int:
-        with counting(connection) as seen:
+        with sql_sent(connection) as seen:
             response = client.get("/portal/")
             assert response.status_code == 200
-        return len([q for q in seen if "web_sessions" not in q])  # the session's own bookkeeping aside
+        return len([q for q, _ in seen if "web_sessions" not in q])  # the session's own bookkeeping aside
 
     with client.session_transaction() as web_session:
         web_session["user_id"] = learner.id
