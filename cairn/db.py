@@ -9,7 +9,8 @@ import logging
 import time
 import uuid
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -394,25 +395,22 @@ def read_built(session: Session, build: Callable[[Among], Any], parameters: dict
         compiled = _COMPILED[build] = _Compiled(built_once(session, build), dialect)
     if session.autoflush:
         session.flush()
-    values = compiled.statement.construct_params(parameters)
+    values = compiled.compiled.construct_params(parameters)
     for name, process in compiled.binds:
         if values[name] is not None:
             values[name] = process(values[name])
-    dbapi_error = dialect.loaded_dbapi.Error
-    try:
-        with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
-            # Listeners of the connection's cursor events (query counts, tracing) hear it as any statement.
-            connection.dispatch.before_cursor_execute(connection, cursor, compiled.sql, values, None, False)
-            rows = cursor.execute(compiled.sql, values).fetchall()
-            connection.dispatch.after_cursor_execute(connection, cursor, compiled.sql, values, None, False)
-            if compiled.results is None:  # some converters depend on the type the server sent
-                compiled.results = [
-                    (n, process) for n, (column, described) in enumerate(zip(
-                        compiled.columns, cursor.description, strict=True))
-                    if (process := column.type.dialect_impl(dialect).result_processor(
-                        dialect, described.type_code)) is not None]
-    except dbapi_error as error:
-        raise DBAPIError.instance(compiled.sql, values, error, dbapi_error, dialect=dialect) from error
+    with _driver_errors(dialect, compiled.sql, values), \
+            connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+        # Listeners of the connection's cursor events (query counts, tracing) hear it as any statement.
+        connection.dispatch.before_cursor_execute(connection, cursor, compiled.sql, values, None, False)
+        rows = cursor.execute(compiled.sql, values).fetchall()
+        connection.dispatch.after_cursor_execute(connection, cursor, compiled.sql, values, None, False)
+        if compiled.results is None:  # some converters depend on the type the server sent
+            compiled.results = [
+                (n, process) for n, (column, described) in enumerate(zip(
+                    compiled.columns, cursor.description, strict=True))
+                if (process := column.type.dialect_impl(dialect).result_processor(
+                    dialect, described.type_code)) is not None]
     make, processors = compiled.row._make, compiled.results
     if not processors:
         return [make(row) for row in rows]
@@ -431,11 +429,11 @@ class _Compiled:
     Kept by build function alone: only PostgreSQL's statements are kept here."""
 
     def __init__(self, statement: Any, dialect: Any) -> None:
-        self.statement = statement.compile(dialect=dialect)
-        if self.statement.literal_execute_params or self.statement.post_compile_params:
+        self.compiled = statement.compile(dialect=dialect)
+        if self.compiled.literal_execute_params or self.compiled.post_compile_params:
             raise ValueError("read_built runs statements without expanding parameters (use Among)")
-        self.sql = self.statement.string
-        self.binds = [(name, process) for name, bind in self.statement.binds.items()
+        self.sql = self.compiled.string
+        self.binds = [(name, process) for name, bind in self.compiled.binds.items()
                       if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None]
         self.columns = list(statement.exported_columns)  # a SELECT's columns, or what it RETURNs
         self.results: list[tuple[int, Callable[[Any], Any]]] | None = None  # known after the first run
@@ -455,16 +453,24 @@ def copy_rows(connection: Connection, sql: str, rows: Iterable[Sequence[Any]],
     driver's errors are raised as SQLAlchemy's (``DBAPIError`` and its kinds, ``IntegrityError``...),
     as an ``execute`` raises them, so callers handle a failed COPY as any failed statement.
     """
-    dbapi_error = connection.dialect.loaded_dbapi.Error
+    with _driver_errors(connection.dialect, sql, None), \
+            connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+        with cursor.copy(sql) as copy:
+            if types is not None:
+                copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+
+
+@contextmanager
+def _driver_errors(dialect: Any, sql: str, parameters: Any) -> Iterator[None]:
+    """The driver's errors inside the block raised as SQLAlchemy's (``DBAPIError`` and its kinds,
+    ``IntegrityError``...), as ``execute`` raises them, for work done on the driver's cursor."""
+    dbapi_error = dialect.loaded_dbapi.Error
     try:
-        with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
-            with cursor.copy(sql) as copy:
-                if types is not None:
-                    copy.set_types(types)
-                for row in rows:
-                    copy.write_row(row)
+        yield
     except dbapi_error as error:
-        raise DBAPIError.instance(sql, None, error, dbapi_error, dialect=connection.dialect) from error
+        raise DBAPIError.instance(sql, parameters, error, dbapi_error, dialect=dialect) from error
 
 
 def get_db() -> Database:
