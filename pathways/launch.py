@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User
 from cairn.accounts.services import Identity, add_identity, identities_of
-from cairn.db import Among, built_once, utcnow
+from cairn.db import Among, read_built, utcnow
 from lrs import services as lrs
 from pathways.actions import record_step_launch
 from pathways.catalogue import StepInfo, get_step
@@ -426,10 +426,12 @@ def _satisfy(session: Session, registration: str, session_id: str, step: StepInf
 
 # -- reacting to what the AU sends ---------------------------------------------------------------
 
-def _sessions_by_id(among: Among) -> Any:
-    """Built once (``built_once``): this runs on every store, and building it cost more than running
-    it; the ids go as one array on PostgreSQL (a batch's 100 ids were a new statement text to plan)."""
-    return select(Cmi5Session).where(among(Cmi5Session.id))
+def _session_ids(among: Among) -> Any:
+    """Built once (``read_built``): this runs on every store, under the statement sequence lock, and
+    most batches name no session of ours; the ids go as one array on PostgreSQL (a batch's 100 ids
+    were a new statement text to plan). Only ids: reading ORM objects cost 0.6 ms more a batch of
+    100 that found none."""
+    return select(Cmi5Session.id).where(among(Cmi5Session.id))
 
 
 def on_statements(session: Session, batch: list[Any]) -> None:
@@ -449,8 +451,9 @@ def on_statements(session: Session, batch: list[Any]) -> None:
             by_session.setdefault(session_id, []).append(statement)
     if not by_session:
         return
-    rows = list(session.scalars(built_once(session, _sessions_by_id), {"ids": sorted(by_session)}))
-    if rows:
+    found = [row[0] for row in read_built(session, _session_ids, {"ids": sorted(by_session)})]
+    if found:
+        rows = list(session.scalars(select(Cmi5Session).where(Cmi5Session.id.in_(found))))
         lrs.in_savepoint(session, lambda: _sessions_heard(session, rows, by_session), "cmi5 session update")
 
 

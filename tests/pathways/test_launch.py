@@ -311,3 +311,32 @@ def test_a_cmi5_token_is_refused_for_another_learner_or_activity(app, client, db
         status, _ = au.http("POST", f"{au.endpoint}statements", au._headers(), None, statement)
         assert status == 403
     assert step_state(db_session, learner.id, pathway_id) == "in_progress"
+
+
+def test_statements_naming_no_session_of_ours_cost_one_read_of_ids(app, client, db_session) -> None:
+    # cmi5 content sends a session id with every statement; the subscriber runs on every store,
+    # under the sequence lock: finding none of ours is one query of ids, no session rows read.
+    from lrs.services import store_statements
+    from pathways.projection import system_authority
+    from tests.sql_seen import statements_run
+    learner, _pathway_id, step_id = build(db_session, kind="cmi5", move_on="Completed")
+    info = cmi5_launch(app, db_session, learner, step_id)
+    ours, theirs = info.session_id, str(uuid.uuid4())
+
+    def sent_in(session_id: str) -> dict:
+        return {"actor": {"mbox": f"mailto:{learner.email}"}, "verb": {"id": launch.VERB["terminated"]},
+                "object": {"id": f"{CONTENT}/elsewhere"},
+                "context": {"extensions": {launch.SESSION_ID: session_id}}}
+
+    def store(session_id: str) -> list[str]:
+        with app.test_request_context():
+            run, _ = statements_run(db_session, lambda: store_statements(
+                db_session, [sent_in(session_id)], authority=system_authority()))
+        return [" ".join(sql.split()) for sql in run if "pathway_cmi5_sessions" in sql]
+
+    [read] = store(theirs)
+    assert read.startswith("SELECT pathway_cmi5_sessions.id FROM pathway_cmi5_sessions WHERE"), read
+    assert db_session.get(Cmi5Session, ours).terminated_at is None
+    assert len(store(ours)) > 1  # ours: its row is read and updated
+    db_session.expire_all()
+    assert db_session.get(Cmi5Session, ours).terminated_at is not None
