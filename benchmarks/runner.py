@@ -399,18 +399,10 @@ def wait_for_projection(run: Run, last_sequence: int | None = None, timeout: flo
     """
     if not run.features.get("projection"):
         return
-    from sqlalchemy import BigInteger, bindparam, text
     polling = engine or servers.engine_for(run.server.database_url)  # type: ignore[union-attr]
-    query = text("SELECT coalesce((SELECT max(last_sequence) FROM progress_cursor), 0) >= "
-                 "coalesce(:last, (SELECT max(sequence) FROM lrs_statements), 0)"
-                 ).bindparams(bindparam("last", type_=BigInteger()))
-    deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline:
-            with polling.connect() as connection:
-                if connection.execute(query, {"last": last_sequence}).scalar():
-                    return
-            time.sleep(poll_seconds)
+        if wait_until_projected(polling, last_sequence, timeout, poll_seconds):
+            return
     finally:
         if engine is None:
             polling.dispose()
@@ -828,6 +820,23 @@ def phase_export(run: Run) -> None:
                                     f"{done.output}")
         run.add("memory", f"export {fmt} of {total:,}: process peak RSS", done.peak_mb, "MB",
                 "constant in the number of statements")
+
+
+def wait_until_projected(engine: Any, last_sequence: int | None = None, timeout: float = 60.0,
+                         poll_seconds: float = 0.05) -> bool:
+    """Poll ``engine``'s database until its projection cursor reaches ``last_sequence`` (None: the
+    newest statement stored by now); False if it has not within ``timeout`` seconds."""
+    from sqlalchemy import BigInteger, bindparam, text
+    query = text("SELECT coalesce((SELECT max(last_sequence) FROM progress_cursor), 0) >= "
+                 "coalesce(:last, (SELECT max(sequence) FROM lrs_statements), 0)"
+                 ).bindparams(bindparam("last", type_=BigInteger()))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            if connection.execute(query, {"last": last_sequence}).scalar():
+                return True
+        time.sleep(poll_seconds)
+    return False
 
 
 # -- the run ---------------------------------------------------------------------------------------

@@ -234,6 +234,8 @@ class Server:
     extra_env: dict[str, str] = field(default_factory=dict)
     secret_key: str = "benchmark-secret"
     start_seconds: float = 60
+    # The checkout whose code it serves (``benchmarks.compare`` serves another commit's worktree too).
+    root: Path = ROOT
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -246,13 +248,15 @@ class Server:
                     "CAIRN_BASE_URL": self.url, "CAIRN_LOG_LEVEL": "WARNING",
                     # development only lets the session cookie travel over plain HTTP (no TLS here)
                     "CAIRN_ENV": "development"})
+        if self.root != ROOT:  # its own packages first (this venv's editable install points at ROOT)
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.root), env.get("PYTHONPATH")) if p)
         env.update(self.extra_env)
         return env
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run ``cairn ARGS`` against this server's database."""
         return subprocess.run([sys.executable, "-c", "from cairn.cli import main; main()", *args],
-                              env=self.env(), cwd=ROOT, capture_output=True, text=True, check=check)
+                              env=self.env(), cwd=self.root, capture_output=True, text=True, check=check)
 
     def start(self) -> None:
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
@@ -261,7 +265,7 @@ class Server:
             [gunicorn, "--config", serving.CONFIG, "--workers", str(self.workers),
              "--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "2", "--timeout", "120",
              "--backlog", "256", self.app],
-            env=self.env(), cwd=ROOT, stdout=log, stderr=log)
+            env=self.env(), cwd=self.root, stdout=log, stderr=log)
         deadline = time.monotonic() + self.start_seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

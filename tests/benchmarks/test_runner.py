@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from benchmarks.load import percentile
 from benchmarks.runner import QUICK, Metric, Run, table
+from tests.benchmarks import postgres_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,14 +41,9 @@ def test_quick_run_at_a_tiny_scale_measures_ingest_limit_and_queries_and_exits_z
     output = tmp_path / "report.json"
     args = [sys.executable, "-m", "benchmarks", "--quick", "--scale", "0.2", "--output", str(output),
             "--phases", "ingest,limit,queries"]
-    postgres = os.environ.get("CAIRN_TEST_DATABASE_URL")
-    if postgres:
-        url = make_url(postgres)
-        args += ["--databases", "postgresql",
-                 "--postgres-url",
-                 url.set(database=f"{url.database}_bench").render_as_string(hide_password=False)]
-    else:
-        args += ["--databases", "sqlite"]
+    postgres = postgres_url("bench")
+    args += (["--databases", "postgresql", "--postgres-url", postgres] if postgres
+             else ["--databases", "sqlite"])
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(output.read_text())
