@@ -1,7 +1,7 @@
 """``python -m benchmarks.compare REF``: this checkout's ingest against another commit's, side by side.
 
-Two full runs of the benchmark differ by several per cent on one machine whose speed drifts (the
-same code measured 4,756 and 5,472 statements/s an hour apart), more than most changes move it.
+Two runs of the benchmark differ by several per cent on one machine whose speed drifts (the same
+code measured 4,756 and 5,472 statements/s minutes apart), more than most changes move it.
 This runs both commits' Cairn at once instead (gunicorn, the same workers), each on its own copy of
 one learning world, and sends them the same statements in alternating rounds, A B, B A, B A, A B...,
 so that each round's drift falls on both. A round with the projection ends when it has caught up.
@@ -138,6 +138,9 @@ def summary(sides: list[Side], batch: int) -> list[dict[str, Any]]:
             **{f"{side.label}_median": round(medians[side.label]) for side in sides},
             **{f"{side.label}_p50_ms": round(statistics.median(side.p50_ms[clients]), 1) for side in sides},
             "ratio": round(medians[b.label] / medians[a.label], 3),
+            # Each round's B over A (the two ran back to back): the drift between rounds cancels.
+            "round_ratios": [round(y / x, 3)
+                             for x, y in zip(a.rates[clients], b.rates[clients], strict=True)],
         })
     return rows
 
@@ -176,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         print(f"{row['clients']} client(s): A {row['A_rates']} median {row['A_median']:,}/s "
               f"(p50 {row['A_p50_ms']} ms); B {row['B_rates']} median {row['B_median']:,}/s "
-              f"(p50 {row['B_p50_ms']} ms); B / A {row['ratio']}")
+              f"(p50 {row['B_p50_ms']} ms); B / A {row['ratio']} (round by round {row['round_ratios']}, "
+              f"median {statistics.median(row['round_ratios']):.3f})")
     if args.output:
         args.output.write_text(json.dumps({"sides": [asdict(s) | {"root": str(s.root)} for s in sides],
                                            "summary": rows}, indent=2, default=str))

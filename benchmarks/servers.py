@@ -248,8 +248,9 @@ class Server:
                     "CAIRN_BASE_URL": self.url, "CAIRN_LOG_LEVEL": "WARNING",
                     # development only lets the session cookie travel over plain HTTP (no TLS here)
                     "CAIRN_ENV": "development"})
-        if self.root != ROOT:  # its own packages first (this venv's editable install points at ROOT)
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.root), env.get("PYTHONPATH")) if p)
+        # Its own packages first: this venv's editable install points at ROOT, and another tree
+        # (``benchmarks.compare``) must win over it; ROOT gets the same, so both start alike.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.root), env.get("PYTHONPATH")) if p)
         env.update(self.extra_env)
         return env
 
