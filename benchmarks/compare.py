@@ -5,8 +5,8 @@ code measured 4,756 and 5,472 statements/s minutes apart), more than most change
 This runs both commits' Cairn at once instead (gunicorn, the same workers), each on its own copy of
 one learning world, and sends them the same statements in alternating rounds, A B, B A, B A, A B...,
 so that each round's drift falls on both. A round with the projection ends when it has caught up.
-It prints each side's rate per round, their medians and the ratio of the medians; the rounds'
-spread says how far the ratio can be trusted.
+It prints each side's rate per round, their medians, the ratio of the medians and each round's
+ratio (its two runs back to back); the rounds' spread says how far the ratio can be trusted.
 
 REF is checked out in a temporary git worktree (removed afterwards) and served with its own
 packages from this virtualenv; its migrations must be this checkout's (one database schema).
@@ -55,7 +55,8 @@ def git(*args: str, cwd: Path = servers.ROOT) -> str:
 
 def check_same_schema(ref: str) -> None:
     """Refuse a REF whose migrations differ from this checkout's: both serve one schema."""
-    changed = git("diff", "--name-only", ref, "--", "migrations")
+    changed = " ".join((git("diff", "--name-only", ref, "--", "migrations"),
+                        git("ls-files", "--others", "--exclude-standard", "--", "migrations"))).strip()
     if changed:
         raise CompareError(f"{ref}'s migrations differ from this checkout's ({', '.join(changed.split())}): "
                            "the two sides must share one database schema")
@@ -86,7 +87,10 @@ def measure(sides: list[Side], kind: str, clients_list: list[int], rounds: int, 
             server = servers.Server(url, workers=workers, root=side.root,
                                     log_path=workdir / f"compare-{side.label}.log")
             started.append((side, server, url, {}))
-            server.start()
+            try:
+                server.start()
+            except RuntimeError as error:  # REF's code did not come up: its log says why
+                raise CompareError(f"{side.label} ({side.commit}): {error}") from None
             credential = servers.create_credentials(server)
             if credential is None:
                 raise CompareError(f"{side.commit} has no `cairn credentials create`")
@@ -159,7 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-url", default=servers.DEFAULT_POSTGRES)
     parser.add_argument("--output", type=Path, default=None, help="JSON file to write")
     args = parser.parse_args(argv)
-    clients_list = [int(c) for c in args.clients.split(",") if c.strip()]
+    items = [c.strip() for c in args.clients.split(",") if c.strip()]
+    clients_list = [int(c) for c in items if c.isdigit()]
+    if len(clients_list) != len(items) or not clients_list or min(clients_list) < 1 or \
+            min(args.rounds, args.statements, args.batch) < 1:
+        parser.error("--clients needs numbers of 1 or more; --rounds, --statements and --batch 1 or more")
     try:
         if args.database == "postgresql" and not servers.postgres_available(args.postgres_url):
             raise CompareError(f"PostgreSQL is not reachable at {args.postgres_url}")

@@ -11,13 +11,16 @@ import pytest
 from sqlalchemy import select
 
 from cairn.db import utcnow
-from lrs.services import StatementQuery, authenticate_credential, get_state_document, query_statements
+from lrs.services import (StatementQuery, authenticate_credential, get_state_document, query_statements,
+                          store_statements)
 from pathways import launch
 from pathways import services as pathways
 from pathways.launch_models import Cmi5Session
 from pathways.models import StepLaunch
+from pathways.projection import system_authority
 from tests import factories
 from tests.pathways.cmi5_client import AssignableUnit, Cmi5Error, flask_transport
+from tests.sql_seen import statements_run
 
 HEADERS = {"X-Experience-API-Version": "1.0.3"}
 CONTENT = "https://content.example.org"
@@ -313,12 +316,9 @@ def test_a_cmi5_token_is_refused_for_another_learner_or_activity(app, client, db
     assert step_state(db_session, learner.id, pathway_id) == "in_progress"
 
 
-def test_statements_naming_no_session_of_ours_cost_one_read_of_ids(app, client, db_session) -> None:
+def test_statements_naming_no_session_of_ours_cost_one_read_of_ids(app, db_session) -> None:
     # cmi5 content sends a session id with every statement; the subscriber runs on every store,
     # under the sequence lock: finding none of ours is one query of ids, no session rows read.
-    from lrs.services import store_statements
-    from pathways.projection import system_authority
-    from tests.sql_seen import statements_run
     learner, _pathway_id, step_id = build(db_session, kind="cmi5", move_on="Completed")
     info = cmi5_launch(app, db_session, learner, step_id)
     ours, theirs = info.session_id, str(uuid.uuid4())
