@@ -28,7 +28,7 @@ from typing import Any
 
 from benchmarks import generator, servers, world
 from benchmarks.load import percentile, run_clients
-from benchmarks.runner import XAPI_HEADERS, basic_auth, statement_posts, wait_until_projected
+from benchmarks.runner import XAPI_HEADERS, basic_auth, round_order, statement_posts, wait_until_projected
 
 WARM_UP_BATCHES = 10
 
@@ -102,7 +102,7 @@ def measure(sides: list[Side], kind: str, clients_list: list[int], rounds: int, 
             for clients in clients_list:
                 for n in range(-1, rounds):  # round -1 warms both up and is not counted
                     count = WARM_UP_BATCHES * batch if n < 0 else statements
-                    order = started if n % 4 in (0, 3) else list(reversed(started))
+                    order = round_order(n, started)
                     for side, server, url, headers in order:
                         servers.checkpoint(url)
                         result = run_clients(server.url, headers, clients,

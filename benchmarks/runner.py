@@ -18,16 +18,17 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from benchmarks import bulk, generator, servers, world
 from benchmarks.load import Client, LoadResult, run_clients
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+T = TypeVar("T")
 XAPI_HEADERS = {"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"}
 
 
@@ -822,6 +823,12 @@ def phase_export(run: Run) -> None:
                 "constant in the number of statements")
 
 
+def round_order(n: int, sides: Sequence[T]) -> list[T]:
+    """Round ``n``'s order of two sides run in alternating rounds: A B, B A, B A, A B, then again,
+    so that a drift of the machine's speed over the rounds falls on both alike."""
+    return list(sides) if n % 4 in (0, 3) else list(reversed(sides))
+
+
 def wait_until_projected(engine: Any, last_sequence: int | None = None, timeout: float = 60.0,
                          poll_seconds: float = 0.05) -> bool:
     """Poll ``engine``'s database until its projection cursor reaches ``last_sequence`` (None: the
@@ -966,7 +973,7 @@ def phase_projection_cost(run: Run, template: str) -> None:
         for clients in run.sizes.clients:
             totals = {"with": [0, 0.0], "without": [0, 0.0]}
             for n in range(PROJECTION_COST_ROUNDS):
-                order = ("with", "without") if n % 4 in (0, 3) else ("without", "with")
+                order = round_order(n, ("with", "without"))
                 for label in order:
                     url, server, headers = sides[label]
                     servers.checkpoint(url)

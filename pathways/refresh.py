@@ -150,8 +150,8 @@ class _Codes:
 
 
 def _codes_of(among: Among) -> Any:
-    """Built once (``built_once``): the learners' ids go as one list parameter, not an IN list
-    whose text changes with their number."""
+    """Built once and run on the driver (``read_built``): the learners' ids go as one list
+    parameter, not an IN list whose text changes with their number."""
     return select(CertificateCode.user_id, CertificateCode.lineage, CertificateCode.earned_at) \
         .where(among(CertificateCode.user_id))
 

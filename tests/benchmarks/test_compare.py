@@ -14,10 +14,6 @@ from tests.benchmarks import postgres_url
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-
-
 def test_each_side_is_served_from_its_own_tree_and_the_worktree_goes_away() -> None:
     with compare.worktree("HEAD") as tree:
         server = servers.Server("sqlite:///unused.db", root=tree)
@@ -25,14 +21,14 @@ def test_each_side_is_served_from_its_own_tree_and_the_worktree_goes_away() -> N
         found = subprocess.run([sys.executable, "-c", "import lrs; print(lrs.__file__)"], env=server.env(),
                                cwd=tree, capture_output=True, text=True, check=True).stdout.strip()
         assert Path(found) == tree / "lrs" / "__init__.py"
-        assert str(tree) in _git("worktree", "list")
+        assert str(tree) in compare.git("worktree", "list")
     assert not tree.exists()
-    assert str(tree) not in _git("worktree", "list")
+    assert str(tree) not in compare.git("worktree", "list")
 
 
 def test_a_commit_with_other_migrations_is_refused(capsys) -> None:
-    last_change = _git("log", "-1", "--format=%H", "--", "migrations")
-    if not last_change or not _git("rev-list", "--parents", "-1", last_change).split()[1:]:
+    last_change = compare.git("log", "-1", "--format=%H", "--", "migrations")
+    if not last_change or not compare.git("rev-list", "--parents", "-1", last_change).split()[1:]:
         pytest.skip("no history before the last migration in this checkout")
     assert compare.main([f"{last_change}^", "--database", "sqlite"]) == 2
     assert "migrations differ" in capsys.readouterr().err
