@@ -17,7 +17,7 @@ SequenceNumber = BigInteger().with_variant(Integer, "sqlite")
 class Statement(Base):
     """One stored statement: its exact JSON plus a column for every xAPI query filter.
 
-    ``sequence`` is assigned under a lock, so it grows in commit order (see ``services``).
+    ``sequence`` grows in commit order (see ``lrs.statements``); a batch that rolls back leaves a gap.
     Identities are kept as ``Identity`` strings ``kind|value`` (``account|homePage|name``).
     """
 

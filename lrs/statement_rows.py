@@ -1,8 +1,8 @@
-"""The rows the statement store writes, and how: prepared before the sequence lock, written under it.
+"""The rows the statement store writes, and how: prepared before the batch takes its numbers.
 
-Everything that needs no database is done here before the lock (the stored statement with its
-LRS-set properties, its content hash, its agent and activity side rows); under the lock the
-rows are numbered and written: by COPY in the binary format on PostgreSQL from 20
+Everything that needs no database is done here first (the stored statement with its LRS-set
+properties, its content hash, its agent and activity side rows); then the rows are numbered and
+written: by COPY in the binary format on PostgreSQL from 20
 statements, by one INSERT below that and on SQLite. ``statement_rows`` gives the benchmark's
 limit the same rows.
 """
@@ -181,7 +181,8 @@ _STATEMENT_COLUMNS = ("sequence", "statement_id", "statement", "content_hash", "
                       "object_activity_id", "object_agent_ifi", "object_statement_id", "registration",
                       "authority_ifi", "stored", "voided", "voiding", "targets_reference")
 # PostgreSQL, a batch of _COPY_FROM statements or more: COPY, one per table, through the driver
-# (under the sequence lock, after the lookup of every id the batch names, so nothing can conflict).
+# (after the lookup of every id the batch names; a batch in flight beside it that has one of its ids
+# makes the COPY fail, and the batch is stored again alone: lrs.statements).
 # As one INSERT of three JSON arrays (jsonb_to_recordset, below) PostgreSQL spent about 4 ms more
 # CPU per 100 statements (benchmark, batches of 100, 1 client, two runs each: 18.4 and 18.0 ms
 # against 14.0 and 14.5). But a COPY is two round trips, so three of them cost a small batch more

@@ -1,8 +1,12 @@
 """Statement commands and queries: store (validated, idempotent, voiding), get, query, iterate.
 
-Sequence numbers are assigned under a transaction-scoped lock (``pg_advisory_xact_lock`` on
-PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises writers), so they grow in commit order:
-a consumer remembering the last sequence it saw never misses a statement that commits later.
+Sequence numbers grow in commit order: a consumer remembering the last sequence it saw never
+misses a statement that commits later. SQLite's ``BEGIN IMMEDIATE`` serialises writers. On
+PostgreSQL a batch takes its numbers under the sequence lock (``lrs_take_numbers``, migration 0011)
+with a ticket, an advisory lock held to the end of its transaction; the xAPI resource's batches
+then write side by side, each waiting, before it commits, for the tickets of the batches numbered
+before it, and re-storing itself alone if one of those stored what it had looked up (``_store``).
+Any other store keeps the sequence lock to the end of its transaction, as a single writer.
 """
 from __future__ import annotations
 
@@ -12,10 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, literal_column, null, or_, select, text, true, union_all, update
+from sqlalchemy import (ARRAY, BigInteger, Boolean, DateTime, Integer, String, and_, bindparam, func,
+                        literal_column, null, or_, select, text, true, union_all, update)
+from sqlalchemy import column as result_column
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from cairn.db import QUIET_SINCE, READ_ONLY, REUSE_PLANS_SQL, Among, read_built, utcnow
+from cairn.db import AFTER_COMMIT_KEY, QUIET_SINCE, READ_ONLY, REUSE_PLANS_SQL, Among, read_built, utcnow
 from lrs.errors import BadRequest, StatementConflict, StatementInvalid
 from lrs.identities import ifi_of
 from lrs.models import Attachment, Statement
@@ -25,6 +32,7 @@ from lrs.subscribers import tell_subscribers
 from lrs.validation import Validator
 
 SEQUENCE_LOCK_KEY = 0x4C5253_5345  # "LRSSE": one lock for the whole statement sequence
+TICKET_LOCK_CLASS = 0x4C525354  # "LRST": a batch in flight holds (this, its ticket) until it ends
 MAX_PAGE = 500
 
 
@@ -110,7 +118,9 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
     ``subscribers_after_commit``: tell the subscribers that allow it (``subscribe(after_commit=True)``)
     after the request's response is written, not in its transaction. For a request that does not
     read back what they derive (the xAPI resource); a page that stores and then shows progress
-    leaves it False.
+    leaves it False. Such a transaction holds nothing but the store: on PostgreSQL the batch is
+    written beside others in flight, and if one of those numbered before it stored a statement
+    it names, the transaction is rolled back and the batch stored again, alone.
     Raises ``StatementInvalid`` (400) for a broken rule and ``StatementConflict`` (409) for an id
     already stored with other content; re-sending identical content returns the stored statement.
     Voiding statements mark their targets voided. ``attachments`` maps SHA-2 to (content type,
@@ -124,13 +134,45 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
     ids = [s["id"].lower() for s in statements if "id" in s]
     if len(ids) != len(set(ids)):
         raise StatementInvalid("statements: the same statement id appears twice in one batch")
-    # Everything that needs no database is built before the lock: it serialises every writer.
+    # Everything that needs no database is built before the batch takes its numbers.
     authority_ifi = ifi_of(authority)
     prepared = [prepare_statement(statement, authority, authority_ifi, version) for statement in statements]
     for index, item in enumerate(prepared):
         check_storable(item, "statement" if len(statements) == 1 else f"statements[{index}]")
 
-    _lock_sequence(session, reuse_plans=subscribers_after_commit)
+    attachments = attachments or {}
+    if subscribers_after_commit and session.get_bind().dialect.name == "postgresql":
+        works = list(session.info.get(AFTER_COMMIT_KEY) or [])
+        try:
+            return _store(session, prepared, statements, attachments, side_by_side=True, after_commit=True)
+        except _Overtaken:
+            # A batch numbered before this one, in flight when it looked, stored what it depends
+            # on (or the same id): now that every such batch has ended, store it as a writer
+            # alone would, from the start.
+            session.rollback()
+            session.info[AFTER_COMMIT_KEY] = works
+    return _store(session, prepared, statements, attachments, side_by_side=False,
+                  after_commit=subscribers_after_commit)
+
+
+class _Overtaken(Exception):
+    """A side-by-side store found that a batch numbered before it changed what it read."""
+
+
+def _store(session: Session, prepared: list[PreparedStatement], statements: list[dict],
+           attachments: Mapping[str, tuple[str, bytes]], *, side_by_side: bool,
+           after_commit: bool) -> list[StoredStatement]:
+    """``store_statements`` once its batch is prepared: number, look up, write, tell.
+
+    ``side_by_side`` (PostgreSQL): take the numbers and go on while batches numbered before are
+    still being written; before returning, wait for them to commit and check that none of them
+    stored a statement this batch names or that names one of this batch's (raises ``_Overtaken``,
+    as does a conflict of the writes themselves: a duplicate id, a deadlock). Else this
+    transaction keeps the sequence lock to its end, as a single writer.
+    """
+    for item in prepared:  # a second attempt starts from the prepared rows as they were
+        item.row["voided"] = item.row["targets_reference"] = False
+    numbers = _take_numbers(session, len(prepared), serial=not side_by_side, reuse_plans=after_commit)
     top, newest_stored, known = _known_statements(session, prepared)
     results: list[StoredStatement | None] = []
     new: list[PreparedStatement] = []
@@ -146,25 +188,39 @@ def store_statements(session: Session, statements: list[dict], *, authority: dic
             new.append(item)
             results.append(None)
     stored_targets = _resolve_voiding(new, known, results)
-    _check_attachments(statements, attachments or {})
-    number_statements(new, top + 1, _stored_at(newest_stored))
+    _check_attachments(statements, attachments)
+    if numbers is None:
+        number_statements(new, top + 1, _stored_at(newest_stored))
+    else:
+        number_statements(new, numbers.first_number, numbers.stored)
     earlier_references = _mark_reference_chains(new, known)
-    write_rows(session, new)
-    # Plain table updates: the ORM's bulk UPDATE looked for objects to synchronise (0.15-0.6 ms
-    # under the lock); no Statement object is held in a session (``get_statement`` reads columns).
-    if earlier_references:
-        session.execute(_MARK_REFERENCED, {"ids": sorted(earlier_references)})
-    if stored_targets:
-        session.execute(_MARK_VOIDED, {"ids": sorted(stored_targets)})
-    _store_attachment_contents(session, attachments or {})
-
+    try:
+        write_rows(session, new)
+        # Plain table updates: the ORM's bulk UPDATE looked for objects to synchronise (0.15-0.6 ms
+        # under the lock); no Statement object is held in a session (``get_statement`` reads columns).
+        if earlier_references:
+            session.execute(_MARK_REFERENCED, {"ids": sorted(earlier_references)})
+        if stored_targets:
+            session.execute(_MARK_VOIDED, {"ids": sorted(stored_targets)})
+        _store_attachment_contents(session, attachments)
+        if numbers is not None and numbers.before:
+            # Before the subscribers: they read what the batches before stored, as after a lock.
+            _wait_for_batches_before(session, numbers, top, prepared)
+    except DBAPIError as exc:
+        if side_by_side and getattr(exc.orig, "sqlstate", None) in _OVERTAKEN_STATES:
+            raise _Overtaken(str(exc.orig)) from exc
+        raise
     stored_new = [StoredStatement(id=item.statement_id, sequence=item.row["sequence"], statement=item.full,
                                   stored=item.row["stored"], voided=item.row["voided"]) for item in new]
     by_sequence = iter(stored_new)
     final = [r if r is not None else next(by_sequence) for r in results]
     if stored_new:
-        tell_subscribers(session, stored_new, subscribers_after_commit)
+        tell_subscribers(session, stored_new, after_commit)
     return final
+
+
+# A unique key taken by a batch in flight (an id, an attachment), and two batches waiting for each other.
+_OVERTAKEN_STATES = ("23505", "40P01")
 
 
 def store_statement(session: Session, statement: dict, *, authority: dict, statement_id: str | None = None,
@@ -213,7 +269,8 @@ def consistent_through(session: Session) -> datetime:
 
     ``stored`` is taken under the sequence lock. While no store is in flight, any later statement
     gets a later ``stored``, so "now" is safe; while one may be, only the newest visible ``stored``
-    is. PostgreSQL tells whether a writer holds the lock. On SQLite a transaction that began
+    is. PostgreSQL tells whether a writer holds the lock or a batch's ticket (and gives its clock,
+    which ``lrs_take_numbers`` reads for ``stored``). On SQLite a transaction that began
     IMMEDIATE holds the write lock itself; a read-only request's snapshot was taken right after
     it found no write in flight (``cairn.db.QUIET_SINCE``), which is then the moment. A store
     takes a ``stored`` no earlier than these moments but possibly in the same millisecond, so the
@@ -221,10 +278,8 @@ def consistent_through(session: Session) -> datetime:
     """
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql":
-        busy = session.scalar(text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": SEQUENCE_LOCK_KEY})
+        locks = {"key": SEQUENCE_LOCK_KEY, "tickets": TICKET_LOCK_CLASS}
+        busy, now = session.execute(_IN_FLIGHT, locks).one()
         if busy:
             newest = session.scalar(select(func.max(Statement.stored)))
             # With nothing visible yet, a store in flight may have taken any earlier moment.
@@ -237,6 +292,13 @@ def consistent_through(session: Session) -> datetime:
 
 
 _ONE_MILLISECOND = timedelta(milliseconds=1)
+# Whether a store is taking numbers or has a batch in flight, and the database's clock, which gives
+# ``stored`` (``lrs_take_numbers``): read after the locks, so a store that finds none takes a later time.
+_IN_FLIGHT = text(
+    "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND (objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = :key "
+    "OR objsubid = 2 AND classid = CAST(:tickets AS oid))), clock_timestamp()")
 
 
 def attachment_contents(session: Session, sha2s: list[str]) -> dict[str, tuple[str, bytes]]:
@@ -275,7 +337,8 @@ def _mark_reference_chains(new: list[PreparedStatement], known: dict[str, Any]) 
 
 
 def _stored_at(newest: datetime | None) -> datetime:
-    """The ``stored`` time for the batch (under the sequence lock): now, but never before the newest.
+    """SQLite: the ``stored`` time for the batch (under the write lock): now, but never before the newest
+    (``lrs_take_numbers`` does the same on PostgreSQL, with the database's clock).
 
     ``stored`` never goes back as the sequence grows, even if the clock does: since/until queries
     rely on it to turn a time window into a sequence range (``lrs.statement_queries``).
@@ -289,21 +352,64 @@ def _now_ms() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def _lock_sequence(session: Session, *, reuse_plans: bool) -> None:
-    """Take the sequence lock (PostgreSQL). ``reuse_plans``: the rest of the transaction reuses its
-    plans (``cairn.db.reuse_plans``, in the same statement, no extra round trip); only for a
-    transaction that ends with the store (the xAPI resource's), not a page's, whose own queries
-    may follow in it and are planned for their values."""
-    if session.get_bind().dialect.name == "postgresql":
-        read_built(session, _lock_reusing_plans if reuse_plans else _lock, {"key": SEQUENCE_LOCK_KEY})
+def _take_numbers(session: Session, how_many: int, *, serial: bool, reuse_plans: bool) -> Any:
+    """PostgreSQL: the batch's first sequence number, its ``stored`` and the tickets of the batches
+    numbered before it that are still in flight (``lrs_take_numbers``, migration 0011); None
+    elsewhere (SQLite's ``BEGIN IMMEDIATE`` already made this transaction the only writer).
+
+    ``serial``: the sequence lock is kept to the end of the transaction, and every batch numbered
+    before has committed (or rolled back) when this returns, so ``before`` is empty. ``reuse_plans``:
+    the rest of the transaction reuses its plans (``cairn.db.reuse_plans``, in the same statement,
+    no extra round trip); only for a transaction that ends with the store (the xAPI resource's),
+    not a page's, whose own queries may follow in it and are planned for their values.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return read_built(session, _take_reusing_plans if reuse_plans else _take,
+                      {"how_many": how_many, "serial": serial})[0]
 
 
-def _lock(among: Among) -> Any:
-    return select(func.pg_advisory_xact_lock(bindparam("key")))
+def _take(among: Among) -> Any:
+    return _take_query(reusing_plans=False)
 
 
-def _lock_reusing_plans(among: Among) -> Any:
-    return select(func.pg_advisory_xact_lock(bindparam("key")), literal_column(REUSE_PLANS_SQL))
+def _take_reusing_plans(among: Among) -> Any:
+    return _take_query(reusing_plans=True)
+
+
+def _take_query(reusing_plans: bool) -> Any:
+    numbers = func.lrs_take_numbers(bindparam("how_many", type_=Integer),
+                                    bindparam("serial", type_=Boolean)) \
+        .table_valued(result_column("first_number", BigInteger),
+                      result_column("stored", DateTime(timezone=True)),
+                      result_column("ticket", Integer), result_column("before", ARRAY(Integer)))
+    extra = [literal_column(REUSE_PLANS_SQL)] if reusing_plans else []
+    return select(numbers.c.first_number, numbers.c.stored, numbers.c.before, *extra).select_from(numbers)
+
+
+def _wait_for_batches_before(session: Session, numbers: Any, seen_through: int,
+                             prepared: list[PreparedStatement]) -> None:
+    """Wait until the batches numbered before this one (in flight when it took its numbers) have
+    ended; raise ``_Overtaken`` if one stored a statement that the look-up of known statements
+    would have found.
+
+    That look-up saw every statement up to ``seen_through``; what was stored since, before this
+    batch's numbers, came from those batches. A statement there matters if it has an id of this
+    batch or of a statement it targets, or targets one of this batch's (the look-up's branches).
+    """
+    ids = {item.statement_id for item in prepared}
+    names = ids | {item.row["object_statement_id"] for item in prepared if item.row["object_statement_id"]}
+    parameters = {"before": list(numbers.before), "after": seen_through, "first": numbers.first_number}
+    for row in read_built(session, _wait_for, parameters):
+        if row.statement_id in names or row.object_statement_id in ids:
+            raise _Overtaken(row.statement_id)
+
+
+def _wait_for(among: Among) -> Any:
+    stored = func.lrs_wait_for(bindparam("before", type_=ARRAY(Integer)),
+                               bindparam("after", type_=BigInteger), bindparam("first", type_=BigInteger)) \
+        .table_valued(result_column("statement_id", String), result_column("object_statement_id", String))
+    return select(stored.c.statement_id, stored.c.object_statement_id).select_from(stored)
 
 
 def _known_statements(session: Session,

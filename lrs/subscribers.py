@@ -30,8 +30,8 @@ def subscribe(app: Flask, callback: Callable[[Session, list[StoredStatement]], N
 
     ``after_commit``: when the store asks for it (``store_statements(subscribers_after_commit=True)``)
     in a request, in a transaction of its own once the request has committed and its response is
-    written (``cairn.db.after_commit``), so that it does not hold the statement sequence lock, which
-    serialises every writer, nor keep the client waiting; otherwise as by default.
+    written (``cairn.db.after_commit``), so that it does not keep the store's transaction open (later
+    batches wait for it to commit) nor keep the client waiting; otherwise as by default.
     ``told_after_commit(session)`` says which. Such a subscriber must catch up by itself on batches
     it missed (its transaction can fail, or the process stop, after the statements committed), and
     while told after commit it must not store statements while holding locks of its own (storing

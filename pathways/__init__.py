@@ -13,8 +13,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(public.bp)
     app.cli.add_command(cli.progress_group)
-    # After commit: the projection then does not hold the statement sequence lock, which serialises
-    # every writer; its cursor catches up on anything a failed run missed (and `cairn worker` too).
+    # After commit: the projection then does not keep the store's transaction open, which later
+    # batches wait for before they commit; its cursor catches up on anything a failed run missed
+    # (and `cairn worker` too).
     subscribe(app, projection.on_statements, after_commit=True)
     app.extensions.setdefault("cairn.worker_tasks", []).append(projection.worker_catch_up)
     projection.watch_people()
