@@ -17,7 +17,8 @@ SequenceNumber = BigInteger().with_variant(Integer, "sqlite")
 class Statement(Base):
     """One stored statement: its exact JSON plus a column for every xAPI query filter.
 
-    ``sequence`` grows in commit order (see ``lrs.statements``); a batch that rolls back leaves a gap.
+    ``sequence`` grows in commit order (see ``lrs.statements``); numbers taken by a batch that rolled
+    back, or for statements it found already stored, leave gaps.
     Identities are kept as ``Identity`` strings ``kind|value`` (``account|homePage|name``).
     """
 

@@ -2,9 +2,8 @@
 
 Everything that needs no database is done here first (the stored statement with its LRS-set
 properties, its content hash, its agent and activity side rows); then the rows are numbered and
-written: by COPY in the binary format on PostgreSQL from 20
-statements, by one INSERT below that and on SQLite. ``statement_rows`` gives the benchmark's
-limit the same rows.
+written: by COPY in the binary format on PostgreSQL from 20 statements, by one INSERT below that
+and on SQLite. ``statement_rows`` gives the benchmark's limit the same rows.
 """
 from __future__ import annotations
 

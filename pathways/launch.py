@@ -427,10 +427,10 @@ def _satisfy(session: Session, registration: str, session_id: str, step: StepInf
 # -- reacting to what the AU sends ---------------------------------------------------------------
 
 def _session_ids(among: Among) -> Any:
-    """Built once (``read_built``): this runs on every store before it commits (later batches wait for
-    that), and most batches name no session of ours; the ids go as one array on PostgreSQL (a batch's 100 ids
-    were a new statement text to plan). Only ids: reading ORM objects cost 0.4 ms more a batch of
-    100 that found none (0.9 against 0.5 ms, in-process)."""
+    """Built once (``read_built``): this runs on every store before it commits (later batches wait
+    for that), and most batches name no session of ours; the ids go as one array on PostgreSQL (a
+    batch's 100 ids were a new statement text to plan). Only ids: reading ORM objects cost 0.4 ms
+    more a batch of 100 that found none (0.9 against 0.5 ms, in-process)."""
     return select(Cmi5Session.id).where(among(Cmi5Session.id))
 
 
