@@ -84,7 +84,7 @@ CREATE FUNCTION lrs_wait_for(before integer[], after_number bigint, first_number
 RETURNS TABLE (statement_id varchar, object_statement_id varchar)
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-    -- Each ticket is released when its batch commits or rolls back, after it waited for its own.
+    -- Each ticket is released when its batch ends; one that commits has waited for those before it.
     PERFORM pg_advisory_xact_lock_shared({TICKET_LOCK_CLASS}, b) FROM unnest(before) b;
     -- A new snapshot: what the batches before committed, numbered between what the caller saw and
     -- its own first number.

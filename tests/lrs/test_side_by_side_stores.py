@@ -89,14 +89,15 @@ class _Later(threading.Thread):
         return self.result
 
 
-def _waiting_on_a_ticket(app: Flask, later: _Later, timeout: float = 10) -> bool:
-    """Whether ``later``'s connection is (or comes to be, within ``timeout``) waiting for an advisory lock."""
+def _waiting(app: Flask, later: _Later, locktype: str = "advisory", timeout: float = 10) -> bool:
+    """Whether ``later``'s connection is (or comes to be, within ``timeout``) waiting for a lock of
+    ``locktype``: a ticket (advisory), or a row another transaction is inserting (transactionid)."""
     deadline = time.monotonic() + timeout
     with _session(app) as session:
         while time.monotonic() < deadline:
             if later.pid is not None and session.scalar(text(
                     "SELECT count(*) FROM pg_locks WHERE pid = :pid AND NOT granted "
-                    "AND locktype = 'advisory'"), {"pid": later.pid}):
+                    "AND locktype = :locktype"), {"pid": later.pid, "locktype": locktype}):
                 return True
             session.rollback()
             time.sleep(0.02)
@@ -118,7 +119,7 @@ def test_a_batch_is_written_while_the_one_before_is_in_flight_and_commits_after_
         later = _Later(app, lambda s: _side_by_side(s, second_batch))
         later.start()
         # It wrote its rows (nothing of it stands between it and its wait) and waits for the first.
-        assert _waiting_on_a_ticket(app, later)
+        assert _waiting(app, later)
         assert later.is_alive() and _visible(app, [s["id"] for s in second_batch]) == {}
         first.commit()
     stored_second = later.outcome()
@@ -135,10 +136,10 @@ def test_a_batch_that_ends_early_does_not_let_a_later_one_commit_before_an_earli
         _side_by_side(first, batches[0])
         second = _Later(app, lambda s: _side_by_side(s, batches[1]))
         second.start()
-        assert _waiting_on_a_ticket(app, second)
+        assert _waiting(app, second)
         third = _Later(app, lambda s: _side_by_side(s, batches[2]))
         third.start()
-        assert _waiting_on_a_ticket(app, third)
+        assert _waiting(app, third)
         with _session(app) as admin:
             assert admin.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": second.pid})
         second.join(10)
@@ -161,7 +162,7 @@ def test_a_voiding_statement_stored_beside_its_target_voids_it(app: Flask, targe
         _side_by_side(first, first_batch)
         later = _Later(app, lambda s: _side_by_side(s, second_batch))
         later.start()
-        assert _waiting_on_a_ticket(app, later)
+        assert _waiting(app, later)
         first.commit()
     stored = later.outcome()
     found = _visible(app, [target["id"], voiding["id"]])
@@ -176,7 +177,7 @@ def test_the_same_statement_sent_twice_side_by_side_is_stored_once(app: Flask) -
         stored_first = _side_by_side(first, [statement])
         later = _Later(app, lambda s: _side_by_side(s, [dict(statement)]))
         later.start()
-        assert _waiting_on_a_ticket(app, later) or later.is_alive()
+        assert _waiting(app, later, "transactionid")
         first.commit()
     stored_again = later.outcome()
     assert stored_again[0].sequence == stored_first[0].sequence
@@ -192,7 +193,7 @@ def test_the_same_id_with_other_content_side_by_side_conflicts(app: Flask) -> No
         _side_by_side(first, [statement])
         later = _Later(app, lambda s: _side_by_side(s, [other]))
         later.start()
-        time.sleep(0.2)
+        assert _waiting(app, later, "transactionid")  # its insert waits for the first's row
         first.commit()
     with pytest.raises(StatementConflict):
         later.outcome()
@@ -207,7 +208,7 @@ def test_a_store_that_is_not_side_by_side_waits_for_the_batches_in_flight_before
         later = _Later(app, lambda s: services.store_statements(s, [_voiding(statement["id"])],
                                                                 authority=AUTHORITY))
         later.start()
-        assert _waiting_on_a_ticket(app, later)
+        assert _waiting(app, later)
         first.commit()
     later.outcome()
     assert _visible(app, [statement["id"]])[statement["id"]].voided
@@ -227,7 +228,6 @@ def test_a_store_cancelled_while_it_waits_leaves_no_lock_on_its_connection(app: 
     with _session(app) as first:
         _side_by_side(first, [_statement()])
         with _session(app) as cancelled:
-            connection = cancelled.connection()
             pid = cancelled.scalar(text("SELECT pg_backend_pid()"))
             cancelled.execute(text("SET statement_timeout = 200"))
             # A page's store waits, under the sequence lock, for the batch in flight: cancelled.
@@ -238,7 +238,6 @@ def test_a_store_cancelled_while_it_waits_leaves_no_lock_on_its_connection(app: 
                                          "locktype = 'advisory'"), {"pid": pid})
             assert held == 0
             cancelled.execute(text("SET statement_timeout = 0"))
-            assert connection is not None
         first.commit()
     # The next store on any connection takes its numbers at once.
     with _session(app) as session:
