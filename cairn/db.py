@@ -114,8 +114,8 @@ def _binary_lists(dbapi_connection: Any, _record: Any) -> None:
     """Send list parameters (``Among``'s id arrays) in PostgreSQL's binary array format.
 
     psycopg writes a list as an array literal by default, searching every element with a regular
-    expression to decide whether to quote it: 0.58 ms for a store's 200 statement ids, under the
-    sequence lock, against 0.07 ms in binary, which needs no quoting. The parameters keep their
+    expression to decide whether to quote it: 0.58 ms for a store's 200 statement ids, on every
+    store, against 0.07 ms in binary, which needs no quoting. The parameters keep their
     casts, so the server sees the same types.
     """
     if hasattr(dbapi_connection, "adapters"):  # psycopg 3
@@ -268,12 +268,13 @@ def after_commit(session: Session, work: Callable[[Session], None]) -> bool:
 
     For work that follows from what the request committed but that its response does not show
     (the progress projection of statements stored over the xAPI resource): it must not hold the
-    request's locks (the statement sequence lock, above all) nor keep the client waiting. The
-    worker does it right after writing the response (WSGI ``close``), in a new app context and
-    session. Returns False, and defers nothing, when ``session`` is not the current request's: the
-    caller then does the work at once, in its own transaction. Work that fails is logged and rolled
-    back alone; what the request committed stays. Work that never ran (the worker died) must be
-    recoverable by its owner from the committed data (``cairn worker`` catches the projection up).
+    request's locks (a store's ticket, which later batches wait for, above all) nor keep the client
+    waiting. The worker does it right after writing the response (WSGI ``close``), in a new app
+    context and session. Returns False, and defers nothing, when ``session`` is not the current
+    request's: the caller then does the work at once, in its own transaction. Work that fails is
+    logged and rolled back alone; what the request committed stays. Work that never ran (the worker
+    died) must be recoverable by its owner from the committed data (``cairn worker`` catches the
+    projection up).
     """
     if not has_request_context() or g.get("_cairn_session_pending") is not session:
         return False

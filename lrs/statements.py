@@ -452,7 +452,7 @@ def _known_query(among: Among, with_references: bool) -> Any:
     PostgreSQL looks each id up in its index (``cairn.db.Among.rows``), one branch per condition:
     as one WHERE with ORs, a table without statistics yet (a young store, between autovacuum's
     analyses) was expected to match half its rows on ``object_statement_id = ANY(ids)``, and was
-    read whole for every batch, under the sequence lock. SQLite keeps the ORs of IN lists.
+    read whole for every batch, on every store. SQLite keeps the ORs of IN lists.
     """
     columns = (Statement.statement_id, Statement.sequence, Statement.content_hash, Statement.statement,
                Statement.stored, Statement.voided, Statement.voiding, Statement.object_statement_id,

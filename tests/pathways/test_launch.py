@@ -318,7 +318,7 @@ def test_a_cmi5_token_is_refused_for_another_learner_or_activity(app, client, db
 
 def test_statements_naming_no_session_of_ours_cost_one_read_of_ids(app, db_session) -> None:
     # cmi5 content sends a session id with every statement; the subscriber runs on every store,
-    # under the sequence lock: finding none of ours is one query of ids, no session rows read.
+    # before it commits: finding none of ours is one query of ids, no session rows read.
     learner, _pathway_id, step_id = build(db_session, kind="cmi5", move_on="Completed")
     info = cmi5_launch(app, db_session, learner, step_id)
     ours, theirs = info.session_id, str(uuid.uuid4())
