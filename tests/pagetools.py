@@ -29,6 +29,10 @@ def post_form(client: FlaskClient, page_url: str, action: str, data: dict, **kwa
     return client.post(action, data={**data, "csrf_token": token}, **kwargs)
 
 
+# Attributes whose value is text for people, which may itself be quoted.
+FREE_TEXT_ATTRIBUTES = {"value", "title", "alt", "content", "placeholder", "aria-label", "aria-description"}
+
+
 class _InlineFinder(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -50,6 +54,11 @@ class _InlineFinder(HTMLParser):
                 self.problems.append(f"<{tag} style>")
             if name == "href" and (value or "").lower().startswith("javascript:"):
                 self.problems.append(f"<{tag} href=javascript:>")
+            if name not in FREE_TEXT_ATTRIBUTES and not name.startswith("data-") and value \
+                    and len(value) > 1 and value[0] == value[-1] in "\"'":
+                # An attribute escaped twice (a template's string of attributes autoescaped) reaches
+                # the browser as a quoted value: min="&#34;1&#34;" is no minimum at all.
+                self.problems.append(f"<{tag} {name}={value}> (a quoted value)")
         if tag == "script" and not names.get("src"):
             self.problems.append("inline <script>")
         if tag == "form" and (names.get("method") or "get").lower() == "post":
@@ -80,7 +89,8 @@ class _InlineFinder(HTMLParser):
 
 def assert_clean_page(html: str) -> None:
     """No inline script, handler or style (the CSP forbids them); every POST form carries a CSRF token;
-    every form control has a label (WCAG 2.1 1.3.1/4.1.2); the page has its landmarks."""
+    every form control has a label (WCAG 2.1 1.3.1/4.1.2); no attribute's value is wrapped in quotes
+    of its own; the page has its landmarks."""
     finder = _InlineFinder()
     finder.feed(html)
     assert finder.problems == []

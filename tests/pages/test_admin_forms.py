@@ -86,3 +86,21 @@ def test_an_audience_and_an_assessment_are_saved_and_a_service_refusal_is_shown_
     assert "Assessment saved." in _followed(client, saved)
     refused = post_form(client, url, url, {"title": "Final quiz", "pass_percent": "160"})
     assert refused.status_code == 400 and 'id="pass_percent-error"' in refused.get_data(as_text=True)
+
+
+def test_a_field_s_extra_attributes_reach_the_browser_as_written_and_escaped(app) -> None:
+    """Number fields' bounds and steps, and password fields' autocomplete, as the browser reads them
+    (they went out as min="&#34;1&#34;": no bound, and a step of 1 that refused 0.5)."""
+    with app.test_request_context():
+        forms = app.jinja_env.get_template("_forms.html").module
+        number = str(forms.input("points", "Points", 1, None, type="number",
+                                 attrs={"min": "0.01", "step": "any"}))
+        assert 'type="number" value="1" min="0.01" step="any">' in number
+        password = str(forms.input("password", "Password", "", None, type="password",
+                                   attrs={"autocomplete": "new-password"}))
+        assert 'autocomplete="new-password">' in password
+        chooser = str(forms.select("kind", "Kind", [("a", "A")], "a", None, attrs={"data-kind-select": ""}))
+        assert '<select id="kind" name="kind" data-kind-select="">' in chooser
+        hostile = str(forms.input("q", "Q", "", None, attrs={"title": 'say "hi" <b>'}))
+        assert 'title="say &#34;hi&#34; &lt;b&gt;"' in hostile
+        assert 'type="text" value="">' in str(forms.input("q", "Q"))
