@@ -12,7 +12,7 @@ from cairn.accounts import services
 from cairn.accounts.models import ROLES
 from cairn.auth import admin_required
 from cairn.db import get_session
-from cairn.errors import CairnError
+from cairn.errors import CairnError, Conflict
 from cairn.nav import register_nav_link
 from cairn.pages import KeyValueLines, load_form
 
@@ -33,7 +33,9 @@ class PersonForm(Schema):
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     email = fields.Email(load_default=None)
-    password = fields.String(load_default=None)
+    # Checked here as well as by the service, so that the page marks the field and keeps the form.
+    password = fields.String(load_default=None, validate=validate.Length(
+        min=services.MIN_PASSWORD_LENGTH, error="Use at least {min} characters."))
     role = fields.String(load_default="learner", validate=validate.OneOf(ROLES))
     active = fields.Boolean(load_default=False)
     attributes = KeyValueLines(load_default=dict)
@@ -62,6 +64,8 @@ def create() -> Response | tuple[str, int]:
             user = services.create_user(get_session(), name=data["name"], email=data["email"],
                                         password=data["password"], role=data["role"],
                                         attributes=data["attributes"])
+        except Conflict as exc:  # the email is taken: said beside it
+            errors = {"email": [exc.message]}
         except CairnError as exc:
             errors = {"_schema": [exc.message]}
         else:

@@ -53,3 +53,34 @@ def test_editing_a_person_changes_role_attributes_and_deactivates(client, db_ses
     assert response.status_code == 302
     db_session.refresh(learner)
     assert (learner.name, learner.attributes, learner.active) == ("Pat Prime", {"role": "nurse"}, False)
+
+
+def test_a_short_password_or_a_taken_email_is_said_beside_its_field_and_nothing_changes(
+        client, db_session) -> None:
+    factories.admin(db_session, email="root4@example.org")
+    taken = factories.user(db_session, email="taken@example.org", name="Tess Taken")
+    db_session.commit()
+    sign_in(client, "root4@example.org")
+    short = post_form(client, "/admin/people/", "/admin/people/",
+                      {"name": "Shay Short", "email": "shay@example.org", "password": "short"})
+    html = short.get_data(as_text=True)
+    assert short.status_code == 400
+    assert '<p class="field-error" id="password-error">Use at least 8 characters.</p>' in html
+    assert 'aria-describedby="password-hint password-error" aria-invalid="true"' in html
+    assert 'value="Shay Short"' in html  # the form is kept
+    again = post_form(client, "/admin/people/", "/admin/people/",
+                      {"name": "Tess Two", "email": "TAKEN@example.org", "password": "long enough"})
+    assert again.status_code == 400
+    taken_error = 'id="email-error">a user with email taken@example.org already exists</p>'
+    assert taken_error in again.get_data(as_text=True)
+    assert list_users(db_session, search="Shay") == list_users(db_session, search="Tess Two") == []
+    # Editing: the form comes back with the field marked (it was an error page), and the name is not
+    # saved without the password.
+    url = f"/admin/people/{taken.id}"
+    edited = post_form(client, url, url, {"name": "Tess Renamed", "role": "learner", "active": "true",
+                                          "password": "short"})
+    assert edited.status_code == 400
+    assert 'id="password-error">Use at least 8 characters.</p>' in edited.get_data(as_text=True)
+    assert_clean_page(edited.get_data(as_text=True))
+    db_session.refresh(taken)
+    assert taken.name == "Tess Taken"
