@@ -164,6 +164,17 @@ def collect_answers(questions: Any, data: dict[str, Any]) -> dict[int, Any]:
     return answers
 
 
+def _answer_errors(questions: Any, messages: Any) -> list[str]:
+    """The form's errors as the learner knows the questions: by number, in order."""
+    numbers = {f"q{q.id}": n for n, q in enumerate(questions, start=1)}
+    found: dict[int, list[str]] = {}
+    for name, problems in (messages.items() if isinstance(messages, dict) else [("", messages)]):
+        number = numbers.get(str(name).split("_", 1)[0], 0)
+        found.setdefault(number, []).extend(problems if isinstance(problems, list) else [str(problems)])
+    return [f"Question {n}: {' '.join(problems)}" if n else " ".join(problems)
+            for n, problems in sorted(found.items())]
+
+
 @bp.get("/attempts/<int:attempt_id>", endpoint="attempt")
 @login_required
 def attempt(attempt_id: int) -> str:
@@ -175,7 +186,7 @@ def _attempt_page(info: Any, *, paged: bool, page: int, values: Any = None, erro
                   status: int = 200) -> Any:
     """The questions of an attempt: all on one page, or one per page carrying the others' answers."""
     page = max(0, min(page, len(info.questions) - 1))
-    return render_template("portal/attempt.html", attempt=info, now=utcnow(), errors=errors or {},
+    return render_template("portal/attempt.html", attempt=info, now=utcnow(), errors=errors or [],
                            step_id=request.args.get("step", type=int), paged=paged, page=page,
                            values=values if values is not None else MultiDict(),
                            assessment=assessments.get_assessment(get_session(), info.assessment_id,
@@ -192,11 +203,14 @@ def submit_attempt(attempt_id: int) -> Any:
         step = 1 if paging["go"] == "next" else -1
         return _attempt_page(info, paged=True, page=paging["page"] + step, values=request.form)
     schema = answers_schema(info.questions)
+    # A question left blank is unanswered (graded as wrong), not unreadable: an empty number field
+    # sends "", and a timed attempt is submitted as it stands when the time is up.
+    posted = {name: value for name, value in form_values(schema).items() if value != ""}
     try:
-        data = schema.load(form_values(schema))
+        data = schema.load(posted)
     except ValidationError as exc:
         return _attempt_page(info, paged="page" in request.form, page=paging["page"], values=request.form,
-                             errors=exc.messages, status=400)
+                             errors=_answer_errors(info.questions, exc.messages), status=400)
     result = assessments.submit_attempt(get_session(), attempt_id, _user_id(),
                                         collect_answers(info.questions, data))
     assessment_info = assessments.get_assessment(get_session(), info.assessment_id, with_answers=False)

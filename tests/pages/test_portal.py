@@ -184,3 +184,30 @@ def test_one_question_per_page_keeps_earlier_answers_until_the_last_page_submits
     done = post_form(client, url + "?one=1", url, {"page": "1", "go": "submit", f"q{first.id}": "Paris",
                                                    f"q{second.id}": "4"}).get_data(as_text=True)
     assert "Paged: passed" in done
+
+
+def test_a_question_left_blank_is_graded_unanswered_and_an_unreadable_answer_is_named_by_number(
+        client, db_session) -> None:
+    from pathways import assessments
+    learner = factories.user(db_session, email="blank@example.org")
+    quiz = assessments.create_assessment(db_session, title="Blanks", pass_mark=0.5)
+    first = assessments.add_question(db_session, quiz.id, interaction_type="fill-in",
+                                     prompt="Capital of France", correct=["Paris"])
+    second = assessments.add_question(db_session, quiz.id, interaction_type="numeric", prompt="Two plus two",
+                                      correct=4)
+    attempt = assessments.start_attempt(db_session, learner.id, quiz.id)
+    db_session.commit()
+    sign_in(client, "blank@example.org")
+    url = f"/portal/attempts/{attempt.id}"
+    # A number field left empty sends "": that answer is missing, not unreadable (a timed attempt is
+    # submitted as it stands when its time is up, and must not be refused for it).
+    unreadable = post_form(client, url, url, {"go": "submit", f"q{first.id}": "Paris",
+                                              f"q{second.id}": "four"})
+    html = unreadable.get_data(as_text=True)
+    assert unreadable.status_code == 400
+    assert "<li>Question 2: Not a valid number.</li>" in html and f"q{second.id}:" not in html
+    assert_clean_page(html)
+    done = post_form(client, url, url, {"go": "submit", f"q{first.id}": "Paris", f"q{second.id}": ""})
+    assert done.status_code == 200
+    result = done.get_data(as_text=True)
+    assert "Blanks: passed" in result and "Your score: <strong>50%</strong>" in result  # 1 of 2 right
