@@ -478,6 +478,17 @@ def get_db() -> Database:
     return current_app.extensions["cairn.db"]
 
 
+def roll_back_request() -> None:
+    """Roll the current request's session back now, if it has one (nothing is committed on an error).
+
+    For the error page of an unexpected failure: after a failed flush the session refuses every
+    query until rolled back, and the page reads the signed-in person with it.
+    """
+    session: Session | None = g.get("_cairn_session")
+    if session is not None:
+        session.rollback()
+
+
 def get_session() -> Session:
     """The session of the current request or CLI command (created on first use)."""
     if "_cairn_session" not in g:

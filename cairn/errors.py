@@ -14,6 +14,8 @@ from flask import Flask, Response, current_app, jsonify, render_template, reques
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from cairn.db import roll_back_request
+
 log = logging.getLogger(__name__)
 
 
@@ -102,4 +104,5 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
+        roll_back_request()
         return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")

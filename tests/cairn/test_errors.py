@@ -57,3 +57,32 @@ def test_wrong_method_is_405_with_allow(client) -> None:
     response = client.delete("/signin")
     assert response.status_code == 405
     assert "GET" in response.headers["Allow"]
+
+
+def test_a_failed_flush_still_gets_its_error_page_and_leaves_nothing_behind(app, db_session) -> None:
+    """After a flush fails the session refuses every query until rolled back, and the error page
+    reads the signed-in person with it: the page itself failed (the client got gunicorn's bare 500)."""
+    from cairn.db import get_session
+    from pathways.models import Category
+    from tests import factories
+    from tests.pagetools import sign_in
+
+    bp = Blueprint("flush_boom", __name__)
+
+    @bp.get("/page/flush-boom")
+    def flush_boom():
+        session = get_session()
+        session.add(Category(name="Too far", position=10**30))  # no INTEGER holds it, on either database
+        session.flush()
+        return "not reached"
+
+    app.register_blueprint(bp)
+    factories.user(db_session, email="flush@example.org", name="Fran Flush")
+    db_session.commit()
+    client = app.test_client()
+    sign_in(client, "flush@example.org")
+    response = client.get("/page/flush-boom")
+    assert response.status_code == 500 and response.mimetype == "text/html"
+    assert "Fran Flush" in response.get_data(as_text=True)  # the page, signed in, as any other
+    db_session.expire_all()
+    assert db_session.query(Category).count() == 0
