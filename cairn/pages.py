@@ -12,6 +12,8 @@ from flask import request
 from marshmallow import Schema, ValidationError, fields
 from werkzeug.datastructures import MultiDict
 
+from cairn.fields import refuse_nul
+
 
 def form_values(schema: Schema, source: MultiDict[str, str] | None = None) -> dict[str, Any]:
     """The posted values, as lists for the schema's List fields and as strings otherwise."""
@@ -39,7 +41,10 @@ class KeyValueLines(fields.Field):
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
                      **kwargs: Any) -> dict:
         if isinstance(value, dict):
-            return {str(k): str(v) for k, v in value.items()}
+            value = {str(k): str(v) for k, v in value.items()}
+            refuse_nul("".join(f"{k}{v}" for k, v in value.items()))
+            return value
+        refuse_nul(str(value or ""))
         result: dict[str, str] = {}
         for number, line in enumerate(str(value or "").splitlines(), start=1):
             if not line.strip():
@@ -60,5 +65,7 @@ class Lines(fields.Field):
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
                      **kwargs: Any) -> list:
         if isinstance(value, list):
+            refuse_nul("".join(str(v) for v in value))
             return [str(v).strip() for v in value if str(v).strip()]
+        refuse_nul(str(value or ""))
         return [line.strip() for line in str(value or "").splitlines() if line.strip()]

@@ -9,6 +9,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, vali
 
 from cairn.auth import admin_required
 from cairn.db import get_session
+from cairn.fields import Integer, String
 from cairn.nav import register_nav_link
 from cairn.pages import load_form
 from lrs import services
@@ -30,8 +31,8 @@ class CredentialForm(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    scopes = fields.List(fields.String(validate=validate.OneOf(MANAGED_SCOPES)), required=True,
+    name = String(required=True, validate=validate.Length(min=1, max=200))
+    scopes = fields.List(String(validate=validate.OneOf(MANAGED_SCOPES)), required=True,
                          validate=validate.Length(min=1, error="choose at least one scope"))
     authority_email = fields.Email(load_default=None)
 
@@ -46,17 +47,17 @@ class StatementFilter(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    agent = fields.String(load_default="")
-    verb = fields.String(load_default="")
-    activity = fields.String(load_default="")
+    agent = String(load_default="")
+    verb = String(load_default="")
+    activity = String(load_default="")
     registration = fields.UUID(load_default=None)
     related_activities = fields.Boolean(load_default=False)
     related_agents = fields.Boolean(load_default=False)
     since = fields.DateTime(load_default=None)
     until = fields.DateTime(load_default=None)
-    limit = fields.Integer(load_default=25, validate=validate.Range(min=1, max=500))
+    limit = Integer(load_default=25, validate=validate.Range(min=1, max=500))
     ascending = fields.Boolean(load_default=False)
-    cursor = fields.String(load_default=None)
+    cursor = String(load_default=None)
 
     @pre_load
     def _blank(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:

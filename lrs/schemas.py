@@ -64,6 +64,7 @@ class StatementsQueryParams(Schema):
     related_agents = StrictBoolean(load_default=False)
     since = Timestamp()
     until = Timestamp()
+    # Any size (xAPI: the server returns at most its own maximum); clamped before it reaches a query.
     limit = fields.Integer(load_default=0, validate=validate.Range(min=0))
     format = fields.String(load_default="exact", validate=validate.OneOf(FORMATS))
     attachments = StrictBoolean(load_default=False)

@@ -5,6 +5,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, post_load, pre_load, validate
 
+from cairn.fields import Integer, String
+
 
 class LoginInitiation(Schema):
     """Third-party initiated login (LTI Core §4.1.1), by GET or POST."""
@@ -12,13 +14,13 @@ class LoginInitiation(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    iss = fields.String(load_default="")
-    login_hint = fields.String(load_default="")
-    target_link_uri = fields.String(load_default="")
-    lti_message_hint = fields.String(load_default="")
-    lti_deployment_id = fields.String(load_default="")
-    client_id = fields.String(load_default="")
-    lti_storage_target = fields.String(load_default="")
+    iss = String(load_default="")
+    login_hint = String(load_default="")
+    target_link_uri = String(load_default="")
+    lti_message_hint = String(load_default="")
+    lti_deployment_id = String(load_default="")
+    client_id = String(load_default="")
+    lti_storage_target = String(load_default="")
 
 
 class LaunchForm(Schema):
@@ -27,17 +29,17 @@ class LaunchForm(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    id_token = fields.String(load_default="")
-    state = fields.String(load_default="")
-    lti_storage_target = fields.String(load_default="")
-    lti_storage_state = fields.String(load_default=None, allow_none=True)
+    id_token = String(load_default="")
+    state = String(load_default="")
+    lti_storage_target = String(load_default="")
+    lti_storage_state = String(load_default=None, allow_none=True)
 
 
 class DeepLinkingChoice(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    items = fields.List(fields.String(validate=validate.Length(max=100)), load_default=list)
+    items = fields.List(String(validate=validate.Length(max=100)), load_default=list)
 
     @pre_load
     def _from_form(self, data: Any, **_: Any) -> Any:
@@ -53,8 +55,8 @@ class RegistrationStart(Schema):
         unknown = EXCLUDE
 
     openid_configuration = fields.Url(required=True, require_tld=False)
-    registration_token = fields.String(load_default=None)
-    cairn_token = fields.String(load_default=None)
+    registration_token = String(load_default=None)
+    cairn_token = String(load_default=None)
 
 
 def _split_ids(value: Any) -> list[str]:
@@ -69,13 +71,13 @@ class PlatformInput(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    issuer = fields.String(required=True, validate=validate.Length(min=1, max=2048))
-    client_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    name = fields.String(load_default="", validate=validate.Length(max=200))
+    issuer = String(required=True, validate=validate.Length(min=1, max=2048))
+    client_id = String(required=True, validate=validate.Length(min=1, max=255))
+    name = String(load_default="", validate=validate.Length(max=200))
     auth_login_url = fields.Url(required=True, require_tld=False)
     token_url = fields.Url(required=True, require_tld=False)
     jwks_url = fields.Url(required=True, require_tld=False)
-    auth_audience = fields.String(load_default=None, allow_none=True)
+    auth_audience = String(load_default=None, allow_none=True)
     deployment_ids = fields.Raw(load_default=list)
 
     @pre_load
@@ -92,18 +94,18 @@ class PlatformInput(Schema):
 
 
 class DeploymentOutput(Schema):
-    deployment_id = fields.String()
+    deployment_id = String()
 
 
 class PlatformOutput(Schema):
-    id = fields.Integer()
-    issuer = fields.String()
-    client_id = fields.String()
-    name = fields.String()
-    auth_login_url = fields.String()
-    token_url = fields.String()
-    jwks_url = fields.String()
-    auth_audience = fields.String(allow_none=True)
+    id = Integer()
+    issuer = String()
+    client_id = String()
+    name = String()
+    auth_login_url = String()
+    token_url = String()
+    jwks_url = String()
+    auth_audience = String(allow_none=True)
     deployment_ids = fields.Method("_deployment_ids")
     created_at = fields.DateTime()
 
@@ -112,7 +114,7 @@ class PlatformOutput(Schema):
 
 
 class RosterSyncOutput(Schema):
-    context_id = fields.String()
-    active = fields.Integer()
-    inactive = fields.Integer()
-    pages = fields.Integer()
+    context_id = String()
+    active = Integer()
+    inactive = Integer()
+    pages = Integer()

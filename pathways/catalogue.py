@@ -519,14 +519,15 @@ def _apply_step_fields(session: Session, pathway: Pathway, step: Step, values: d
         raise InvalidInput("launch_url", "content steps need a launch URL")
     if kind == "document" and not (merged["document_url"] or merged["launch_url"]):
         raise InvalidInput("document_url", "a document step needs the document's URL")
-    if kind == "assessment":
-        if merged["assessment_id"] is None:
-            raise InvalidInput("assessment_id", "an assessment step needs an assessment")
+    if kind == "assessment" and merged["assessment_id"] is None:
+        raise InvalidInput("assessment_id", "an assessment step needs an assessment")
+    if merged["assessment_id"] is not None:  # on any kind of step: the row refers to it
         assessment = session.get(Assessment, merged["assessment_id"])
         if assessment is None:
             raise InvalidInput("assessment_id", f"no assessment {merged['assessment_id']}")
-        # The assessment's own activity is what its attempts' passed/failed statements are about.
-        merged["activity_iri"] = assessment.activity_iri
+        if kind == "assessment":
+            # The assessment's own activity is what its attempts' passed/failed statements are about.
+            merged["activity_iri"] = assessment.activity_iri
     if kind == "session" and merged["session_capacity"] is not None and merged["session_capacity"] < 1:
         raise InvalidInput("session_capacity", "must be at least 1")
     for name in ("min_score", "mastery_score"):

@@ -13,6 +13,7 @@ from cairn.accounts.models import ROLES
 from cairn.auth import admin_required
 from cairn.db import get_session
 from cairn.errors import CairnError, Conflict
+from cairn.fields import String
 from cairn.nav import register_nav_link
 from cairn.pages import KeyValueLines, load_form
 
@@ -23,20 +24,20 @@ class PersonSearch(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    q = fields.String(load_default="")
-    role = fields.String(load_default=None, validate=validate.OneOf(("", *ROLES)))
+    q = String(load_default="")
+    role = String(load_default=None, validate=validate.OneOf(("", *ROLES)))
 
 
 class PersonForm(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = String(required=True, validate=validate.Length(min=1, max=200))
     email = fields.Email(load_default=None)
     # Checked here as well as by the service, so that the page marks the field and keeps the form.
-    password = fields.String(load_default=None, validate=validate.Length(
+    password = String(load_default=None, validate=validate.Length(
         min=services.MIN_PASSWORD_LENGTH, error="Use at least {min} characters."))
-    role = fields.String(load_default="learner", validate=validate.OneOf(ROLES))
+    role = String(load_default="learner", validate=validate.OneOf(ROLES))
     active = fields.Boolean(load_default=False)
     attributes = KeyValueLines(load_default=dict)
 

@@ -5,6 +5,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 
+from cairn.fields import String
 from lrs.exchange.export import FORMATS
 
 
@@ -14,9 +15,9 @@ class ExportQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    format = fields.String(load_default="jsonl", validate=validate.OneOf(FORMATS))
+    format = String(load_default="jsonl", validate=validate.OneOf(FORMATS))
     learner = fields.List(fields.Email(), load_default=list)
-    agent = fields.List(fields.String(validate=validate.Length(max=2048)), load_default=list)
+    agent = fields.List(String(validate=validate.Length(max=2048)), load_default=list)
     activity = fields.List(fields.Url(require_tld=False), load_default=list)
     registration = fields.List(fields.UUID(), load_default=list)
 

@@ -5,6 +5,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 
+from cairn.fields import String
 from lrs.forwarding.targets import SUPPORTED_VERSIONS
 
 
@@ -18,11 +19,11 @@ class TargetForm(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    name = fields.String(load_default=None, validate=validate.Length(max=200))
+    name = String(load_default=None, validate=validate.Length(max=200))
     endpoint = fields.Url(required=True, schemes={"http", "https"}, require_tld=False)
-    key = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    secret = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    xapi_version = fields.String(load_default="1.0.3", validate=validate.OneOf(SUPPORTED_VERSIONS))
+    key = String(required=True, validate=validate.Length(min=1, max=500))
+    secret = String(required=True, validate=validate.Length(min=1, max=500))
+    xapi_version = String(load_default="1.0.3", validate=validate.OneOf(SUPPORTED_VERSIONS))
     verbs = fields.List(fields.Url(require_tld=False), load_default=list)
     activities = fields.List(fields.Url(require_tld=False), load_default=list)
     actors = fields.List(fields.Email(), load_default=list)

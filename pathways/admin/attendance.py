@@ -11,6 +11,7 @@ from marshmallow import fields
 from cairn.auth import current_user, login_required
 from cairn.db import get_session
 from cairn.errors import CairnError
+from cairn.fields import Integer
 from cairn.pages import load_form
 from pathways import actions, services
 from pathways.admin.blueprint import bp
@@ -18,8 +19,8 @@ from pathways.admin.forms import PageForm
 
 
 class AttendanceForm(PageForm):
-    learner_ids = fields.List(fields.Integer(), load_default=list)  # everyone on the sheet
-    attended = fields.List(fields.Integer(), load_default=list)     # the boxes ticked
+    learner_ids = fields.List(Integer(), load_default=list)  # everyone on the sheet
+    attended = fields.List(Integer(), load_default=list)     # the boxes ticked
 
 
 def staff_required(view: Callable[..., Any]) -> Callable[..., Any]:

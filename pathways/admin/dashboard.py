@@ -5,10 +5,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Response, render_template, request, stream_with_context
-from marshmallow import fields, validate
+from marshmallow import validate
 
 from cairn.auth import current_user
 from cairn.db import get_session
+from cairn.fields import Integer, String
 from cairn.pages import load_form
 from pathways import access, reports, services, trends
 from pathways.admin.attendance import staff_required
@@ -21,12 +22,12 @@ DASHBOARD_ROWS = 50  # compliance rows listed on the dashboard; the CSV exports 
 
 
 class ReportFilter(PageForm):
-    pathway_id = fields.Integer(load_default=None)
-    audience_id = fields.Integer(load_default=None)
-    class_id = fields.Integer(load_default=None)
-    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
-    within_days = fields.Integer(load_default=30, validate=validate.Range(min=0, max=3650))
-    weeks = fields.Integer(load_default=12, validate=validate.Range(min=2, max=104))
+    pathway_id = Integer(load_default=None)
+    audience_id = Integer(load_default=None)
+    class_id = Integer(load_default=None)
+    status = String(load_default=None, validate=validate.OneOf(STATUSES))
+    within_days = Integer(load_default=30, validate=validate.Range(min=0, max=3650))
+    weeks = Integer(load_default=12, validate=validate.Range(min=2, max=104))
 
 
 def _filters() -> tuple[dict[str, Any], dict]:

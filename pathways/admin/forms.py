@@ -10,6 +10,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
+from cairn.fields import Integer, String
 from cairn.pages import KeyValueLines, Lines
 from pathways.models import MOVE_ON, ORDERINGS, OUTCOME_KINDS, STEP_KINDS
 
@@ -51,40 +52,40 @@ def _percent(value: float | None) -> float | None:
 
 
 class CategoryForm(PageForm):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    description = fields.String(load_default="")
-    parent_id = fields.Integer(load_default=None)
-    position = fields.Integer(load_default=0)
+    name = String(required=True, validate=validate.Length(min=1, max=200))
+    description = String(load_default="")
+    parent_id = Integer(load_default=None)
+    position = Integer(load_default=0)
 
 
 class PathwayForm(PageForm):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    description = fields.String(load_default="")
-    outcome_kind = fields.String(required=True, validate=validate.OneOf(OUTCOME_KINDS))
-    ordering = fields.String(load_default="free", validate=validate.OneOf(ORDERINGS))
-    category_id = fields.Integer(load_default=None)
+    title = String(required=True, validate=validate.Length(min=1, max=300))
+    description = String(load_default="")
+    outcome_kind = String(required=True, validate=validate.OneOf(OUTCOME_KINDS))
+    ordering = String(load_default="free", validate=validate.OneOf(ORDERINGS))
+    category_id = Integer(load_default=None)
     grants_certification = fields.Boolean(load_default=False)
-    validity_days = fields.Integer(load_default=None, validate=validate.Range(min=1))
-    recertification_window_days = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    validity_days = Integer(load_default=None, validate=validate.Range(min=1))
+    recertification_window_days = Integer(load_default=None, validate=validate.Range(min=1))
 
 
 class StepForm(PageForm):
-    kind = fields.String(required=True, validate=validate.OneOf(STEP_KINDS))
-    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    description = fields.String(load_default="")
-    launch_url = fields.String(load_default="")
-    activity_iri = fields.String(load_default="")
+    kind = String(required=True, validate=validate.OneOf(STEP_KINDS))
+    title = String(required=True, validate=validate.Length(min=1, max=300))
+    description = String(load_default="")
+    launch_url = String(load_default="")
+    activity_iri = String(load_default="")
     done_verbs = Lines(load_default=list)
-    move_on = fields.String(load_default="", validate=validate.OneOf(("", *MOVE_ON)))
+    move_on = String(load_default="", validate=validate.OneOf(("", *MOVE_ON)))
     mastery_percent = fields.Float(load_default=None, validate=validate.Range(min=0, max=100))
     required = fields.Boolean(load_default=False)
     min_score_percent = fields.Float(load_default=None, validate=validate.Range(min=0, max=100))
     session_starts_at = LocalDateTime(load_default=None)
-    session_place = fields.String(load_default="")
-    session_capacity = fields.Integer(load_default=None, validate=validate.Range(min=1))
-    document_url = fields.String(load_default="")
-    assessment_id = fields.Integer(load_default=None)
-    prerequisites = fields.List(fields.String(), load_default=list)
+    session_place = String(load_default="")
+    session_capacity = Integer(load_default=None, validate=validate.Range(min=1))
+    document_url = String(load_default="")
+    assessment_id = Integer(load_default=None)
+    prerequisites = fields.List(String(), load_default=list)
 
     @post_load
     def _to_service_values(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -110,8 +111,8 @@ class StepForm(PageForm):
 
 
 class ReorderForm(PageForm):
-    order = fields.List(fields.Integer(), required=True)
-    move = fields.String(load_default=None, validate=validate.Regexp(r"^\d+:(up|down)$"))
+    order = fields.List(Integer(), required=True)
+    move = String(load_default=None, validate=validate.Regexp(r"^\d+:(up|down)$"))
 
     @post_load
     def _apply_move(self, data: dict[str, Any], **_: Any) -> list[int]:
@@ -128,16 +129,16 @@ class ReorderForm(PageForm):
 
 
 class RuleForm(PageForm):
-    attribute = fields.String(required=True, validate=validate.Length(min=1))
-    op = fields.String(load_default="equals", validate=validate.OneOf(RULE_OPS))
-    value = fields.String(load_default="")
+    attribute = String(required=True, validate=validate.Length(min=1))
+    op = String(load_default="equals", validate=validate.OneOf(RULE_OPS))
+    value = String(load_default="")
 
 
 class AudienceForm(PageForm):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    description = fields.String(load_default="")
+    name = String(required=True, validate=validate.Length(min=1, max=200))
+    description = String(load_default="")
     rules = Lines(load_default=list)
-    member_ids = fields.List(fields.Integer(), load_default=list)
+    member_ids = fields.List(Integer(), load_default=list)
 
     @post_load
     def _rules(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -173,26 +174,26 @@ def rules_as_lines(rules: Any) -> str:
 
 
 class ClassForm(PageForm):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    title = String(required=True, validate=validate.Length(min=1, max=300))
 
 
 class MembershipForm(PageForm):
-    user_id = fields.Integer(required=True)
-    role = fields.String(load_default="learner", validate=validate.OneOf(("learner", "instructor")))
+    user_id = Integer(required=True)
+    role = String(load_default="learner", validate=validate.OneOf(("learner", "instructor")))
     active = fields.Boolean(load_default=True)
 
 
 class AssignmentForm(PageForm):
-    pathway_id = fields.Integer(required=True)
-    target = fields.String(required=True, validate=validate.OneOf(("audience", "class", "learner")))
-    audience_id = fields.Integer(load_default=None)
-    class_id = fields.Integer(load_default=None)
-    user_id = fields.Integer(load_default=None)
+    pathway_id = Integer(required=True)
+    target = String(required=True, validate=validate.OneOf(("audience", "class", "learner")))
+    audience_id = Integer(load_default=None)
+    class_id = Integer(load_default=None)
+    user_id = Integer(load_default=None)
     mandatory = fields.Boolean(load_default=False)
     due_on = LocalDate(load_default=None)
-    due_days = fields.Integer(load_default=None, validate=validate.Range(min=0))
-    recurrence_months = fields.Integer(load_default=None, validate=validate.Range(min=1))
-    reminder_days = fields.String(load_default="")
+    due_days = Integer(load_default=None, validate=validate.Range(min=0))
+    recurrence_months = Integer(load_default=None, validate=validate.Range(min=1))
+    reminder_days = String(load_default="")
 
     @post_load
     def _to_service_values(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -210,9 +211,9 @@ class AssignmentForm(PageForm):
 
 
 class AssessmentForm(PageForm):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    title = String(required=True, validate=validate.Length(min=1, max=300))
     pass_percent = fields.Float(required=True, validate=validate.Range(min=1, max=100))
-    attempt_limit = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    attempt_limit = Integer(load_default=None, validate=validate.Range(min=1))
     time_limit_minutes = fields.Float(load_default=None, validate=validate.Range(min=0.5))
     shuffle = fields.Boolean(load_default=False)
 
@@ -239,17 +240,17 @@ def _choice_lines(lines: list[str], prefix: str = "c") -> tuple[list[dict[str, s
 class QuestionForm(PageForm):
     """One question of any xAPI interaction type, typed the way a person would write it."""
 
-    interaction_type = fields.String(required=True, validate=validate.OneOf(
+    interaction_type = String(required=True, validate=validate.OneOf(
         ("choice", "true-false", "fill-in", "numeric", "matching", "sequencing")))
-    prompt = fields.String(required=True, validate=validate.Length(min=1))
+    prompt = String(required=True, validate=validate.Length(min=1))
     choices = Lines(load_default=list)       # choice (``*`` marks correct ones), sequencing (in order)
-    true_false = fields.String(load_default="true", validate=validate.OneOf(("true", "false")))
+    true_false = String(load_default="true", validate=validate.OneOf(("true", "false")))
     accepted = Lines(load_default=list)      # fill-in
     case_sensitive = fields.Boolean(load_default=False)
     numeric_min = fields.Float(load_default=None)
     numeric_max = fields.Float(load_default=None)
     pairs = Lines(load_default=list)         # matching: ``source = target``
-    feedback = fields.String(load_default="")
+    feedback = String(load_default="")
     points = fields.Float(load_default=1.0, validate=validate.Range(min=0.01))
 
     @post_load

@@ -5,12 +5,12 @@ import json
 from typing import Any
 
 from flask import Response, render_template, request, stream_with_context
-from marshmallow import fields
 
 from cairn.accounts import services as accounts
 from cairn.auth import current_user
 from cairn.db import get_session
 from cairn.errors import NotFound
+from cairn.fields import String
 from cairn.pages import load_form
 from pathways import access, reports, services
 from pathways.admin.attendance import staff_required
@@ -19,11 +19,11 @@ from pathways.admin.forms import LocalDateTime, PageForm
 
 
 class HistoryFilter(PageForm):
-    verb = fields.String(load_default="")
-    activity = fields.String(load_default="")
+    verb = String(load_default="")
+    activity = String(load_default="")
     since = LocalDateTime(load_default=None)
     until = LocalDateTime(load_default=None)
-    cursor = fields.String(load_default=None)
+    cursor = String(load_default=None)
 
 
 def history_filters(source: Any) -> tuple[dict[str, Any], dict]:

@@ -115,7 +115,9 @@ def _audience_page(audience_id: int, form: Any = None, errors: dict | None = Non
     members = accounts.users_by_ids(session, services.audience_member_ids(session, audience_id))
     values = form if form is not None else {"name": audience.name, "description": audience.description,
                                             "rules": rules_as_lines(audience.rules)}
-    chosen = [int(i) for i in (form.getlist("member_ids") if form is not None else audience.member_ids)]
+    # Posted ids are shown again as chosen; what is not an id (the form refused it) is not.
+    chosen = [int(i) for i in (form.getlist("member_ids") if form is not None else audience.member_ids)
+              if str(i).isdigit()]
     return render_template("pathways_admin/audience.html", audience=audience, members=members.values(),
                            form=values, chosen=chosen, errors=errors or {}, people=_people(),
                            assignments=services.list_assignments(session, audience_id=audience_id),

@@ -10,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 from cairn.auth import current_user, login_required
 from cairn.db import get_session, utcnow
 from cairn.errors import CairnError
+from cairn.fields import Integer, String
 from cairn.pages import form_values, load_form
 from pathways import actions, assessments, services
 from pathways import launch as content_launch
@@ -118,8 +119,8 @@ class PagingForm(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    go = fields.String(load_default="submit", validate=validate.OneOf(("previous", "next", "submit")))
-    page = fields.Integer(load_default=0)
+    go = String(load_default="submit", validate=validate.OneOf(("previous", "next", "submit")))
+    page = Integer(load_default=0)
 
 
 def _my_attempt(attempt_id: int) -> Any:
@@ -135,15 +136,15 @@ def answers_schema(questions: Any) -> Schema:
     for q in questions:
         name = f"q{q.id}"
         if q.interaction_type == "choice" and q.options.get("multiple"):
-            spec[name] = fields.List(fields.String(), load_default=list)
+            spec[name] = fields.List(String(), load_default=list)
         elif q.interaction_type == "numeric":
             spec[name] = fields.Float(load_default=None, allow_none=True)
         elif q.interaction_type in ("matching", "sequencing"):
             items = q.options.get("source" if q.interaction_type == "matching" else "choices", [])
             for item in items:
-                spec[f"{name}_{item['id']}"] = fields.String(load_default="")
+                spec[f"{name}_{item['id']}"] = String(load_default="")
         else:
-            spec[name] = fields.String(load_default=None, allow_none=True)
+            spec[name] = String(load_default=None, allow_none=True)
     return Schema.from_dict(spec)(unknown="exclude")
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
-from marshmallow import EXCLUDE, Schema, fields
+from marshmallow import EXCLUDE, Schema
 
 from cairn.auth import current_user, login_required
 from cairn.db import get_session, utcnow
 from cairn.errors import CairnError
+from cairn.fields import Integer, String
 from cairn.pages import load_form
 from pathways import reports, services
 from pathways.admin.learners import csv_export, history_filters, xapi_json_export
@@ -22,15 +23,15 @@ class CatalogueQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    q = fields.String(load_default="")
-    category = fields.Integer(load_default=None, allow_none=True)
+    q = String(load_default="")
+    category = Integer(load_default=None, allow_none=True)
 
 
 class EnrolForm(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    pathway_id = fields.Integer(required=True)
+    pathway_id = Integer(required=True)
 
 
 def _user_id() -> int:

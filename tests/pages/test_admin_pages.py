@@ -203,3 +203,23 @@ def test_an_instructor_sees_reports_and_records_of_their_classes_learners_only(c
     assert client.get(f"/admin/learners/{theirs.id}").status_code == 403
     assert "Thea" not in client.get("/admin/learners?q=the").get_data(as_text=True)
     assert client.get("/admin/pathways").status_code == 403  # building stays with administrators
+
+
+def test_forms_with_values_the_database_cannot_hold_come_back_marked_not_as_500(client, db_session) -> None:
+    _admin(client, db_session, "odd@example.org")
+    audience = services.create_audience(db_session, name="Ward B")
+    db_session.commit()
+    url = f"/admin/audiences/{audience.id}"
+    # Member ids that are no ids (a hand-made request): the form is shown again, as for any refusal.
+    refused = post_form(client, url, url, {"name": "Ward B", "member_ids": ["7", "seven"]})
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    assert '<p class="field-error" id="member_ids-error">Not a valid integer.</p>' in html
+    assert 'aria-describedby="member_ids-hint member_ids-error" aria-invalid="true"' in html
+    assert_clean_page(html)
+    for data, field in (({"name": "Big", "position": "9" * 30}, "position"), ({"name": "Nu\x00l"}, "name")):
+        response = post_form(client, "/admin/categories", "/admin/categories", data)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 400, html
+        assert f'id="{field}-error"' in html and 'aria-invalid="true"' in html
+    assert services.list_categories(db_session) == []

@@ -310,3 +310,26 @@ def test_summary_report_is_paginated_by_pathway(client, db_session, people) -> N
         if cursor is None:
             break
     assert len(seen) == 3 and seen == sorted(seen)
+
+
+def test_values_the_database_cannot_hold_are_400_naming_the_field_and_nothing_changes(
+        client, db_session, people) -> None:
+    """A number past the columns' INTEGER, U+0000 (PostgreSQL's text refuses it) and an assessment
+    that does not exist reached the database and came back as 500."""
+    admin = Api(client, people["admin"])
+    too_big = admin.post("/api/categories", json={"name": "Big", "position": 10**30})
+    assert too_big.status_code == 400
+    bound = "must be a whole number from -2147483648 to 2147483647"
+    assert too_big.get_json()["fields"] == {"position": [bound]}
+    nul = admin.post("/api/categories", json={"name": "Nu\u0000l"})
+    assert nul.status_code == 400
+    assert nul.get_json()["fields"]["name"] == ["must not contain the character U+0000"]
+    step_id = people["pathway"].steps[0].id
+    draft = admin.patch(f"/api/steps/{step_id}", json={"title": "Draft title"}).get_json()
+    missing = admin.patch(f"/api/steps/{draft['id']}", json={"assessment_id": 999_999})
+    assert missing.status_code == 422
+    assert missing.get_json()["fields"] == {"assessment_id": ["no assessment 999999"]}
+    assert admin.patch(f"/api/steps/{draft['id']}", json={"title": "T\u0000"}).status_code == 400
+    db_session.expire_all()
+    assert [c.name for c in services.list_categories(db_session)] == []
+    assert services.get_step(db_session, draft["id"]).title == "Draft title"
