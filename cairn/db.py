@@ -478,6 +478,28 @@ def get_db() -> Database:
     return current_app.extensions["cairn.db"]
 
 
+def streamed(lines: Iterable[str]) -> Iterator[str]:
+    """A response body that reads the database as it is sent: wrap it in ``stream_with_context(...)``.
+
+    Such a body reads with the request's session after the request has ended its transaction, so its
+    reads begin another, which nothing else ends: on SQLite it kept the write lock (IMMEDIATE) after
+    the download, and every write after it, on any worker, failed with "database is locked"; on
+    PostgreSQL the connection stayed idle in a transaction. Here the reads take a read-only
+    transaction (SQLite: DEFERRED, no write lock, writes go on during a long download), which ends
+    with the body, when it is read to the end or the client goes away.
+    """
+    session = get_session()
+
+    def body() -> Iterator[str]:
+        try:
+            if not session.in_transaction():
+                session.connection(execution_options={READ_ONLY: True})  # SQLite: DEFERRED
+            yield from lines
+        finally:
+            session.close()
+    return body()
+
+
 def roll_back_request() -> None:
     """Roll the current request's session back now, if it has one (nothing is committed on an error).
 

@@ -17,7 +17,7 @@ from marshmallow import Schema
 
 from cairn.accounts.models import User
 from cairn.auth import current_user
-from cairn.db import get_session
+from cairn.db import get_session, streamed
 from pathways import access, actions, assessments, projection, reports, services
 from pathways import schemas as s
 from pathways.errors import NotFound
@@ -70,7 +70,7 @@ def _dump(schema: type[Schema], value: Any, status: int = 200, many: bool = Fals
 
 
 def _csv(rows: Any, columns: list[str], filename: str) -> Response:
-    response = Response(stream_with_context(reports.csv_lines(rows, columns)), mimetype="text/csv")
+    response = Response(stream_with_context(streamed(reports.csv_lines(rows, columns))), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -495,8 +495,8 @@ def learner_history(user_id: int) -> Any:
             reports.HistoryEntry), f"history-{user_id}.csv")
     if out == "xapi":
         filters.pop("cursor", None), filters.pop("limit", None)
-        return Response(stream_with_context(_json_array(reports.iter_learner_statements(session, user_id,
-                                                                                        **filters))),
+        return Response(stream_with_context(streamed(_json_array(reports.iter_learner_statements(
+                            session, user_id, **filters)))),
                         mimetype="application/json")
     return _dump(s.HistoryPageOut, reports.learner_history(session, user_id, **filters))
 

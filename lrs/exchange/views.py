@@ -5,7 +5,7 @@ from flask import Blueprint, Response, render_template, request, stream_with_con
 from marshmallow import ValidationError
 
 from cairn.auth import admin_required
-from cairn.db import get_session
+from cairn.db import get_session, streamed
 from cairn.errors import CairnError
 from lrs.exchange.cli import import_authority
 from lrs.exchange.export import export_lines
@@ -35,7 +35,7 @@ def export_download() -> Response:
     fmt = query["format"]
     # Streamed after the request has committed: end each chunk's read transaction as we go.
     lines = export_lines(session, selection, fmt, between_chunks=session.commit)
-    response = Response(stream_with_context(lines),
+    response = Response(stream_with_context(streamed(lines)),
                         mimetype=MEDIA_TYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="statements.{fmt}"'
     return response

@@ -8,7 +8,7 @@ from flask import Response, render_template, request, stream_with_context
 from marshmallow import validate
 
 from cairn.auth import current_user
-from cairn.db import get_session
+from cairn.db import get_session, streamed
 from cairn.fields import Integer, String
 from cairn.pages import load_form
 from pathways import access, reports, services, trends
@@ -47,7 +47,7 @@ def _scope(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _csv(name: str, lines: Iterator[str]) -> Response:
-    return Response(stream_with_context(lines), mimetype="text/csv",
+    return Response(stream_with_context(streamed(lines)), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 

@@ -8,7 +8,7 @@ from flask import Response, render_template, request, stream_with_context
 
 from cairn.accounts import services as accounts
 from cairn.auth import current_user
-from cairn.db import get_session
+from cairn.db import get_session, streamed
 from cairn.errors import NotFound
 from cairn.fields import String
 from cairn.pages import load_form
@@ -41,12 +41,12 @@ def xapi_json_export(statements: Any, name: str) -> Response:
         for index, statement in enumerate(statements):
             yield ("," if index else "") + json.dumps(statement, ensure_ascii=False)
         yield "]"
-    return Response(stream_with_context(body()), mimetype="application/json",
+    return Response(stream_with_context(streamed(body())), mimetype="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{name}.json"'})
 
 
 def csv_export(lines: Any, name: str) -> Response:
-    return Response(stream_with_context(lines), mimetype="text/csv",
+    return Response(stream_with_context(streamed(lines)), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
