@@ -6,15 +6,27 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, redirect, render_template, url_for
+from werkzeug.routing import IntegerConverter, Map
 
 from cairn import db, errors, nav, security
 from cairn.accounts.sessions import DatabaseSessionInterface, purge_task
 from cairn.settings import load_settings
 
 
+class IdConverter(IntegerConverter):
+    """Werkzeug's ``int`` converter, at most the largest INTEGER (2**31 - 1)."""
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None,  # noqa: A002 - its names
+                 max: int | None = 2**31 - 1, signed: bool = False) -> None:  # noqa: A002
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Cairn application from ``CAIRN_*`` settings, overridden by ``config``."""
     app = Flask("cairn", instance_relative_config=False)
+    # Before any route: every ``<int:...>`` in a path is an id, and an id no INTEGER column holds
+    # names nothing (404); SQLite could not even bind it (a 500 before).
+    app.url_map.converters["int"] = IdConverter
     settings = load_settings(overrides=config)
     app.config.update(settings)
     development = settings["ENV"] in {"development", "test"} or bool(settings.get("TESTING"))

@@ -86,3 +86,18 @@ def test_a_failed_flush_still_gets_its_error_page_and_leaves_nothing_behind(app,
     assert "Fran Flush" in response.get_data(as_text=True)  # the page, signed in, as any other
     db_session.expire_all()
     assert db_session.query(Category).count() == 0
+
+
+def test_an_id_in_a_path_past_any_integer_column_is_404_not_500(client, db_session) -> None:
+    """Flask's ``<int:...>`` took any number; SQLite cannot bind one past 64 bits (OverflowError)."""
+    from tests import factories
+    from tests.pagetools import sign_in
+    factories.admin(db_session, email="ids@example.org")
+    db_session.commit()
+    sign_in(client, "ids@example.org")
+    for huge in ("2147483648", "9" * 30):
+        page = client.get(f"/admin/people/{huge}")
+        assert page.status_code == 404 and page.mimetype == "text/html"
+        api = client.get(f"/api/pathways/{huge}")
+        assert api.status_code == 404 and api.json["error"] == "not_found"
+    assert client.get("/admin/people/2147483647").status_code == 404  # the largest id: looked up, absent
