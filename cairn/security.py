@@ -1,7 +1,7 @@
 """CSRF protection on every form and the security headers on every response."""
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from cairn.errors import error_response
@@ -25,6 +25,18 @@ def init_app(app: Flask) -> None:
         return error_response(400, "csrf_failed",
                               f"The form's security token is missing or stale ({exc.description}). "
                               "Reload the page and try again.")
+
+    @app.before_request
+    def _refuse_nul() -> Response | None:
+        # U+0000 in an address: no page or API takes it, and PostgreSQL's text refuses it (a search
+        # for it answered 500). The xAPI resources refuse it themselves, naming the parameter.
+        if request.path.startswith(app.config["XAPI_PATH"].rstrip("/") + "/"):
+            return None
+        if "\x00" in request.path or any("\x00" in key or any("\x00" in value for value in values)
+                                          for key, values in request.args.lists()):
+            return error_response(400, "bad_request",
+                                  "The address holds the character U+0000, which no page or API takes.")
+        return None
 
     @app.after_request
     def _headers(response: Response) -> Response:

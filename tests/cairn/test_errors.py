@@ -101,3 +101,31 @@ def test_an_id_in_a_path_past_any_integer_column_is_404_not_500(client, db_sessi
         api = client.get(f"/api/pathways/{huge}")
         assert api.status_code == 404 and api.json["error"] == "not_found"
     assert client.get("/admin/people/2147483647").status_code == 404  # the largest id: looked up, absent
+
+
+def test_u0000_in_an_address_is_a_400_on_pages_and_apis_and_the_lrs_keeps_its_own_message(
+        client, db_session) -> None:
+    """A search for U+0000 reached PostgreSQL, whose text refuses it (500); SQLite took it."""
+    from tests import factories
+    from tests.pagetools import sign_in
+    factories.admin(db_session, email="nul@example.org")
+    db_session.commit()
+    sign_in(client, "nul@example.org")
+    for path in ("/admin/pathways?q=a%00b", "/admin/learners?q=%00", "/certificates/verify?code=%00",
+                 "/certificates/verify/AB%00CD", "/admin/pathways?status=ok&status=%00"):
+        page = client.get(path)
+        assert page.status_code == 400 and page.mimetype == "text/html", path
+        assert "U+0000" in page.get_data(as_text=True)
+    api = client.get("/api/pathways?q=%00")
+    assert api.status_code == 400 and api.json["error"] == "bad_request"
+    import base64
+
+    from lrs.credentials import create_credential
+    info, secret = create_credential(db_session, name="nul", scopes=["all"],
+                                     authority={"objectType": "Agent", "mbox": "mailto:nul@example.org"})
+    db_session.commit()
+    headers = {"X-Experience-API-Version": "1.0.3",
+               "Authorization": "Basic " + base64.b64encode(f"{info.key}:{secret}".encode()).decode()}
+    lrs = client.get("/xapi/statements?verb=http://example.org/%00", headers=headers)
+    assert lrs.status_code == 400 and lrs.json["message"].startswith("parameter verb: contains the character")
+    assert client.get("/admin/pathways?q=fire").status_code == 200
