@@ -5,6 +5,8 @@ attributes (department, role, location...) that audience rules match.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Flask, Response, abort, flash, redirect, render_template, request, url_for
 from marshmallow import EXCLUDE, Schema, fields, validate
 
@@ -13,7 +15,7 @@ from cairn.accounts.models import ROLES
 from cairn.auth import admin_required
 from cairn.db import get_session
 from cairn.errors import CairnError, Conflict
-from cairn.fields import String
+from cairn.fields import Integer, String
 from cairn.nav import register_nav_link
 from cairn.pages import KeyValueLines, load_form
 
@@ -26,6 +28,7 @@ class PersonSearch(Schema):
 
     q = String(load_default="")
     role = String(load_default=None, validate=validate.OneOf(("", *ROLES)))
+    page = Integer(load_default=1, validate=validate.Range(min=1))
 
 
 class PersonForm(Schema):
@@ -50,10 +53,26 @@ def _blank_to_none(form: dict) -> dict:
 @admin_required
 def index() -> str:
     search, _ = load_form(PersonSearch(), request.args)
-    search = search or {"q": "", "role": None}
-    people = services.list_users(get_session(), search=search["q"], role=search["role"] or None)
-    return render_template("people.html", people=people, search=search,
-                           form={"role": "learner", "active": True}, errors={}, roles=ROLES)
+    search = search or {"q": "", "role": None, "page": 1}
+    return _people_page(search, form={"role": "learner", "active": True}, errors={})
+
+
+PER_PAGE = 50
+
+
+def _people_page(search: dict, *, form: Any, errors: dict, status: int = 200) -> Any:
+    """The list, a page of ``PER_PAGE`` by name, with the form to add someone."""
+    session = get_session()
+    role = search["role"] or None
+    total = services.count_users(session, search=search["q"], role=role)
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(search.get("page") or 1, pages)
+    people = services.list_users(session, search=search["q"], role=role, limit=PER_PAGE,
+                                 offset=(page - 1) * PER_PAGE)
+    first = (page - 1) * PER_PAGE + 1 if people else 0
+    return render_template("people.html", people=people, search=search, total=total, page=page, pages=pages,
+                           first=first, last=first + len(people) - 1 if people else 0,
+                           form=form, errors=errors, roles=ROLES), status
 
 
 @bp.post("/")
@@ -72,9 +91,7 @@ def create() -> Response | tuple[str, int]:
         else:
             flash(f"{user.name} added.")
             return redirect(url_for("people.index"))
-    people = services.list_users(get_session())
-    return render_template("people.html", people=people, search={"q": "", "role": None}, form=request.form,
-                           errors=errors, roles=ROLES), 400
+    return _people_page({"q": "", "role": None, "page": 1}, form=request.form, errors=errors, status=400)
 
 
 @bp.get("/<int:user_id>", endpoint="edit")

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -141,17 +142,28 @@ def get_user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
-def list_users(session: Session, *, search: str = "", role: str | None = None,
-               limit: int = 200) -> list[User]:
-    """Users whose name or email contains ``search`` (case-insensitive), by name."""
+def _users_matching(search: str, role: str | None) -> Any:
     query = select(User)
     if search.strip():
         pattern = f"%{search.strip().lower()}%"
-        from sqlalchemy import func, or_
         query = query.where(or_(func.lower(User.name).like(pattern), func.lower(User.email).like(pattern)))
     if role:
         query = query.where(User.role == role)
-    return list(session.scalars(query.order_by(User.name, User.id).limit(limit)))
+    return query
+
+
+def list_users(session: Session, *, search: str = "", role: str | None = None,
+               limit: int = 200, offset: int = 0) -> list[User]:
+    """Users whose name or email contains ``search`` (case-insensitive), by name; ``offset`` skips
+    that many (a page)."""
+    query = _users_matching(search, role).order_by(User.name, User.id).offset(offset).limit(limit)
+    return list(session.scalars(query))
+
+
+def count_users(session: Session, *, search: str = "", role: str | None = None) -> int:
+    """How many users ``list_users`` would list with no limit."""
+    matching = _users_matching(search, role).subquery()
+    return int(session.scalar(select(func.count()).select_from(matching)) or 0)
 
 
 def update_user(session: Session, user: User, *, name: str, role: str, active: bool,

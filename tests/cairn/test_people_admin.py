@@ -84,3 +84,28 @@ def test_a_short_password_or_a_taken_email_is_said_beside_its_field_and_nothing_
     assert_clean_page(edited.get_data(as_text=True))
     db_session.refresh(taken)
     assert taken.name == "Tess Taken"
+
+
+def test_people_are_listed_a_page_at_a_time_with_the_true_total(client, db_session) -> None:
+    """The list stopped at 200 and its caption said '200 people' whatever the number."""
+    from cairn.accounts.admin import PER_PAGE
+    from cairn.accounts.models import User
+    factories.admin(db_session, email="pager@example.org", name="Aaron Pager")
+    # No passwords: hashing 62 would take seconds.
+    db_session.add_all(User(email=f"p{n:03}@example.org", name=f"Person {n:03}", role="learner",
+                            attributes={}) for n in range(PER_PAGE + 12))
+    db_session.commit()
+    sign_in(client, "pager@example.org")
+    first = client.get("/admin/people/").get_data(as_text=True)
+    assert f"<caption>1–{PER_PAGE} of {PER_PAGE + 13} people</caption>" in first
+    assert "Page 1 of 2" in first and "Previous page" not in first
+    assert 'rel="next" href="/admin/people/?page=2"' in first
+    second = client.get("/admin/people/?page=2").get_data(as_text=True)
+    assert f"<caption>{PER_PAGE + 1}–{PER_PAGE + 13} of {PER_PAGE + 13} people</caption>" in second
+    assert "Person 061" in second and "Person 000" not in second and "Next page" not in second
+    assert_clean_page(second)
+    searched = client.get("/admin/people/?q=person+00&role=learner").get_data(as_text=True)
+    assert "<caption>10 people</caption>" in searched and "Page 1" not in searched
+    past_the_end = client.get("/admin/people/?page=99").get_data(as_text=True)
+    assert "Page 2 of 2" in past_the_end  # the last page
+    assert client.get("/admin/people/?page=0").status_code == 200  # a bad page number: the first
