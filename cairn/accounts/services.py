@@ -142,8 +142,10 @@ def get_user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
-def _users_matching(search: str, role: str | None) -> Any:
+def _users_matching(search: str, role: str | None, among: Iterable[int] | None = None) -> Any:
     query = select(User)
+    if among is not None:
+        query = query.where(User.id.in_(sorted(set(among))))
     if search.strip():
         pattern = f"%{search.strip().lower()}%"
         query = query.where(or_(func.lower(User.name).like(pattern), func.lower(User.email).like(pattern)))
@@ -152,17 +154,18 @@ def _users_matching(search: str, role: str | None) -> Any:
     return query
 
 
-def list_users(session: Session, *, search: str = "", role: str | None = None,
-               limit: int = 200, offset: int = 0) -> list[User]:
+def list_users(session: Session, *, search: str = "", role: str | None = None, limit: int = 200,
+               offset: int = 0, among: Iterable[int] | None = None) -> list[User]:
     """Users whose name or email contains ``search`` (case-insensitive), by name; ``offset`` skips
-    that many (a page)."""
-    query = _users_matching(search, role).order_by(User.name, User.id).offset(offset).limit(limit)
+    that many (a page); ``among``: only these ids."""
+    query = _users_matching(search, role, among).order_by(User.name, User.id).offset(offset).limit(limit)
     return list(session.scalars(query))
 
 
-def count_users(session: Session, *, search: str = "", role: str | None = None) -> int:
+def count_users(session: Session, *, search: str = "", role: str | None = None,
+                among: Iterable[int] | None = None) -> int:
     """How many users ``list_users`` would list with no limit."""
-    matching = _users_matching(search, role).subquery()
+    matching = _users_matching(search, role, among).subquery()
     return int(session.scalar(select(func.count()).select_from(matching)) or 0)
 
 

@@ -65,13 +65,18 @@ def _learner(user_id: int) -> Any:
 @staff_required
 def learners() -> str:
     q = request.args.get("q", "").strip()
-    found = accounts.list_users(get_session(), search=q, limit=100) if q else []
     viewer = current_user()
     assert viewer is not None
+    # Instructors find the learners of their classes only: filtered in the query, so that the first
+    # hundred are theirs (filtered afterwards, the hundred could hold none of them).
     allowed = access.report_scope(get_session(), viewer)
-    if allowed is not None:
-        found = [u for u in found if u.id in allowed]
-    return render_template("pathways_admin/learners.html", q=q, found=found)
+    found = accounts.list_users(get_session(), search=q, limit=SEARCH_LIMIT, among=allowed) if q else []
+    matches = accounts.count_users(get_session(), search=q, among=allowed) if len(found) == SEARCH_LIMIT \
+        else len(found)
+    return render_template("pathways_admin/learners.html", q=q, found=found, matches=matches)
+
+
+SEARCH_LIMIT = 100
 
 
 @bp.get("/learners/<int:user_id>", endpoint="learner")

@@ -223,3 +223,31 @@ def test_forms_with_values_the_database_cannot_hold_come_back_marked_not_as_500(
         assert response.status_code == 400, html
         assert f'id="{field}-error"' in html and 'aria-invalid="true"' in html
     assert services.list_categories(db_session) == []
+
+
+def test_learner_search_finds_an_instructor_s_learners_past_a_hundred_others_and_says_when_it_stops(
+        client, db_session, monkeypatch) -> None:
+    """The search took the first hundred of everyone, then kept the instructor's: a class learner
+    sorted after a hundred others was never found, and nothing said the list had stopped."""
+    from cairn.accounts.models import User
+    from pathways.admin import learners
+    monkeypatch.setattr(learners, "SEARCH_LIMIT", 5)
+    teacher = factories.user(db_session, email="t5@example.org", name="Tess Teacher")
+    db_session.add_all(User(email=f"a{n}@example.org", name=f"Alex {n:02}", role="learner", attributes={})
+                       for n in range(8))  # sorted before the class learner
+    mine = factories.user(db_session, email="zed@example.org", name="Alex Zed")
+    klass = services.create_class(db_session, title="Group C")
+    services.set_class_membership(db_session, klass.id, teacher.id, "instructor")
+    services.set_class_membership(db_session, klass.id, mine.id, "learner")
+    factories.admin(db_session, email="boss5@example.org")
+    db_session.commit()
+    sign_in(client, "t5@example.org")
+    page = client.get("/admin/learners?q=alex").get_data(as_text=True)
+    assert "Alex Zed" in page and "Alex 00" not in page and "narrow it" not in page
+    client.get("/signout")
+    client.delete_cookie("cairn_session")
+    sign_in(client, "boss5@example.org")
+    everyone = client.get("/admin/learners?q=alex").get_data(as_text=True)
+    assert "The first 5 of 9 people who match “alex”: add to the name or email to narrow it." in everyone
+    assert "Alex 04" in everyone and "Alex 05" not in everyone
+    assert_clean_page(everyone)
