@@ -8,6 +8,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from cairn.accounts import services as accounts
 from cairn.auth import admin_required
 from cairn.db import get_session
+from cairn.fields import INT32
 from cairn.pages import load_form
 from pathways import services
 from pathways.admin.blueprint import bp
@@ -22,8 +23,23 @@ from pathways.admin.forms import (
 )
 
 
-def _people() -> list[Any]:
-    return accounts.list_users(get_session(), limit=1000)
+# The people a picker (a select of people) offers at most; past this many, a search narrows it.
+PICKER_LIMIT = 1000
+
+
+def _people(chosen: list[int] | None = None) -> dict[str, Any]:
+    """What the people pickers of a page need: the first ``PICKER_LIMIT`` people by name who match
+    the page's ``?people=`` search (everyone without one), plus those already ``chosen``, so that
+    a saved choice is never dropped; how many match; the search. Without a limit a select of every
+    person is no way to pick among 30,000, and a silent one hid everyone past it."""
+    session = get_session()
+    search = request.args.get("people", "").strip()
+    found = accounts.list_users(session, search=search, limit=PICKER_LIMIT)
+    listed = {u.id for u in found}
+    unlisted = [i for i in chosen or [] if i not in listed]
+    found += list(accounts.users_by_ids(session, unlisted).values())
+    total = accounts.count_users(session, search=search) if len(listed) == PICKER_LIMIT else len(listed)
+    return {"people": found, "people_total": total, "people_search": search}
 
 
 # ------------------------------------------------------------------------------------------ categories
@@ -91,7 +107,7 @@ def _audiences_page(form: Any, errors: dict, status: int = 200) -> Any:
     rows = services.list_audiences(session)
     sizes = {a.id: len(services.audience_member_ids(session, a.id)) for a in rows}
     return render_template("pathways_admin/audiences.html", audiences=rows, sizes=sizes, form=form,
-                           errors=errors, people=_people(), rules_as_lines=rules_as_lines), status
+                           errors=errors, **_people(), rules_as_lines=rules_as_lines), status
 
 
 @bp.get("/audiences", endpoint="audiences")
@@ -117,9 +133,9 @@ def _audience_page(audience_id: int, form: Any = None, errors: dict | None = Non
                                             "rules": rules_as_lines(audience.rules)}
     # Posted ids are shown again as chosen; what is not an id (the form refused it) is not.
     chosen = [int(i) for i in (form.getlist("member_ids") if form is not None else audience.member_ids)
-              if str(i).isdigit()]
+              if str(i).isdigit() and int(i) <= INT32[1]]
     return render_template("pathways_admin/audience.html", audience=audience, members=members.values(),
-                           form=values, chosen=chosen, errors=errors or {}, people=_people(),
+                           form=values, chosen=chosen, errors=errors or {}, **_people(chosen),
                            assignments=services.list_assignments(session, audience_id=audience_id),
                            pathways={p.lineage: p for p in services.list_pathways(session)}), status
 
@@ -175,7 +191,7 @@ def _class_page(class_id: int, errors: dict | None = None, status: int = 200) ->
     return render_template("pathways_admin/class.html", klass=services.get_class(session, class_id),
                            members=members,
                            users=accounts.users_by_ids(session, [m.user_id for m in members]),
-                           people=_people(), errors=errors or {},
+                           **_people(), errors=errors or {},
                            assignments=services.list_assignments(session, class_id=class_id),
                            pathways={p.lineage: p for p in services.list_pathways(session)}), status
 
@@ -221,7 +237,7 @@ def _assignments_page(form: Any, errors: dict, status: int = 200) -> Any:
         audiences={a.id: a for a in services.list_audiences(session)},
         classes={c.id: c for c in services.list_classes(session)},
         published=[p for p in services.list_pathways(session, status="published")],
-        people=_people(), form=form, errors=errors, pathway_id=pathway_id), status
+        **_people(), form=form, errors=errors, pathway_id=pathway_id), status
 
 
 @bp.get("/assignments", endpoint="assignments")

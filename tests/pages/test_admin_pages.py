@@ -251,3 +251,33 @@ def test_learner_search_finds_an_instructor_s_learners_past_a_hundred_others_and
     assert "The first 5 of 9 people who match “alex”: add to the name or email to narrow it." in everyone
     assert "Alex 04" in everyone and "Alex 05" not in everyone
     assert_clean_page(everyone)
+
+
+def test_people_pickers_past_their_limit_offer_a_search_and_keep_the_chosen(client, db_session,
+                                                                           monkeypatch) -> None:
+    """The class, audience and assignment forms offered a select of the first 1,000 people by name:
+    the rest could not be picked at all, and nothing said so."""
+    from cairn.accounts.models import User
+    from pathways.admin import organisation
+    monkeypatch.setattr(organisation, "PICKER_LIMIT", 3)
+    _admin(client, db_session, "picker@example.org")
+    db_session.add_all(User(email=f"b{n}@example.org", name=f"Bea {n}", role="learner", attributes={})
+                       for n in range(4))
+    zoe = factories.user(db_session, email="zoe@example.org", name="Zoe Last")
+    klass = services.create_class(db_session, title="Group Z")
+    audience = services.create_audience(db_session, name="Picked", member_ids=[zoe.id])
+    db_session.commit()
+    url = f"/admin/classes/{klass.id}"
+    page = client.get(url).get_data(as_text=True)
+    assert "Zoe Last" not in page  # past the first 3 by name (the administrator, Bea 0, Bea 1)
+    assert "The lists below show the first 3 of 6 people, by name: search by name or email" in page
+    assert_clean_page(page)
+    found = client.get(url + "?people=zoe").get_data(as_text=True)
+    assert f'<option value="{zoe.id}">Zoe Last (zoe@example.org)</option>' in found
+    assert "The lists below show the 1 person who matches “zoe”." in found
+    assert post_form(client, url + "?people=zoe", url + "/members",
+                     {"user_id": zoe.id, "role": "learner"}).status_code == 302
+    chosen = client.get(f"/admin/audiences/{audience.id}").get_data(as_text=True)
+    assert f'<option value="{zoe.id}" selected>Zoe Last' in chosen  # a member stays chosen, listed or not
+    kept = client.get("/admin/assignments?pathway_id=7").get_data(as_text=True)
+    assert '<input type="hidden" name="pathway_id" value="7">' in kept  # the search keeps the page's filter
