@@ -26,11 +26,13 @@ def init_app(app: Flask) -> None:
                               f"The form's security token is missing or stale ({exc.description}). "
                               "Reload the page and try again.")
 
+    xapi_prefix = app.config["XAPI_PATH"].rstrip("/") + "/"  # settled before init_app: every request
+
     @app.before_request
     def _refuse_nul() -> Response | None:
         # U+0000 in an address: no page or API takes it, and PostgreSQL's text refuses it (a search
         # for it answered 500). The xAPI resources refuse it themselves, naming the parameter.
-        if request.path.startswith(app.config["XAPI_PATH"].rstrip("/") + "/"):
+        if request.path.startswith(xapi_prefix):
             return None
         if "\x00" in request.path or any("\x00" in key or any("\x00" in value for value in values)
                                           for key, values in request.args.lists()):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from html.parser import HTMLParser
 
 from flask.testing import FlaskClient
@@ -98,3 +99,24 @@ def assert_clean_page(html: str) -> None:
     unlabelled = [f"<{tag} id={id_}>" for tag, id_ in finder.fields if id_ not in finder.label_targets]
     assert unlabelled + finder.unnamed == [], "form controls without a label"
     assert 'id="main"' in html and "<nav" in html
+
+
+PAGE_LINK = re.compile(r'href="(/(?:portal|admin|lti/admin)[^"#?]*)"')
+NOT_FOLLOWED = re.compile(r"\.(csv|json)$|/signout")
+
+
+def crawl(client: FlaskClient, start: list[str], *, limit: int = 250, link: re.Pattern[str] = PAGE_LINK,
+          skip: re.Pattern[str] = NOT_FOLLOWED) -> Iterator[tuple[str, object]]:
+    """Follow same-site links breadth-first from ``start``: each address reached and its response
+    (links are followed from HTML pages that answered 200; downloads and signing out are not)."""
+    seen: set[str] = set()
+    queue = list(start)
+    while queue and len(seen) < limit:
+        url = queue.pop(0)
+        if url in seen or skip.search(url):
+            continue
+        seen.add(url)
+        response = client.get(url)
+        yield url, response
+        if response.status_code == 200 and response.mimetype == "text/html":
+            queue.extend(u for u in link.findall(response.get_data(as_text=True)) if u not in seen)

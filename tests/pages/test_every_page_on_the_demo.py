@@ -5,26 +5,18 @@ from __future__ import annotations
 import re
 
 from cairn.demo import load_demo
-from tests.pagetools import assert_clean_page, sign_in
+from tests.pagetools import assert_clean_page, crawl, sign_in
 
 LINK = re.compile(r'href="(/(?:portal|admin)/[^"#?]*)"')
-SKIP = re.compile(r"\.(csv|json)$|/signout")
 
 
 def _crawl(client, start: list[str], limit: int = 250) -> dict[str, int]:
     """Follow same-site portal and admin links breadth-first; the status of each page reached."""
     seen: dict[str, int] = {}
-    queue = list(start)
-    while queue and len(seen) < limit:
-        url = queue.pop(0)
-        if url in seen or SKIP.search(url):
-            continue
-        response = client.get(url)
+    for url, response in crawl(client, start, limit=limit, link=LINK):
         seen[url] = response.status_code
         if response.status_code == 200 and response.mimetype == "text/html":
-            html = response.get_data(as_text=True)
-            assert_clean_page(html)
-            queue.extend(u for u in LINK.findall(html) if u not in seen)
+            assert_clean_page(response.get_data(as_text=True))
     return seen
 
 

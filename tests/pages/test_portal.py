@@ -160,18 +160,24 @@ def test_history_exports_csv_and_xapi_json_of_the_learners_statements(client, db
     assert re.match(r"https?://", exported[0]["verb"]["id"])
 
 
-def test_one_question_per_page_keeps_earlier_answers_until_the_last_page_submits(client, db_session) -> None:
+def _two_question_attempt(client, db_session, email: str, title: str, pass_mark: float):
+    """A signed-in learner's attempt at a fill-in question (Paris) and a numeric one (4): its page
+    URL and the two question ids."""
     from pathways import assessments
-    learner = factories.user(db_session, email="paged@example.org")
-    quiz = assessments.create_assessment(db_session, title="Paged", pass_mark=1.0)
+    learner = factories.user(db_session, email=email)
+    quiz = assessments.create_assessment(db_session, title=title, pass_mark=pass_mark)
     first = assessments.add_question(db_session, quiz.id, interaction_type="fill-in",
                                      prompt="Capital of France", correct=["Paris"])
     second = assessments.add_question(db_session, quiz.id, interaction_type="numeric", prompt="Two plus two",
                                       correct=4)
     attempt = assessments.start_attempt(db_session, learner.id, quiz.id)
     db_session.commit()
-    sign_in(client, "paged@example.org")
-    url = f"/portal/attempts/{attempt.id}"
+    sign_in(client, email)
+    return f"/portal/attempts/{attempt.id}", first, second
+
+
+def test_one_question_per_page_keeps_earlier_answers_until_the_last_page_submits(client, db_session) -> None:
+    url, first, second = _two_question_attempt(client, db_session, "paged@example.org", "Paged", 1.0)
     page = client.get(url + "?one=1").get_data(as_text=True)
     assert "Capital of France" in page and "Two plus two" not in page and "Next question" in page
     page = post_form(client, url + "?one=1", url, {"page": "0", "go": "next", f"q{first.id}": "Paris"})
@@ -188,17 +194,7 @@ def test_one_question_per_page_keeps_earlier_answers_until_the_last_page_submits
 
 def test_a_question_left_blank_is_graded_unanswered_and_an_unreadable_answer_is_named_by_number(
         client, db_session) -> None:
-    from pathways import assessments
-    learner = factories.user(db_session, email="blank@example.org")
-    quiz = assessments.create_assessment(db_session, title="Blanks", pass_mark=0.5)
-    first = assessments.add_question(db_session, quiz.id, interaction_type="fill-in",
-                                     prompt="Capital of France", correct=["Paris"])
-    second = assessments.add_question(db_session, quiz.id, interaction_type="numeric", prompt="Two plus two",
-                                      correct=4)
-    attempt = assessments.start_attempt(db_session, learner.id, quiz.id)
-    db_session.commit()
-    sign_in(client, "blank@example.org")
-    url = f"/portal/attempts/{attempt.id}"
+    url, first, second = _two_question_attempt(client, db_session, "blank@example.org", "Blanks", 0.5)
     # A number field left empty sends "": that answer is missing, not unreadable (a timed attempt is
     # submitted as it stands when its time is up, and must not be refused for it).
     unreadable = post_form(client, url, url, {"go": "submit", f"q{first.id}": "Paris",
