@@ -337,6 +337,8 @@ class Profiler:
 
     def __enter__(self) -> Profiler:
         import shutil
+        # Its directory may not exist yet: a run given --output elsewhere writes nothing else there.
+        self.out_prefix.parent.mkdir(parents=True, exist_ok=True)
         py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         if not Path(py_spy).exists():
             print("profiling skipped: py-spy is not installed (pip install py-spy)", file=sys.stderr)

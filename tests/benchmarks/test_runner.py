@@ -216,3 +216,15 @@ def test_a_checkpoint_before_each_measured_run_writes_out_what_came_before(tmp_p
         with engine.connect() as pg:
             assert pg.scalar(requested) > before
         engine.dispose()
+
+
+def test_the_profiler_makes_its_directory(tmp_path) -> None:
+    # A run given --output elsewhere had not made benchmarks/results/: py-spy could not write there
+    # and the profiles were silently missing.
+    from types import SimpleNamespace
+
+    from benchmarks.servers import Profiler
+    out = tmp_path / "not-yet" / "results" / "profile-sqlite-ingest"
+    with Profiler(SimpleNamespace(worker_pids=lambda: []), out):  # type: ignore[arg-type]
+        pass
+    assert out.parent.is_dir()
