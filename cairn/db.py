@@ -317,7 +317,7 @@ class Among:
             return column == any_(bindparam(name, type_=ARRAY(column.type)))
         return column.in_(bindparam(name, expanding=True))
 
-    def rows(self, *columns: Any, key: Any, name: str = "ids") -> Any:
+    def rows(self, *columns: Any, key: Any, name: str = "ids", also: Any = None) -> Any:
         """The rows (of ``columns``) whose ``key`` is in the list ``name``, as a subquery to select
         from or join; ``key`` picks out a few rows per value (an id, a learner).
 
@@ -328,13 +328,15 @@ class Among:
         Conditions on other columns belong on the subquery's columns: OFFSET 0 keeps them out of
         the look-up, so they filter what ``key``'s index found. Inside, a plan for any values (see
         ``reuse_plans``) combined ``key``'s index with the index of a list of activities, which
-        matches a large share of the table.
+        matches a large share of the table. ``also``: a condition that goes into the look-up, for
+        an index whose leading column is ``key`` and whose next one it narrows.
         """
+        extra = [] if also is None else [also]
         if not self.postgresql:
-            return select(*columns).where(self(key, name)).subquery()
+            return select(*columns).where(self(key, name), *extra).subquery()
         each = func.unnest(bindparam(name, type_=ARRAY(key.type))).table_valued("value") \
             .render_derived(name=f"each_{name}")
-        found = select(*columns).where(key == each.c.value).offset(literal_column("0")).lateral()
+        found = select(*columns).where(key == each.c.value, *extra).offset(literal_column("0")).lateral()
         return select(*found.c).select_from(each.join(found, true())).subquery()
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, null, select, update
+from sqlalchemy import ARRAY, bindparam, func, null, select, update
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import UserIdentity
@@ -222,14 +222,24 @@ def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> Non
 def _affected_by(session: Session, touched: list[dict[str, Any]]) -> Affected:
     """The (learner, pathway) pairs that these facts can change (see ``apply_statements``).
 
-    Read by joining the facts, already written, to the steps about their activities, their actors'
-    learners and the launches of their registrations: one query, where looking each of these up by
-    the facts' values cost three.
+    Read by joining the facts' values to the steps about their activities, their actors' learners
+    and the launches of their registrations: one query, where looking each of these up cost three.
+    On PostgreSQL the values go as lists (each distinct one once); reading the facts just written
+    back by their ids cost more than the query in a large store (2.9 ms a batch of 100 among
+    1,000,000 facts, against 1.0 ms). SQLite reads them back by id.
     """
     result: Affected = {}
-    for chunk in chunks(sorted({f["statement_id"] for f in touched})):
-        for pathway_id, learner, launcher, launched_pathway in read_built(
-                session, _learners_and_pathways_of_facts, {"ids": chunk}):
+    if session.get_bind().dialect.name == "postgresql":
+        keys = sorted({(f["identity_kind"], f["identity_value"], f["activity_iri"], f["registration"])
+                       for f in touched}, key=lambda k: (k[0], k[1], k[2], k[3] or ""))
+        pages = [(_learners_and_pathways_of_values,
+                  dict(zip(_VALUE_LISTS, map(list, zip(*chunk, strict=True)), strict=True)))
+                 for chunk in chunks(keys)]
+    else:
+        pages = [(_learners_and_pathways_of_facts, {"ids": chunk})
+                 for chunk in chunks(sorted({f["statement_id"] for f in touched}))]
+    for build, parameters in pages:
+        for pathway_id, learner, launcher, launched_pathway in read_built(session, build, parameters):
             if learner is not None and pathway_id is not None:
                 # The actor's learner, on every pathway with a step about the activity.
                 result.setdefault(learner, set()).add(pathway_id)
@@ -246,9 +256,27 @@ def _affected_by(session: Session, touched: list[dict[str, Any]]) -> Affected:
 def _learners_and_pathways_of_facts(among: Among) -> Any:
     """Per fact: the pathways with a step about its activity, its actor's learner, and the launcher
     and pathway of its registration (rows with neither a step nor a launch are left out)."""
-    launched = Step.__table__.alias("launched_step")
     facts = among.rows(ProgressFact.identity_kind, ProgressFact.identity_value, ProgressFact.activity_iri,
                        ProgressFact.registration, key=ProgressFact.statement_id)
+    return _learners_and_pathways(facts)
+
+
+# The list parameters of ``_learners_and_pathways_of_values``, one per fact column, in this order.
+_VALUE_LISTS = ("kinds", "values", "activities", "registrations")
+
+
+def _learners_and_pathways_of_values(among: Among) -> Any:
+    """``_learners_and_pathways_of_facts`` from the facts' values, given as four lists (PostgreSQL)."""
+    columns = (ProgressFact.identity_kind, ProgressFact.identity_value, ProgressFact.activity_iri,
+               ProgressFact.registration)
+    facts = func.unnest(*(bindparam(name, type_=ARRAY(column.type))
+                          for name, column in zip(_VALUE_LISTS, columns, strict=True))) \
+        .table_valued(*(column.key for column in columns)).render_derived(name="fact_values")
+    return _learners_and_pathways(facts)
+
+
+def _learners_and_pathways(facts: Any) -> Any:
+    launched = Step.__table__.alias("launched_step")
     # A subquery, not a join: it is an index lookup for the few rows left, whatever the planner knows.
     owner = select(UserIdentity.user_id).where(
         UserIdentity.kind == facts.c.identity_kind, UserIdentity.value == facts.c.identity_value

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cairn.db import IRI, Base, IntPK, Json, Timestamp, UTCDateTime, utcnow
@@ -275,11 +275,13 @@ class ProgressFact(Base):
     """
 
     __tablename__ = "progress_facts"
+    # Facts by identity, and by identity about the steps being derived (migration 0012).
+    __table_args__ = (Index("ix_progress_facts_identity_activity", "identity_value", "activity_iri"),)
 
     statement_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     sequence: Mapped[int] = mapped_column(BigInteger)  # no index: no query looks facts up by it
     identity_kind: Mapped[str] = mapped_column(String(20))
-    identity_value: Mapped[str] = mapped_column(String(2048), index=True)
+    identity_value: Mapped[str] = mapped_column(String(2048))
     verb: Mapped[IRI]
     activity_iri: Mapped[IRI] = mapped_column(index=True)
     registration: Mapped[str | None] = mapped_column(String(36), index=True)

@@ -83,8 +83,9 @@ def _facts_by_identity(among: Among) -> Any:
 
 def _facts_by_identity_about(among: Among) -> Any:
     """Facts by these identity values about these activities."""
-    facts = among.rows(*_LOADED_FACT, key=ProgressFact.identity_value)
-    return select(*facts.c).where(among(facts.c.activity_iri, "activities"))
+    facts = among.rows(*_LOADED_FACT, key=ProgressFact.identity_value,
+                       also=among(ProgressFact.activity_iri, "activities"))
+    return select(*facts.c)
 
 
 def _facts_in_registrations(among: Among) -> Any:
