@@ -228,3 +228,21 @@ def test_the_profiler_makes_its_directory(tmp_path) -> None:
     with Profiler(SimpleNamespace(worker_pids=lambda: []), out):  # type: ignore[arg-type]
         pass
     assert out.parent.is_dir()
+
+
+def test_after_the_rebuild_single_passes_of_the_projection_are_timed(tmp_path) -> None:
+    output = tmp_path / "report.json"
+    postgres = postgres_url("bench")
+    args = [sys.executable, "-m", "benchmarks", "--quick", "--scale", "0.2", "--output", str(output),
+            "--phases", "queries,rebuild"]
+    args += (["--databases", "postgresql", "--postgres-url", postgres] if postgres
+             else ["--databases", "sqlite"])
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    kind = "postgresql" if postgres else "sqlite"
+    rows = [m for m in json.loads(output.read_text())["results"][kind]
+            if m["metric"].startswith("projection pass of 100 statements with ")]
+    assert len(rows) == 1, rows
+    p50, p95 = (float(v) for v in rows[0]["value"].split(" / "))
+    assert 0 < p50 <= p95
+    assert rows[0]["note"].startswith("3 batches, one pass each")
