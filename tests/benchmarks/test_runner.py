@@ -246,3 +246,25 @@ def test_after_the_rebuild_single_passes_of_the_projection_are_timed(tmp_path) -
     p50, p95 = (float(v) for v in rows[0]["value"].split(" / "))
     assert 0 < p50 <= p95
     assert rows[0]["note"].startswith("3 batches, one pass each")
+
+
+def test_the_projection_cost_is_measured_in_alternating_rounds_each_giving_a_share(tmp_path) -> None:
+    output = tmp_path / "report.json"
+    postgres = postgres_url("bench")
+    args = [sys.executable, "-m", "benchmarks", "--quick", "--scale", "0.2", "--output", str(output),
+            "--phases", "projection"]
+    args += (["--databases", "postgresql", "--postgres-url", postgres] if postgres
+             else ["--databases", "sqlite"])
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    kind = "postgresql" if postgres else "sqlite"
+    rows = {m["metric"]: m for m in json.loads(output.read_text())["results"][kind]}
+    for who in ("1 client", "4 clients"):
+        rates = rows[f"ingest batch 100, {who}, with / without the projection"]["value"]
+        with_rate, without_rate = (float(v) for v in rates.split(" / "))
+        assert with_rate > 0 and without_rate > 0
+        share = rows[f"projection share of ingest time, {who}"]
+        assert abs(share["value"] - 100 * (1 - with_rate / without_rate)) < 1  # the rates are rounded
+        assert share["note"].startswith("800 statements each, in 8 alternating rounds (5 s cap each); "
+                                        "round by round "), share["note"]
+        assert "median" in share["note"]
