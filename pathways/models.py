@@ -275,8 +275,10 @@ class ProgressFact(Base):
     """
 
     __tablename__ = "progress_facts"
-    # Facts by identity, and by identity about the steps being derived (migration 0012).
-    __table_args__ = (Index("ix_progress_facts_identity_activity", "identity_value", "activity_iri"),)
+    # Facts by identity, and by identity about the steps being derived (migration 0012); by time,
+    # for the weekly participation (0013).
+    __table_args__ = (Index("ix_progress_facts_identity_activity", "identity_value", "activity_iri"),
+                      Index("ix_progress_facts_timestamp", "timestamp"))
 
     statement_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     sequence: Mapped[int] = mapped_column(BigInteger)  # no index: no query looks facts up by it

@@ -1,0 +1,71 @@
+"""Participation per week for the dashboards (``pathways.trends``): counted by the database."""
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+from cairn.accounts.services import Identity, add_identity
+from pathways import trends
+from pathways.catalogue import VERB_COMPLETED
+from pathways.models import ProgressFact
+from tests import factories
+from tests.pathways.conftest import make_pathway
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday: the weeks start on 9, 16 and 23 November
+_sequence = itertools.count(1)
+
+
+def _fact(db_session, identity: Identity, at: datetime, *, activity: str = "https://content.example.org/x",
+          voided: bool = False) -> None:
+    db_session.execute(ProgressFact.__table__.insert(), [{
+        "statement_id": str(uuid.uuid4()), "sequence": next(_sequence), "identity_kind": identity.kind,
+        "identity_value": identity.value, "verb": VERB_COMPLETED, "activity_iri": activity,
+        "timestamp": at, "voided_by": str(uuid.uuid4()) if voided else None}])
+
+
+def _learner(db_session, *identities: Identity):
+    user = factories.user(db_session)
+    for identity in identities:
+        add_identity(db_session, user, identity)
+    return user
+
+
+def _counts(db_session, **kwargs) -> list[tuple[str, int]]:
+    return [(w.week_start.date().isoformat(), w.active_learners)
+            for w in trends.weekly_activity(db_session, weeks=3, now=NOW, **kwargs)]
+
+
+def test_each_learner_counts_once_a_week_by_any_identity_in_weeks_of_utc(db_session) -> None:
+    ann_mail, ann_account = Identity("mbox", "mailto:ann@example.org"), \
+        Identity("account", "https://moodle.example.edu|ann")
+    bob, cat = Identity("mbox", "mailto:bob@example.org"), Identity("mbox", "mailto:cat@example.org")
+    ann = _learner(db_session, ann_mail, ann_account)
+    _learner(db_session, bob)
+    _learner(db_session, cat)
+    _fact(db_session, ann_mail, datetime(2026, 11, 23, 9, tzinfo=UTC))
+    _fact(db_session, ann_account, datetime(2026, 11, 24, 9, tzinfo=UTC))  # the same learner, once
+    _fact(db_session, bob, datetime(2026, 11, 22, 23, 59, 59, tzinfo=UTC))  # Sunday: the week before
+    _fact(db_session, bob, datetime(2026, 11, 23, 0, 30, tzinfo=timezone(timedelta(hours=1))))  # Sunday, UTC
+    _fact(db_session, bob, datetime(2026, 11, 23, 0, 0, tzinfo=UTC))  # Monday 00:00: this week
+    _fact(db_session, cat, datetime(2026, 11, 24, 9, tzinfo=UTC), voided=True)
+    _fact(db_session, cat, datetime(2026, 11, 8, 23, tzinfo=UTC))  # before the first week shown
+    _fact(db_session, Identity("mbox", "mailto:nobody@example.org"), datetime(2026, 11, 24, tzinfo=UTC))
+    db_session.flush()
+    assert _counts(db_session) == [("2026-11-09", 0), ("2026-11-16", 1), ("2026-11-23", 2)]
+    assert _counts(db_session, learner_ids=[ann.id]) == [("2026-11-09", 0), ("2026-11-16", 0),
+                                                         ("2026-11-23", 1)]
+    assert _counts(db_session, learner_ids=[]) == [("2026-11-09", 0), ("2026-11-16", 0), ("2026-11-23", 0)]
+
+
+def test_a_pathway_counts_the_statements_about_its_steps_only(db_session) -> None:
+    detail = make_pathway(db_session, steps=2)
+    ann, bob = Identity("mbox", "mailto:ann@example.org"), Identity("mbox", "mailto:bob@example.org")
+    _learner(db_session, ann)
+    _learner(db_session, bob)
+    _fact(db_session, ann, datetime(2026, 11, 17, tzinfo=UTC), activity=detail.steps[1].activity_iri)
+    _fact(db_session, bob, datetime(2026, 11, 17, tzinfo=UTC))  # about something else
+    db_session.flush()
+    assert _counts(db_session, pathway_id=detail.pathway.id) == [("2026-11-09", 0), ("2026-11-16", 1),
+                                                                 ("2026-11-23", 0)]
+    assert _counts(db_session) == [("2026-11-09", 0), ("2026-11-16", 2), ("2026-11-23", 0)]
