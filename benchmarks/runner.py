@@ -640,6 +640,7 @@ def phase_pages(run: Run) -> None:
             run.add("pages", f"admin compliance report ({kind}, JSON API) p50 / p95",
                     f"{percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f}", "ms",
                     note=f"{learners}, {len(latencies)} requests")
+        _time_dashboard(run, "before the store is loaded")
     else:
         run.skip("pages", "the admin compliance report is not on main yet")
     if run.features["portal"]:
@@ -939,6 +940,20 @@ def phase_rebuild(run: Run) -> None:
     run.add("memory", f"progress rebuild of {stored:,}: peak RSS", done.peak_mb, "MB", "< 200 MB")
     if done.returncode == 0:
         phase_projection_passes(run, stored)
+        if run.features["compliance_report"]:
+            _time_dashboard(run, f"with {stored:,} statements projected")
+
+
+def _time_dashboard(run: Run, when: str) -> None:
+    """The administrators' dashboard (its weekly participation reads the facts of the last weeks)."""
+    server = run.server
+    assert server is not None
+    server.cli("users", "create-admin", "--email", ADMIN[0], "--password", ADMIN[1], check=False)  # or made
+    admin = signed_in(run, *ADMIN)
+    latencies = _timed_gets(run, admin, f"{server.url}/admin/", run.sizes.query_repeats // 2 or 1)
+    run.add("pages", f"admin dashboard {when}: p50 / p95",
+            f"{percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f}", "ms",
+            note=f"{len(latencies)} requests, signed in through the form")
 
 
 # Batches of 100 projected after the rebuild before the measured ones (they warm the caches up).

@@ -230,7 +230,7 @@ def test_the_profiler_makes_its_directory(tmp_path) -> None:
     assert out.parent.is_dir()
 
 
-def test_after_the_rebuild_single_passes_of_the_projection_are_timed(tmp_path) -> None:
+def test_after_the_rebuild_single_passes_of_the_projection_and_the_dashboard_are_timed(tmp_path) -> None:
     output = tmp_path / "report.json"
     postgres = postgres_url("bench")
     args = [sys.executable, "-m", "benchmarks", "--quick", "--scale", "0.2", "--output", str(output),
@@ -246,6 +246,10 @@ def test_after_the_rebuild_single_passes_of_the_projection_are_timed(tmp_path) -
     p50, p95 = (float(v) for v in rows[0]["value"].split(" / "))
     assert 0 < p50 <= p95
     assert rows[0]["note"].startswith("3 batches, one pass each")
+    # And the administrators' dashboard, whose weekly participation reads the facts of recent weeks.
+    dashboard = [m for m in json.loads(output.read_text())["results"][kind]
+                 if m["metric"].startswith("admin dashboard with ")]
+    assert len(dashboard) == 1 and float(dashboard[0]["value"].split(" / ")[0]) > 0, dashboard
 
 
 def test_the_projection_cost_is_measured_in_alternating_rounds_each_giving_a_share(tmp_path) -> None:
