@@ -56,6 +56,31 @@ def test_each_learner_counts_once_a_week_by_any_identity_in_weeks_of_utc(db_sess
     assert _counts(db_session, learner_ids=[ann.id]) == [("2026-11-09", 0), ("2026-11-16", 0),
                                                          ("2026-11-23", 1)]
     assert _counts(db_session, learner_ids=[]) == [("2026-11-09", 0), ("2026-11-16", 0), ("2026-11-23", 0)]
+    # An audience of tens of thousands: SQLite takes them in groups, whose counts add up.
+    many = [*range(10**6, 10**6 + 40_000), ann.id]
+    assert _counts(db_session, learner_ids=many) == [("2026-11-09", 0), ("2026-11-16", 0), ("2026-11-23", 1)]
+
+
+def test_on_sqlite_a_large_scope_is_named_in_groups_its_statements_can_take(db_session, monkeypatch) -> None:
+    import sqlite3
+
+    import pytest
+    if db_session.get_bind().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL takes the learners as one array")
+    bob = Identity("mbox", "mailto:bob@example.org")
+    learner = _learner(db_session, bob)
+    _fact(db_session, bob, datetime(2026, 11, 17, tzinfo=UTC))
+    db_session.flush()
+    # Builds of SQLite take 999 or 32,766 values a statement (this one 250,000): as an older one would.
+    raw = db_session.connection().connection.driver_connection
+    before = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    monkeypatch.setattr(trends, "SQLITE_GROUP", 500)
+    try:
+        assert _counts(db_session, learner_ids=[*range(10**6, 10**6 + 2_000), learner.id]) == [
+            ("2026-11-09", 0), ("2026-11-16", 1), ("2026-11-23", 0)]
+    finally:
+        raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, before)
 
 
 def test_a_pathway_counts_the_statements_about_its_steps_only(db_session) -> None:
