@@ -71,7 +71,7 @@ def test_on_sqlite_a_large_scope_is_named_in_groups_its_statements_can_take(db_s
     learner = _learner(db_session, bob)
     _fact(db_session, bob, datetime(2026, 11, 17, tzinfo=UTC))
     db_session.flush()
-    # Builds of SQLite take 999 or 32,766 values a statement (this one 250,000): as an older one would.
+    # Builds of SQLite take 999, 32,766 or 250,000 values a statement: here as few as an older one.
     raw = db_session.connection().connection.driver_connection
     before = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
