@@ -36,26 +36,33 @@ def test_table_puts_each_database_in_its_own_column(tmp_path) -> None:
 
 
 @pytest.mark.e2e
-def test_quick_run_at_a_tiny_scale_measures_ingest_limit_and_queries_and_exits_zero(tmp_path) -> None:
-    # The suite runs the core phases only, to stay fast; .ci/run runs every phase with --quick.
+def _quick_run(tmp_path: Path, phases: str) -> tuple[str, list[dict], subprocess.CompletedProcess[str]]:
+    """``benchmarks --quick --scale 0.2`` on PostgreSQL if the tests have it, else SQLite, for
+    ``phases``: the database's name, its metrics from the JSON report and the finished process."""
     output = tmp_path / "report.json"
     args = [sys.executable, "-m", "benchmarks", "--quick", "--scale", "0.2", "--output", str(output),
-            "--phases", "ingest,limit,queries"]
+            "--phases", phases]
     postgres = postgres_url("bench")
     args += (["--databases", "postgresql", "--postgres-url", postgres] if postgres
              else ["--databases", "sqlite"])
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
-    report = json.loads(output.read_text())
     kind = "postgresql" if postgres else "sqlite"
-    phases = {m["phase"] for m in report["results"][kind]}
+    return kind, json.loads(output.read_text())["results"][kind], done
+
+
+def test_quick_run_at_a_tiny_scale_measures_ingest_limit_and_queries_and_exits_zero(tmp_path) -> None:
+    # The suite runs the core phases only, to stay fast; .ci/run runs every phase with --quick.
+    kind, results, done = _quick_run(tmp_path, "ingest,limit,queries")
+    postgres = kind == "postgresql"
+    phases = {m["phase"] for m in results}
     assert {"ingest", "limit", "queries"} <= phases
-    metrics = {m["metric"]: m["value"] for m in report["results"][kind]}
+    metrics = {m["metric"]: m["value"] for m in results}
     rates = [v for k, v in metrics.items() if k.startswith("batch ") and k.endswith(": statements/s")]
     assert len(rates) == 6 and all(rate > 0 for rate in rates)
     assert any(k.endswith("ingest / limit") and v > 0 for k, v in metrics.items())
     # Each run in two halves around two writes of its first half's rows (ingest, limit, limit, ingest).
-    notes = {m["metric"]: m["note"] for m in report["results"][kind]}
+    notes = {m["metric"]: m["note"] for m in results}
     assert all("2 writes of" in note for metric, note in notes.items()
                if metric.endswith("driver statements/s"))
     assert all("in two halves" in notes[metric] for metric in notes
@@ -231,38 +238,20 @@ def test_the_profiler_makes_its_directory(tmp_path) -> None:
 
 
 def test_after_the_rebuild_single_passes_of_the_projection_and_the_dashboard_are_timed(tmp_path) -> None:
-    output = tmp_path / "report.json"
-    postgres = postgres_url("bench")
-    args = [sys.executable, "-m", "benchmarks", "--quick", "--scale", "0.2", "--output", str(output),
-            "--phases", "queries,rebuild"]
-    args += (["--databases", "postgresql", "--postgres-url", postgres] if postgres
-             else ["--databases", "sqlite"])
-    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stdout + done.stderr
-    kind = "postgresql" if postgres else "sqlite"
-    rows = [m for m in json.loads(output.read_text())["results"][kind]
-            if m["metric"].startswith("projection pass of 100 statements with ")]
+    _kind, results, _done = _quick_run(tmp_path, "queries,rebuild")
+    rows = [m for m in results if m["metric"].startswith("projection pass of 100 statements with ")]
     assert len(rows) == 1, rows
     p50, p95 = (float(v) for v in rows[0]["value"].split(" / "))
     assert 0 < p50 <= p95
     assert rows[0]["note"].startswith("3 batches, one pass each")
     # And the administrators' dashboard, whose weekly participation reads the facts of recent weeks.
-    dashboard = [m for m in json.loads(output.read_text())["results"][kind]
-                 if m["metric"].startswith("admin dashboard with ")]
+    dashboard = [m for m in results if m["metric"].startswith("admin dashboard with ")]
     assert len(dashboard) == 1 and float(dashboard[0]["value"].split(" / ")[0]) > 0, dashboard
 
 
 def test_the_projection_cost_is_measured_in_alternating_rounds_each_giving_a_share(tmp_path) -> None:
-    output = tmp_path / "report.json"
-    postgres = postgres_url("bench")
-    args = [sys.executable, "-m", "benchmarks", "--quick", "--scale", "0.2", "--output", str(output),
-            "--phases", "projection"]
-    args += (["--databases", "postgresql", "--postgres-url", postgres] if postgres
-             else ["--databases", "sqlite"])
-    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stdout + done.stderr
-    kind = "postgresql" if postgres else "sqlite"
-    rows = {m["metric"]: m for m in json.loads(output.read_text())["results"][kind]}
+    _kind, results, _done = _quick_run(tmp_path, "projection")
+    rows = {m["metric"]: m for m in results}
     for who in ("1 client", "4 clients"):
         rates = rows[f"ingest batch 100, {who}, with / without the projection"]["value"]
         with_rate, without_rate = (float(v) for v in rates.split(" / "))
