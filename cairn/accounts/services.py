@@ -169,6 +169,16 @@ def count_users(session: Session, *, search: str = "", role: str | None = None,
     return int(session.scalar(select(func.count()).select_from(matching)) or 0)
 
 
+def find_users(session: Session, *, search: str = "", role: str | None = None, limit: int,
+               among: Iterable[int] | None = None) -> tuple[list[User], int]:
+    """The first ``limit`` users ``list_users`` lists, and how many match in all (counted only when
+    the list is full: else it is the list's length)."""
+    among = None if among is None else set(among)
+    found = list_users(session, search=search, role=role, limit=limit, among=among)
+    total = count_users(session, search=search, role=role, among=among) if len(found) == limit else len(found)
+    return found, total
+
+
 def update_user(session: Session, user: User, *, name: str, role: str, active: bool,
                 attributes: dict) -> User:
     """Change a user's name, role, active flag and learner attributes (used by audience rules)."""

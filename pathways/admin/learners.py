@@ -70,9 +70,8 @@ def learners() -> str:
     # Instructors find the learners of their classes only: filtered in the query, so that the first
     # hundred are theirs (filtered afterwards, the hundred could hold none of them).
     allowed = access.report_scope(get_session(), viewer)
-    found = accounts.list_users(get_session(), search=q, limit=SEARCH_LIMIT, among=allowed) if q else []
-    matches = accounts.count_users(get_session(), search=q, among=allowed) if len(found) == SEARCH_LIMIT \
-        else len(found)
+    found, matches = accounts.find_users(get_session(), search=q, limit=SEARCH_LIMIT, among=allowed) \
+        if q else ([], 0)
     return render_template("pathways_admin/learners.html", q=q, found=found, matches=matches)
 
 

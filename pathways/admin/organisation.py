@@ -34,11 +34,9 @@ def _people(chosen: list[int] | None = None) -> dict[str, Any]:
     person is no way to pick among 30,000, and a silent one hid everyone past it."""
     session = get_session()
     search = request.args.get("people", "").strip()
-    found = accounts.list_users(session, search=search, limit=PICKER_LIMIT)
+    found, total = accounts.find_users(session, search=search, limit=PICKER_LIMIT)
     listed = {u.id for u in found}
-    unlisted = [i for i in chosen or [] if i not in listed]
-    found += list(accounts.users_by_ids(session, unlisted).values())
-    total = accounts.count_users(session, search=search) if len(listed) == PICKER_LIMIT else len(listed)
+    found += list(accounts.users_by_ids(session, [i for i in chosen or [] if i not in listed]).values())
     return {"people": found, "people_total": total, "people_search": search}
 
 
