@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, false, text
+from sqlalchemy import (BigInteger, Boolean, Index, Integer, LargeBinary, PrimaryKeyConstraint, String, false,
+                        text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cairn.db import IRI, Base, IntPK, Json, Timestamp, UTCDateTime, utcnow
@@ -65,27 +66,33 @@ class Statement(Base):
 
 
 class StatementAgent(Base):
-    """An identity a statement mentions: ``direct`` for actor/object, otherwise only related."""
+    """An identity a statement mentions: ``direct`` for actor/object, otherwise only related.
+
+    A statement names each identity once here (``direct`` if it does so directly anywhere), so the
+    identity and the statement's sequence are the key, and its index is the one the agent filter
+    reads (migration 0014: no surrogate id, no index by sequence alone, which no query read).
+    """
 
     __tablename__ = "lrs_statement_agents"
-    __table_args__ = (Index("ix_lrs_statement_agents_ifi_sequence", "ifi", "sequence"),)
+    __table_args__ = (PrimaryKeyConstraint("ifi", "sequence", name="pk_lrs_statement_agents"),)
 
-    id: Mapped[IntPK]
     # The statement's sequence. No foreign key (migration 0009): the row is written in the same SQL
     # statement as its statement, which is never deleted, and checking each row cost half the insert.
-    sequence: Mapped[int] = mapped_column(SequenceNumber, index=True)
+    sequence: Mapped[int] = mapped_column(SequenceNumber)
     ifi: Mapped[str] = mapped_column(String(2100))
     direct: Mapped[bool] = mapped_column(Boolean)
 
 
 class StatementActivity(Base):
-    """An activity a statement mentions: ``direct`` when it is the object, otherwise only related."""
+    """An activity a statement mentions: ``direct`` when it is the object, otherwise only related.
+
+    Once per statement, keyed as ``StatementAgent`` is: by the activity and the statement's sequence.
+    """
 
     __tablename__ = "lrs_statement_activities"
-    __table_args__ = (Index("ix_lrs_statement_activities_activity_sequence", "activity_id", "sequence"),)
+    __table_args__ = (PrimaryKeyConstraint("activity_id", "sequence", name="pk_lrs_statement_activities"),)
 
-    id: Mapped[IntPK]
-    sequence: Mapped[int] = mapped_column(SequenceNumber, index=True)  # no foreign key: see StatementAgent
+    sequence: Mapped[int] = mapped_column(SequenceNumber)  # no foreign key: see StatementAgent
     activity_id: Mapped[IRI]
     direct: Mapped[bool] = mapped_column(Boolean)
 
