@@ -340,6 +340,20 @@ class Among:
         return select(*found.c).select_from(each.join(found, true())).subquery()
 
 
+def in_values(session: Session, column: Any, values: Iterable[Any]) -> Any:
+    """``column IN values`` as one parameter however many values there are: an array on PostgreSQL,
+    a JSON array read by ``json_each`` on SQLite.
+
+    An IN list is a parameter a value, and SQLite builds take 999, 32,766 or 250,000 parameters a
+    statement: an instructor's learners or an audience (tens of thousands) may be more.
+    """
+    values = sorted(set(values))
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    each = func.json_each(bindparam(None, jsoncodec.dumps_str(values))).table_valued("value")
+    return column.in_(select(each.c.value))
+
+
 _BUILT: dict[tuple[Callable[..., Any], str], Any] = {}
 
 # See ``reuse_plans``; also part of the store's lock statement (``lrs.statements``), saving a round trip.

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ARRAY, Integer, any_, bindparam, distinct, func, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import UserIdentity
-from cairn.db import utcnow
+from cairn.db import in_values, utcnow
 from pathways.models import Pathway, PathwayProgress, ProgressFact
 
 
@@ -52,11 +52,9 @@ def weekly_activity(session: Session, *, weeks: int = 12, now: datetime | None =
         pathway = session.get(Pathway, pathway_id)
         activities = [s.activity_iri for s in pathway.steps] if pathway else []
         facts = facts.where(ProgressFact.activity_iri.in_(activities or [""]))
-    active: dict[datetime, int] = {}
-    for query in _among_learners(session, facts, scope):
-        for start, count in session.execute(query):
-            # Groups of learners are disjoint: their counts add up.
-            active[_as_monday(start)] = active.get(_as_monday(start), 0) + count
+    if scope is not None:
+        facts = facts.where(in_values(session, UserIdentity.user_id, scope))
+    active = {_as_monday(start): count for start, count in session.execute(facts)}
     done: dict[datetime, int] = {}
     completions = select(PathwayProgress.user_id, PathwayProgress.completed_at).where(
         PathwayProgress.completed_at.is_not(None), PathwayProgress.completed_at >= first)
@@ -67,23 +65,6 @@ def weekly_activity(session: Session, *, weeks: int = 12, now: datetime | None =
             done[_monday(completed_at)] = done.get(_monday(completed_at), 0) + 1
     weeks_list = [first + timedelta(weeks=n) for n in range(weeks)]
     return [WeekCount(w, active.get(w, 0), done.get(w, 0)) for w in weeks_list]
-
-
-SQLITE_GROUP = 5_000  # learners a query names on SQLite, whose statements take at most 32,766 values
-
-
-def _among_learners(session: Session, facts: Any, scope: set[int] | None) -> list[Any]:
-    """``facts`` for the learners of ``scope`` (all when None): one query on PostgreSQL (an array),
-    on SQLite one per group of ``SQLITE_GROUP`` (an audience may have tens of thousands)."""
-    if scope is None:
-        return [facts]
-    ids = sorted(scope)
-    if not ids:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        return [facts.where(UserIdentity.user_id == any_(bindparam("learners", ids, type_=ARRAY(Integer))))]
-    return [facts.where(UserIdentity.user_id.in_(ids[n:n + SQLITE_GROUP]))
-            for n in range(0, len(ids), SQLITE_GROUP)]
 
 
 def _week_start(session: Session, timestamp: Any) -> Any:

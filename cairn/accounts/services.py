@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from cairn.accounts.models import ROLES, User, UserIdentity
+from cairn.db import in_values
 from cairn.errors import CairnError, Conflict
 
 MIN_PASSWORD_LENGTH = 8
@@ -142,10 +143,11 @@ def get_user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
-def _users_matching(search: str, role: str | None, among: Iterable[int] | None = None) -> Any:
+def _users_matching(session: Session, search: str, role: str | None,
+                    among: Iterable[int] | None = None) -> Any:
     query = select(User)
     if among is not None:
-        query = query.where(User.id.in_(sorted(set(among))))
+        query = query.where(in_values(session, User.id, among))
     if search.strip():
         pattern = f"%{search.strip().lower()}%"
         query = query.where(or_(func.lower(User.name).like(pattern), func.lower(User.email).like(pattern)))
@@ -158,14 +160,15 @@ def list_users(session: Session, *, search: str = "", role: str | None = None, l
                offset: int = 0, among: Iterable[int] | None = None) -> list[User]:
     """Users whose name or email contains ``search`` (case-insensitive), by name; ``offset`` skips
     that many (a page); ``among``: only these ids."""
-    query = _users_matching(search, role, among).order_by(User.name, User.id).offset(offset).limit(limit)
+    query = _users_matching(session, search, role, among).order_by(User.name, User.id)
+    query = query.offset(offset).limit(limit)
     return list(session.scalars(query))
 
 
 def count_users(session: Session, *, search: str = "", role: str | None = None,
                 among: Iterable[int] | None = None) -> int:
     """How many users ``list_users`` would list with no limit."""
-    matching = _users_matching(search, role, among).subquery()
+    matching = _users_matching(session, search, role, among).subquery()
     return int(session.scalar(select(func.count()).select_from(matching)) or 0)
 
 
