@@ -16,12 +16,15 @@ from typing import Annotated, Any
 
 from flask import Flask, current_app, g, has_request_context, request
 from flask.testing import FlaskClient
-from sqlalchemy import (JSON, BigInteger, DateTime, Engine, Integer, MetaData, String, any_, bindparam,
-                        create_engine, event, func, literal_column, select, text, true)
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Engine, Integer, MetaData, String, any_,
+                        bindparam, create_engine, event, func, literal_column, select, text, true)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator
 
 from cairn import jsoncodec
@@ -340,18 +343,44 @@ class Among:
         return select(*found.c).select_from(each.join(found, true())).subquery()
 
 
-def in_values(session: Session, column: Any, values: Iterable[Any]) -> Any:
-    """``column IN values`` as one parameter however many values there are: an array on PostgreSQL,
-    a JSON array read by ``json_each`` on SQLite.
+class _InValues(ColumnElement[bool]):
+    """``column IN values`` bound as one parameter (``in_values``)."""
 
-    An IN list is a parameter a value, and SQLite builds take 999, 32,766 or 250,000 parameters a
-    statement: an instructor's learners or an audience (tens of thousands) may be more.
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True  # a condition as it is (SQLite would otherwise compare it to 1)
+    # The values go as both forms; each database's compiler renders (and so binds) only its own.
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("array", InternalTraversal.dp_clauseelement),
+                           ("json", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: Any, values: Iterable[Any]) -> None:
+        listed = sorted(set(values))
+        self.column = column
+        self.array = bindparam(None, listed, type_=ARRAY(column.type))
+        self.json = bindparam(None, jsoncodec.dumps_str(listed), type_=String())
+
+
+def in_values(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN values`` as one parameter however many values there are: an array on PostgreSQL
+    (``= ANY``), a JSON array read by ``json_each`` on SQLite.
+
+    An IN list is a parameter a value: PostgreSQL takes at most 65,535 a statement, SQLite builds
+    999, 32,766 or 250,000, and an audience, an instructor's learners or a rule's members may be
+    tens of thousands.
     """
-    values = sorted(set(values))
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    each = func.json_each(bindparam(None, jsoncodec.dumps_str(values))).table_valued("value")
-    return column.in_(select(each.c.value))
+    return _InValues(column, values)
+
+
+@compiles(_InValues)
+def _compile_in_json(element: _InValues, compiler: Any, **kw: Any) -> str:
+    values = compiler.process(element.json, **kw)
+    return f"{compiler.process(element.column, **kw)} IN (SELECT value FROM json_each({values}))"
+
+
+@compiles(_InValues, "postgresql")
+def _compile_in_array(element: _InValues, compiler: Any, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} = ANY ({compiler.process(element.array, **kw)})"
 
 
 _BUILT: dict[tuple[Callable[..., Any], str], Any] = {}

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User
-from cairn.db import utcnow
+from cairn.db import in_values, utcnow
 from lrs import services as lrs_services
 from pathways.assessments import _actor
 from pathways.catalogue import VERB_ATTENDED, VERB_READ, VERB_VOIDED
@@ -130,7 +130,7 @@ def attendance_sheet(session: Session, step_id: int, learner_ids: list[int]) -> 
     attended = {}
     for user_id, statement_id in _attendance_facts(session, step):
         attended.setdefault(user_id, statement_id)
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(learner_ids or [-1])))}
+    users = {u.id: u for u in session.scalars(select(User).where(in_values(User.id, learner_ids)))}
     return [AttendanceEntry(uid, users[uid].name, uid in attended, attended.get(uid))
             for uid in sorted(users, key=lambda i: users[i].name)]
 

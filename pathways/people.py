@@ -16,7 +16,7 @@ from sqlalchemy import (ColumnElement, Select, String, and_, exists, false, lite
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User
-from cairn.db import Among, built_once, read_built, utcnow
+from cairn.db import Among, built_once, in_values, read_built, utcnow
 from pathways.errors import InvalidInput, NotFound
 from pathways.models import (CLASS_ROLES, AcademicClass, Assignment, Audience, AudienceMember, ClassMember,
                              Pathway)
@@ -612,7 +612,7 @@ def past_due_clause(late: LateAssignments | None, user_id: Any, lineage: Any) ->
                     .join(AudienceMember, AudienceMember.audience_id == Assignment.audience_id)
                     .where(late.condition, Assignment.lineage == lineage, AudienceMember.user_id == user_id))]
     for audience_id, members in late.rule_members.items():
-        reach.append(and_(user_id.in_(members or [-1]), exists(select(Assignment.id).where(
+        reach.append(and_(in_values(user_id, members), exists(select(Assignment.id).where(
             late.condition, Assignment.lineage == lineage, Assignment.audience_id == audience_id))))
     return or_(*reach)
 
@@ -630,7 +630,7 @@ def past_due_pairs(late: LateAssignments) -> Select[Any]:
     for audience_id, members in late.rule_members.items():
         parts.append(select(User.id, Assignment.lineage)
                      .join(Assignment, Assignment.audience_id == audience_id)
-                     .where(late.condition, User.id.in_(members or [-1])))
+                     .where(late.condition, in_values(User.id, members)))
     return union(*parts)
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User, UserIdentity
-from cairn.db import REUSE_PLANS_SQL, Among, read_built, reuse_plans
+from cairn.db import REUSE_PLANS_SQL, Among, in_values, read_built, reuse_plans
 from pathways.catalogue import VERB_EARNED, step_info
 from pathways.derive import derive_pathway
 from pathways.facts import Affected, StoredStatementLike, apply_statements
@@ -331,7 +331,7 @@ def _refresh_changed_people(session: Session) -> None:
         session.flush()  # the commit's own flush comes after this event: collect its changes now
     pending = session.info.pop(PEOPLE_CHANGED, None)
     if pending and not session.info.get("pathways.projecting"):
-        existing = set(session.scalars(select(User.id).where(User.id.in_(sorted(pending)))))
+        existing = set(session.scalars(select(User.id).where(in_values(User.id, pending))))
         if existing:
             refresh_users(session, existing)
             session.info.pop(PEOPLE_CHANGED, None)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from cairn.accounts.models import User
 from cairn.accounts.services import identities_of
-from cairn.db import utcnow
+from cairn.db import in_values, utcnow
 from lrs import services as lrs_services
 from pathways.errors import InvalidInput
 from pathways.models import CertificationAward, Pathway, PathwayProgress
@@ -129,7 +129,7 @@ def _progress_query(scope: set[int] | None, *, pathway_id: int | None, include_a
     if pathway_id is not None:
         query = query.where(PathwayProgress.pathway_id == pathway_id)
     if scope is not None:
-        query = query.where(PathwayProgress.user_id.in_(sorted(scope) or [-1]))
+        query = query.where(in_values(PathwayProgress.user_id, scope))
     return query
 
 
@@ -311,7 +311,7 @@ def certifications_report(session: Session, *, learner_ids: Iterable[int] | None
         .join(Pathway, Pathway.id == CertificationAward.pathway_id) \
         .join(User, User.id == CertificationAward.user_id)
     if learner_ids is not None:
-        query = query.where(CertificationAward.user_id.in_(sorted(set(learner_ids)) or [-1]))
+        query = query.where(in_values(CertificationAward.user_id, learner_ids))
     if pathway_id is not None:
         query = query.where(CertificationAward.pathway_id == pathway_id)
     now = utcnow()

@@ -53,7 +53,7 @@ def weekly_activity(session: Session, *, weeks: int = 12, now: datetime | None =
         activities = [s.activity_iri for s in pathway.steps] if pathway else []
         facts = facts.where(ProgressFact.activity_iri.in_(activities or [""]))
     if scope is not None:
-        facts = facts.where(in_values(session, UserIdentity.user_id, scope))
+        facts = facts.where(in_values(UserIdentity.user_id, scope))
     active = {_as_monday(start): count for start, count in session.execute(facts)}
     done: dict[datetime, int] = {}
     completions = select(PathwayProgress.user_id, PathwayProgress.completed_at).where(

@@ -129,3 +129,19 @@ def db_session(app: Flask) -> Iterator[Session]:
 @pytest.fixture()
 def dialect(engine: Engine) -> str:
     return engine.dialect.name
+
+
+@pytest.fixture()
+def few_sqlite_parameters(connection: Connection) -> Iterator[int]:
+    """On SQLite, the test's connection takes only 999 parameters a statement, as older builds do
+    (others take 32,766 or 250,000); yields the most any database here takes in one statement
+    (PostgreSQL: 65,535), so that a test can go past it."""
+    if connection.dialect.name != "sqlite":
+        yield 65_535
+        return
+    import sqlite3
+    raw = connection.connection.driver_connection
+    before = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    yield 999
+    raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, before)

@@ -136,7 +136,7 @@ def users_by_ids(session: Session, ids: Iterable[int]) -> dict[int, User]:
     ids = list(ids)
     if not ids:
         return {}
-    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)))}
+    return {u.id: u for u in session.scalars(select(User).where(in_values(User.id, ids)))}
 
 
 def get_user(session: Session, user_id: int) -> User | None:
@@ -147,7 +147,7 @@ def _users_matching(session: Session, search: str, role: str | None,
                     among: Iterable[int] | None = None) -> Any:
     query = select(User)
     if among is not None:
-        query = query.where(in_values(session, User.id, among))
+        query = query.where(in_values(User.id, among))
     if search.strip():
         pattern = f"%{search.strip().lower()}%"
         query = query.where(or_(func.lower(User.name).like(pattern), func.lower(User.email).like(pattern)))

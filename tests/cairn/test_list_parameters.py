@@ -1,6 +1,8 @@
 """List parameters (``cairn.db.Among``) reach the database as they are, whatever their characters."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pytest
 from sqlalchemy import Integer, String, bindparam, column, func, select, table, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -31,3 +33,28 @@ def test_list_parameters_reach_the_server_as_they_are(db_session, values) -> Non
         numbers = db_session.scalars(select(func.unnest(bindparam("n", type_=ARRAY(Integer)))),
                                      {"n": [1, 2**31 - 1, -5]}).all()
         assert numbers == [1, 2**31 - 1, -5]
+
+
+@pytest.mark.parametrize("kind", ["integers", "strings"])
+def test_in_values_is_one_parameter_past_what_a_statement_takes(db_session, few_sqlite_parameters,
+                                                                  kind) -> None:
+    """``in_values``: past the parameters a statement takes (PostgreSQL 65,535; SQLite 999 here), one
+    parameter: an array on PostgreSQL, JSON on SQLite, whose values come back with their types."""
+    name = "in_values_probe"
+    db_session.execute(text(f"CREATE TEMPORARY TABLE {name} (n integer, s varchar(40))"))
+    db_session.execute(text(f"INSERT INTO {name} (n, s) VALUES (:n, :s)"),
+                       [{"n": n, "s": f"v{n}"} for n in (1, 7, 10**6 + 5, 2**31 - 1)])
+    probe = table(name, column("n", Integer), column("s", String))
+    many = range(10**6, 10**6 + few_sqlite_parameters + 1)
+    picked = probe.c.n if kind == "integers" else probe.c.s
+
+    def found(values: list) -> list:
+        return sorted(db_session.scalars(select(probe.c.n).where(db.in_values(picked, values))))
+
+    def of(numbers: Iterable[int]) -> list:
+        return list(numbers) if kind == "integers" else [f"v{n}" for n in numbers]
+
+    assert found(of([*many, 7, 2**31 - 1])) == [7, 10**6 + 5, 2**31 - 1]
+    assert found(of([1, 1, 7])) == [1, 7]  # the same statement again, other values (its cached form)
+    assert found([]) == []
+    assert found(of([*many])) == [10**6 + 5]

@@ -158,3 +158,21 @@ def test_the_learner_home_page_runs_as_many_queries_for_many_pathways_as_for_one
         certified_pathway(n)
     assert len(services.learner_certifications(db_session, learner.id)) == 5
     assert home_queries() == one
+
+
+def test_a_scope_past_the_parameters_a_statement_takes_reports_as_its_learners_do(
+        db_session, store, few_sqlite_parameters) -> None:
+    """An instructor's scope of tens of thousands of learners is one parameter (``cairn.db.in_values``)."""
+    world = _varied_world(db_session, store)
+    mine = [u.id for u in world["learners"]]
+    many = [*range(10**6, 10**6 + few_sqlite_parameters + 1), *mine]
+
+    def rows(learners: list[int], status: str | None = None) -> tuple:
+        return reports.progress_report(db_session, now=T0, status=status, learner_ids=learners,
+                                       limit=1000).rows
+
+    assert rows(many) == rows(mine) and rows(mine)  # not vacuous
+    assert rows(many, "overdue") == rows(mine, "overdue") and rows(mine, "overdue")
+    certified = reports.certifications_report(db_session, learner_ids=mine)
+    assert reports.certifications_report(db_session, learner_ids=many) == certified and certified
+    assert reports.progress_report(db_session, now=T0, learner_ids=[], limit=1000).rows == ()

@@ -61,25 +61,14 @@ def test_each_learner_counts_once_a_week_by_any_identity_in_weeks_of_utc(db_sess
     assert _counts(db_session, learner_ids=many) == [("2026-11-09", 0), ("2026-11-16", 0), ("2026-11-23", 1)]
 
 
-def test_a_large_scope_is_one_parameter_whatever_sqlites_limit(db_session) -> None:
-    import sqlite3
-
-    import pytest
-    if db_session.get_bind().dialect.name != "sqlite":
-        pytest.skip("PostgreSQL takes the learners as one array")
+def test_a_scope_past_the_parameters_a_statement_takes_is_one_parameter(db_session,
+                                                                       few_sqlite_parameters) -> None:
     bob = Identity("mbox", "mailto:bob@example.org")
     learner = _learner(db_session, bob)
     _fact(db_session, bob, datetime(2026, 11, 17, tzinfo=UTC))
     db_session.flush()
-    # Builds of SQLite take 999, 32,766 or 250,000 values a statement: here as few as an older one.
-    raw = db_session.connection().connection.driver_connection
-    before = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
-    try:
-        assert _counts(db_session, learner_ids=[*range(10**6, 10**6 + 2_000), learner.id]) == [
-            ("2026-11-09", 0), ("2026-11-16", 1), ("2026-11-23", 0)]
-    finally:
-        raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, before)
+    scope = [*range(10**6, 10**6 + few_sqlite_parameters + 1), learner.id]
+    assert _counts(db_session, learner_ids=scope) == [("2026-11-09", 0), ("2026-11-16", 1), ("2026-11-23", 0)]
 
 
 def test_a_pathway_counts_the_statements_about_its_steps_only(db_session) -> None:
