@@ -1,4 +1,4 @@
-"""List parameters (``cairn.db.Among``) reach the database as they are, whatever their characters."""
+"""List parameters (``cairn.db.Among``, ``cairn.db.in_values``) reach the database as they are."""
 from __future__ import annotations
 
 from collections.abc import Iterable
