@@ -35,7 +35,6 @@ def test_table_puts_each_database_in_its_own_column(tmp_path) -> None:
         ["ingest", "rate", "10.0", "20.0", "/s", ">= 5", ""]
 
 
-@pytest.mark.e2e
 def _quick_run(tmp_path: Path, phases: str) -> tuple[str, list[dict], subprocess.CompletedProcess[str]]:
     """``benchmarks --quick --scale 0.2`` on PostgreSQL if the tests have it, else SQLite, for
     ``phases``: the database's name, its metrics from the JSON report and the finished process."""
@@ -51,6 +50,7 @@ def _quick_run(tmp_path: Path, phases: str) -> tuple[str, list[dict], subprocess
     return kind, json.loads(output.read_text())["results"][kind], done
 
 
+@pytest.mark.e2e
 def test_quick_run_at_a_tiny_scale_measures_ingest_limit_and_queries_and_exits_zero(tmp_path) -> None:
     # The suite runs the core phases only, to stay fast; .ci/run runs every phase with --quick.
     kind, results, done = _quick_run(tmp_path, "ingest,limit,queries")
@@ -237,6 +237,7 @@ def test_the_profiler_makes_its_directory(tmp_path) -> None:
     assert out.parent.is_dir()
 
 
+@pytest.mark.e2e
 def test_after_the_rebuild_single_passes_of_the_projection_and_the_dashboard_are_timed(tmp_path) -> None:
     _kind, results, _done = _quick_run(tmp_path, "queries,rebuild")
     rows = [m for m in results if m["metric"].startswith("projection pass of 100 statements with ")]
@@ -249,6 +250,7 @@ def test_after_the_rebuild_single_passes_of_the_projection_and_the_dashboard_are
     assert len(dashboard) == 1 and float(dashboard[0]["value"].split(" / ")[0]) > 0, dashboard
 
 
+@pytest.mark.e2e
 def test_the_projection_cost_is_measured_in_alternating_rounds_each_giving_a_share(tmp_path) -> None:
     _kind, results, _done = _quick_run(tmp_path, "projection")
     rows = {m["metric"]: m for m in results}
