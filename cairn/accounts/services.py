@@ -143,8 +143,7 @@ def get_user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
-def _users_matching(session: Session, search: str, role: str | None,
-                    among: Iterable[int] | None = None) -> Any:
+def _users_matching(search: str, role: str | None, among: Iterable[int] | None = None) -> Any:
     query = select(User)
     if among is not None:
         query = query.where(in_values(User.id, among))
@@ -160,15 +159,14 @@ def list_users(session: Session, *, search: str = "", role: str | None = None, l
                offset: int = 0, among: Iterable[int] | None = None) -> list[User]:
     """Users whose name or email contains ``search`` (case-insensitive), by name; ``offset`` skips
     that many (a page); ``among``: only these ids."""
-    query = _users_matching(session, search, role, among).order_by(User.name, User.id)
-    query = query.offset(offset).limit(limit)
+    query = _users_matching(search, role, among).order_by(User.name, User.id).offset(offset).limit(limit)
     return list(session.scalars(query))
 
 
 def count_users(session: Session, *, search: str = "", role: str | None = None,
                 among: Iterable[int] | None = None) -> int:
     """How many users ``list_users`` would list with no limit."""
-    matching = _users_matching(session, search, role, among).subquery()
+    matching = _users_matching(search, role, among).subquery()
     return int(session.scalar(select(func.count()).select_from(matching)) or 0)
 
 
