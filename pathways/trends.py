@@ -55,14 +55,15 @@ def weekly_activity(session: Session, *, weeks: int = 12, now: datetime | None =
     if scope is not None:
         facts = facts.where(in_values(UserIdentity.user_id, scope))
     active = {_as_monday(start): count for start, count in session.execute(facts)}
-    done: dict[datetime, int] = {}
-    completions = select(PathwayProgress.user_id, PathwayProgress.completed_at).where(
-        PathwayProgress.completed_at.is_not(None), PathwayProgress.completed_at >= first)
+    # Completions likewise: a row a week, the learners' scope in the query.
+    finished = _week_start(session, PathwayProgress.completed_at)
+    completions = select(finished, func.count()).where(
+        PathwayProgress.completed_at.is_not(None), PathwayProgress.completed_at >= first).group_by(finished)
     if pathway_id is not None:
         completions = completions.where(PathwayProgress.pathway_id == pathway_id)
-    for user_id, completed_at in session.execute(completions):
-        if scope is None or user_id in scope:
-            done[_monday(completed_at)] = done.get(_monday(completed_at), 0) + 1
+    if scope is not None:
+        completions = completions.where(in_values(PathwayProgress.user_id, scope))
+    done = {_as_monday(start): count for start, count in session.execute(completions)}
     weeks_list = [first + timedelta(weeks=n) for n in range(weeks)]
     return [WeekCount(w, active.get(w, 0), done.get(w, 0)) for w in weeks_list]
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from cairn.accounts.services import Identity, add_identity
 from pathways import trends
 from pathways.catalogue import VERB_COMPLETED
-from pathways.models import ProgressFact
+from pathways.models import PathwayProgress, ProgressFact
 from tests import factories
 from tests.pathways.conftest import make_pathway
 
@@ -82,3 +82,29 @@ def test_a_pathway_counts_the_statements_about_its_steps_only(db_session) -> Non
     assert _counts(db_session, pathway_id=detail.pathway.id) == [("2026-11-09", 0), ("2026-11-16", 1),
                                                                  ("2026-11-23", 0)]
     assert _counts(db_session) == [("2026-11-09", 0), ("2026-11-16", 2), ("2026-11-23", 0)]
+
+
+def test_completions_count_a_week_in_utc_by_scope_and_pathway(db_session, few_sqlite_parameters) -> None:
+    first, second, third = (make_pathway(db_session, steps=1) for _ in range(3))
+    ann, bob = _learner(db_session), _learner(db_session)
+    db_session.flush()
+    an_hour_east = timezone(timedelta(hours=1))
+    for user, pathway, at in ((ann, first, datetime(2026, 11, 23, 0, 0, tzinfo=UTC)),  # Monday 00:00
+                              (bob, first, datetime(2026, 11, 22, 23, 59, tzinfo=UTC)),  # the Sunday before
+                              (bob, second, datetime(2026, 11, 23, 0, 30, tzinfo=an_hour_east)),  # Sunday
+                              (ann, second, datetime(2026, 11, 1, tzinfo=UTC)),  # before the first week shown
+                              (ann, third, None)):  # not completed
+        db_session.execute(PathwayProgress.__table__.insert(), [{
+            "user_id": user.id, "pathway_id": pathway.pathway.id,
+            "status": "completed" if at else "in_progress", "percent": 100 if at else 50,
+            "attempts": 1, "renewal_percent": 0, "evidence": {}, "completed_at": at}])
+    db_session.flush()
+
+    def done(**kwargs) -> list[int]:
+        return [w.completions for w in trends.weekly_activity(db_session, weeks=3, now=NOW, **kwargs)]
+
+    assert done() == [0, 2, 1]
+    assert done(learner_ids=[ann.id]) == [0, 0, 1]
+    assert done(learner_ids=[*range(10**6, 10**6 + few_sqlite_parameters + 1), bob.id]) == [0, 2, 0]
+    assert done(learner_ids=[]) == [0, 0, 0]
+    assert done(pathway_id=first.pathway.id) == [0, 1, 1]
