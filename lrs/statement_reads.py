@@ -6,11 +6,12 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import literal_column, select
+from sqlalchemy import literal_column, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnClause
 
 from cairn import jsoncodec
+from cairn.db import in_values
 from lrs.models import Statement
 from lrs.statements import StoredStatement
 
@@ -49,13 +50,18 @@ StatementMembers = tuple[str, int, datetime, bool, list[list[Any] | None]]
 
 
 def statement_member_pages(session: Session, paths: Sequence[tuple[str, ...]], *, after_sequence: int = 0,
-                           batch_size: int = 1000) -> Iterator[list[StatementMembers]]:
+                           batch_size: int = 1000, objects: Sequence[str] | None = None,
+                           registrations: Sequence[str] | None = None) -> Iterator[list[StatementMembers]]:
     """Every statement after ``after_sequence``, in sequence order, a page at a time, as bare members.
 
     For readers of every statement that look at a few members (a projection replay): the database
     extracts them, so the rest of each document (definitions, extensions) is neither sent nor
     parsed, and no object is built per statement. Each member is [value] (JSON null: [None]), or
     None where the statement has none, so that absent and null stay apart.
+
+    ``objects`` / ``registrations`` (either or both): only the statements whose object is one of
+    these activities or whose context registration (lower case) is one of these, found by the
+    indexes of those filters.
     """
     for path in paths:
         if not path or not all(_PATH_PART.fullmatch(part) for part in path):
@@ -79,8 +85,15 @@ def statement_member_pages(session: Session, paths: Sequence[tuple[str, ...]], *
                             % {"p": ".".join(path)} for path in paths)
         parts = literal_column(f"json_array({members})")
 
+    chosen = []
+    if objects is not None:
+        chosen.append(in_values(table.c.object_activity_id, objects))
+    if registrations is not None:
+        chosen.append(in_values(table.c.registration, registrations))
+
     def page_after(last: int) -> Any:
-        page = select(*columns).where(table.c.sequence > last).order_by(table.c.sequence).limit(batch_size)
+        page = select(*columns).where(table.c.sequence > last, *([or_(*chosen)] if chosen else []))
+        page = page.order_by(table.c.sequence).limit(batch_size)
         if not postgresql:
             return page.add_columns(parts)
         doc = literal_column("lrs_statements.statement || '{}'::jsonb").label("doc")

@@ -8,7 +8,7 @@ def init_app(app: Flask) -> None:
     """Attach the pathways blueprints, CLI commands, the statement subscriber and the demo loader."""
     from cairn.cli import register_demo_loader
     from lrs.services import subscribe
-    from pathways import api, cli, demo, launch_views, projection, public
+    from pathways import api, cli, demo, launch_views, projection, public, relevance
 
     app.register_blueprint(api.bp)
     app.register_blueprint(public.bp)
@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
     subscribe(app, projection.on_statements, after_commit=True)
     app.extensions.setdefault("cairn.worker_tasks", []).append(projection.worker_catch_up)
     projection.watch_people()
+    relevance.watch_steps()  # the facts follow the steps and launches (see pathways.relevance)
     register_demo_loader(app, demo.load)
     launch_views.init_app(app)  # xAPI content and cmi5 launches: fetch URL, moveOn subscriber, session sweep
     from pathways import admin, portal

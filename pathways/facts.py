@@ -1,10 +1,11 @@
-"""The projection's facts layer: one row per statement about an activity (``progress_facts``).
+"""The projection's facts layer: one row per statement a pathway can read (``progress_facts``).
 
 A fact holds what deriving progress reads of a statement (actor identity, verb, activity,
-registration, result, timestamp), applied in sequence order; a voiding statement marks its
-target's fact (``voided_by``), and one that arrives before its target is kept in
-``progress_voids``. ``apply_statements`` also tells which learners' pathways the new facts can
-change, for ``pathways.refresh`` to derive again.
+registration, result, timestamp), applied in sequence order. A statement has one when it is about a
+step's activity or in a registration a step launched (``pathways.relevance``); a voiding statement
+marks its target's fact (``voided_by``), and every voiding statement is kept in ``progress_voids``,
+so a target that arrives (or becomes relevant) later is recorded voided. ``apply_statements`` also
+tells which learners' pathways the new facts can change, for ``pathways.refresh`` to derive again.
 """
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, Protocol
 
-from sqlalchemy import ARRAY, bindparam, func, null, select, update
+from sqlalchemy import ARRAY, String, bindparam, func, null, select, update
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import UserIdentity
 from cairn.accounts.services import Identity
+from cairn import jsoncodec
 from cairn.db import Among, copy_rows, read_built
 from pathways.catalogue import VERB_VOIDED
 from pathways.models import ProgressFact, ProgressVoid, Step, StepLaunch
@@ -109,12 +111,13 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *,
                      affected: bool = True) -> Affected:
     """Record the facts of statements (in sequence order); return the learners and pathways affected.
 
-    Every statement about an activity gets a fact (a step added later, and the activity trends, read
-    facts about any activity), written by ``insert_rows`` (COPY, or one executemany on SQLite): no
-    ORM object per fact. Looks rows up a batch at a time, and reports only (learner, pathway) pairs
-    whose pathway has a step about a fact's activity or launched the fact's registration: other
-    statements cannot change any derived value. ``affected=False`` (facts only: the caller derives
-    the learners itself) skips those look-ups.
+    A statement gets a fact when a pathway can read it (``relevant_to_pathways``): it is about an
+    activity that is a step's (of any version), or it is in a registration a step launched; the
+    facts are written by ``insert_rows`` (COPY, or one executemany on SQLite), no ORM object per
+    fact. Every voiding statement is remembered (``progress_voids``), so that a statement voided
+    before it arrives is stored voided. One look-up of the batch's known facts and voids, one of
+    the steps and launches that its facts' values meet (which also gives the learners and pathways
+    they affect: ``affected=False`` skips only the collecting), then the writes.
     """
     batch = list(batch)
     members = [fact_members(stored.statement) for stored in batch]
@@ -133,7 +136,7 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *,
             else:
                 facts[row[0]] = dict(zip(_FACT_NAMES, row, strict=True))
     touched: list[dict[str, Any]] = []
-    new_facts: list[dict[str, Any]] = []
+    candidates: list[dict[str, Any]] = []  # facts of this batch, if a pathway can read them
     new_voids: list[dict[str, str]] = []
     voided: list[dict[str, str]] = []  # facts stored earlier that a voiding statement now targets
     for stored, found in zip(batch, members, strict=True):
@@ -156,16 +159,22 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *,
         if row is None:
             continue
         row["voided_by"] = voids.get(stored.id)
-        new_facts.append(row)
+        candidates.append(row)
         facts[stored.id] = row
         touched.append(row)
     insert_rows(session, ProgressVoid, new_voids)
-    insert_rows(session, ProgressFact, new_facts)
     if voided:
         session.execute(_VOID_FACT, voided)
-    if not touched or not affected:
+    if not touched:
         return {}
-    return _affected_by(session, touched)
+    met = _steps_and_launches_met(session, touched)
+    relevant = {row[:4] for row in met}
+    insert_rows(session, ProgressFact, [row for row in candidates if _values_of(row) in relevant])
+    return _affected_by(met) if affected else {}
+
+
+def _values_of(fact: dict[str, Any]) -> tuple[str, str, str, str | None]:
+    return fact["identity_kind"], fact["identity_value"], fact["activity_iri"], fact["registration"]
 
 
 _FACT_TABLE = ProgressFact.__table__
@@ -219,46 +228,41 @@ def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> Non
                                [tuple(row) for row in values])
 
 
-def _affected_by(session: Session, touched: list[dict[str, Any]]) -> Affected:
-    """The (learner, pathway) pairs that these facts can change (see ``apply_statements``).
-
-    Read by joining the facts' values to the steps about their activities, their actors' learners
-    and the launches of their registrations: one query, where looking each of these up cost three.
-    On PostgreSQL the values go as lists (each distinct one once); reading the facts just written
-    back by their ids cost more than the query in a large store (2.9 ms a batch of 100 among
-    1,000,000 facts, against 1.0 ms). SQLite reads them back by id.
+def _steps_and_launches_met(session: Session, facts: list[dict[str, Any]]) -> list[Any]:
+    """Per distinct (identity, activity, registration) of ``facts``: the steps about the activity and
+    the launch of the registration, with the learners concerned (``_learners_and_pathways``); the
+    values that meet neither give no row. The values go as lists (PostgreSQL) or as one JSON array
+    (SQLite): nothing needs writing first, and a large store costs the look-up nothing (reading
+    the facts back by their ids cost 2.9 ms a batch of 100 among 1,000,000 facts, against 1.0 ms).
     """
+    keys = sorted({_values_of(f) for f in facts}, key=lambda k: (k[0], k[1], k[2], k[3] or ""))
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    rows: list[Any] = []
+    for chunk in chunks(keys):
+        if postgresql:
+            lists = map(list, zip(*chunk, strict=True))
+            parameters: dict[str, Any] = dict(zip(_VALUE_LISTS, lists, strict=True))
+        else:
+            parameters = {"facts": jsoncodec.dumps_str(chunk)}
+        rows.extend(read_built(session, _learners_and_pathways_of_values, parameters))
+    return rows
+
+
+def _affected_by(met: list[Any]) -> Affected:
+    """The (learner, pathway) pairs that facts can change, from ``_steps_and_launches_met``'s rows."""
     result: Affected = {}
-    if session.get_bind().dialect.name == "postgresql":
-        keys = sorted({(f["identity_kind"], f["identity_value"], f["activity_iri"], f["registration"])
-                       for f in touched}, key=lambda k: (k[0], k[1], k[2], k[3] or ""))
-        pages = [(_learners_and_pathways_of_values,
-                  dict(zip(_VALUE_LISTS, map(list, zip(*chunk, strict=True)), strict=True)))
-                 for chunk in chunks(keys)]
-    else:
-        pages = [(_learners_and_pathways_of_facts, {"ids": chunk})
-                 for chunk in chunks(sorted({f["statement_id"] for f in touched}))]
-    for build, parameters in pages:
-        for pathway_id, learner, launcher, launched_pathway in read_built(session, build, parameters):
-            if learner is not None and pathway_id is not None:
-                # The actor's learner, on every pathway with a step about the activity.
-                result.setdefault(learner, set()).add(pathway_id)
-            if launcher is not None:
-                # In a launched registration every fact counts for the launcher, on any step of its
-                # activity too.
-                mine = result.setdefault(launcher, set())
-                mine.add(launched_pathway)
-                if pathway_id is not None:
-                    mine.add(pathway_id)
+    for *_values, pathway_id, learner, launcher, launched_pathway in met:
+        if learner is not None and pathway_id is not None:
+            # The actor's learner, on every pathway with a step about the activity.
+            result.setdefault(learner, set()).add(pathway_id)
+        if launcher is not None:
+            # In a launched registration every fact counts for the launcher, on any step of its
+            # activity too.
+            mine = result.setdefault(launcher, set())
+            mine.add(launched_pathway)
+            if pathway_id is not None:
+                mine.add(pathway_id)
     return result
-
-
-def _learners_and_pathways_of_facts(among: Among) -> Any:
-    """Per fact: the pathways with a step about its activity, its actor's learner, and the launcher
-    and pathway of its registration (rows with neither a step nor a launch are left out)."""
-    facts = among.rows(ProgressFact.identity_kind, ProgressFact.identity_value, ProgressFact.activity_iri,
-                       ProgressFact.registration, key=ProgressFact.statement_id)
-    return _learners_and_pathways(facts)
 
 
 # The list parameters of ``_learners_and_pathways_of_values``, one per fact column, in this order.
@@ -266,22 +270,32 @@ _VALUE_LISTS = ("kinds", "values", "activities", "registrations")
 
 
 def _learners_and_pathways_of_values(among: Among) -> Any:
-    """``_learners_and_pathways_of_facts`` from the facts' values, given as four lists (PostgreSQL)."""
+    """``_learners_and_pathways`` of facts' values: four lists (PostgreSQL), or a JSON array of
+    [kind, value, activity, registration] arrays, ``facts`` (SQLite)."""
     columns = (ProgressFact.identity_kind, ProgressFact.identity_value, ProgressFact.activity_iri,
                ProgressFact.registration)
-    facts = func.unnest(*(bindparam(name, type_=ARRAY(column.type))
-                          for name, column in zip(_VALUE_LISTS, columns, strict=True))) \
-        .table_valued(*(column.key for column in columns)).render_derived(name="fact_values")
+    if among.postgresql:
+        facts = func.unnest(*(bindparam(name, type_=ARRAY(column.type))
+                              for name, column in zip(_VALUE_LISTS, columns, strict=True))) \
+            .table_valued(*(column.key for column in columns)).render_derived(name="fact_values")
+    else:
+        each = func.json_each(bindparam("facts", type_=String())).table_valued("value").alias("each_fact")
+        facts = select(*(func.json_extract(each.c.value, f"$[{n}]").label(column.key)
+                         for n, column in enumerate(columns))).subquery("fact_values")
     return _learners_and_pathways(facts)
 
 
 def _learners_and_pathways(facts: Any) -> Any:
+    """Per fact's values (the four first columns): the pathways with a step about its activity, its
+    actor's learner, and the launcher and pathway of its registration; values with neither a step
+    nor a launch give no row."""
     launched = Step.__table__.alias("launched_step")
     # A subquery, not a join: it is an index lookup for the few rows left, whatever the planner knows.
     owner = select(UserIdentity.user_id).where(
         UserIdentity.kind == facts.c.identity_kind, UserIdentity.value == facts.c.identity_value
     ).scalar_subquery()
-    return (select(Step.pathway_id, owner, StepLaunch.user_id, launched.c.pathway_id)
+    return (select(facts.c.identity_kind, facts.c.identity_value, facts.c.activity_iri, facts.c.registration,
+                   Step.pathway_id, owner, StepLaunch.user_id, launched.c.pathway_id)
             .select_from(facts)
             .outerjoin(Step, Step.activity_iri == facts.c.activity_iri)
             .outerjoin(StepLaunch, StepLaunch.registration == facts.c.registration)

@@ -268,7 +268,9 @@ class ProgressCursor(Base):
 
 
 class ProgressFact(Base):
-    """What one statement says about one activity, by the actor's xAPI identity.
+    """What one statement says about one activity, by the actor's xAPI identity: for the statements
+    a pathway can read only (about a step's activity, or in a launched registration; see
+    ``pathways.relevance``).
 
     Kept by identity, not by user, so an identity linked to a learner later still counts.
     ``voided_by`` is the voiding statement's id once it arrives.

@@ -2,10 +2,11 @@
 
 Two layers, both derived from the statement stream only, each in a module of its own:
 
-1. ``progress_facts`` (``pathways.facts``): one row per statement about an activity, by the
-   actor's identity, applied in sequence order and remembered by a cursor (``progress_cursor``),
-   so a subscriber that failed catches up on the next batch. A voiding statement marks its
-   target's fact (``voided_by``); one that arrives before its target is kept in ``progress_voids``.
+1. ``progress_facts`` (``pathways.facts``): one row per statement a pathway can read (about a
+   step's activity, or in a registration a step launched: ``pathways.relevance``), by the actor's
+   identity, applied in sequence order and remembered by a cursor (``progress_cursor``), so a
+   subscriber that failed catches up on the next batch. A voiding statement marks its target's
+   fact (``voided_by``); every voiding statement is kept in ``progress_voids`` too.
 2. ``step_progress``, ``pathway_progress``, ``certification_awards`` (``pathways.refresh``):
    recomputed per learner from their facts by the pure functions of ``pathways.derive`` whenever
    their facts or their assignments change.

@@ -31,6 +31,7 @@ from pathways.models import CertificationAward, PathwayProgress, ProgressFact, P
 from pathways.facts import FACT_PATHS, fact_values, insert_rows, void_target
 from pathways.projection import catch_up, move_cursor, read_cursor, record_earned
 from pathways.refresh import refresh_users
+from pathways.relevance import rule
 
 if TYPE_CHECKING:
     from lrs.services import StatementMembers
@@ -58,8 +59,9 @@ def rebuild(session: Session, *, batch_size: int = 5000) -> int:
     last = 0
     with _fresh_facts(session), _collecting_rarely() as collect:
         voids: dict[str, str] = {}
+        relevant = rule(session)  # the cursor is locked: no step or launch changes meanwhile
         for page in _member_pages(session, batch_size):
-            _replay(session, page, voids)
+            _replay(session, page, voids, relevant)
             count += len(page)
             last = page[-1][1]
             collect()
@@ -106,13 +108,17 @@ def _member_pages(session: Session, batch_size: int) -> Iterator[list[StatementM
             pages.close()  # the thread has stopped: the pool waited for it
 
 
-def _replay(session: Session, page: list[StatementMembers], voids: dict[str, str]) -> None:
+def _replay(session: Session, page: list[StatementMembers], voids: dict[str, str],
+            relevant: tuple[set[str], set[str]]) -> None:
     """Write the facts and voids of a page of statements, as ``apply_statements`` would into empty tables.
 
     In sequence order, nothing to look up: ``voids`` (target id -> voiding id, the first voiding
     statement wins) holds every voiding statement replayed so far, so a fact whose voiding came
-    first is written voided; one voided later is marked by one UPDATE after the replay.
+    first is written voided; one voided later is marked by one UPDATE after the replay. Only the
+    statements ``relevant`` names (the step activities and launched registrations,
+    ``pathways.relevance.rule``) get facts.
     """
+    activities, registrations = relevant
     new_facts: list[dict[str, Any]] = []
     new_voids: list[dict[str, str]] = []
     for statement_id, sequence, stored, _voided, members in page:
@@ -123,7 +129,7 @@ def _replay(session: Session, page: list[StatementMembers], voids: dict[str, str
                 new_voids.append({"target_id": target, "voiding_id": statement_id})
             continue
         row = fact_values(statement_id, sequence, stored, members)
-        if row is not None:
+        if row is not None and (row["activity_iri"] in activities or row["registration"] in registrations):
             row["voided_by"] = voids.get(statement_id)
             new_facts.append(row)
     insert_rows(session, ProgressVoid, new_voids)

@@ -35,6 +35,9 @@ def weekly_activity(session: Session, *, weeks: int = 12, now: datetime | None =
                     pathway_id: int | None = None) -> list[WeekCount]:
     """The last ``weeks`` weeks (oldest first): distinct active learners and completions in each.
 
+    A learner is active in a week with a statement that week about pathway content (a step's
+    activity, or in a registration a step launched: the statements that have facts).
+
     ``learner_ids`` narrows to some learners (an instructor's classes); ``pathway_id`` counts only that
     pathway's completions and the statements about its steps' activities.
     """

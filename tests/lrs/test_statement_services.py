@@ -141,6 +141,31 @@ def test_iter_statement_parts_holds_exactly_the_members_asked_for_nested_as_stor
         list(services.iter_statement_parts(db_session, [("result", "score'); --",)]))
 
 
+def test_member_pages_of_some_objects_or_registrations_only(db_session: Session) -> None:
+    start = services.latest_sequence(db_session)
+    registration = str(uuid.uuid4())
+    wanted, other = "http://example.org/activities/wanted", "http://example.org/activities/other"
+    about = services.store_statement(db_session, statement(object={"objectType": "Activity", "id": wanted}),
+                                     authority=AUTHORITY)
+    services.store_statement(db_session, statement(object={"objectType": "Activity", "id": other}),
+                             authority=AUTHORITY)
+    within = services.store_statement(db_session, statement(
+        object={"objectType": "Activity", "id": other},
+        context={"registration": registration.upper()}), authority=AUTHORITY)  # kept in lower case
+    services.store_statement(db_session, statement(context={"registration": str(uuid.uuid4())}),
+                             authority=AUTHORITY)
+
+    def ids(**filters: list[str]) -> list[str]:
+        pages = services.statement_member_pages(db_session, [("verb", "id")], after_sequence=start,
+                                                batch_size=1, **filters)
+        return [row[0] for page in pages for row in page]
+    assert ids(objects=[wanted]) == [about.id]
+    assert ids(registrations=[registration]) == [within.id]
+    assert ids(objects=[wanted], registrations=[registration]) == [about.id, within.id]
+    assert ids(objects=[], registrations=[]) == []
+    assert len(ids()) == 4
+
+
 def test_query_filters_by_agent_verb_activity_registration_xapi_2_1_3(db_session: Session) -> None:
     registration = str(uuid.uuid4())
     bob = {"mbox": "mailto:bob-q@example.org"}

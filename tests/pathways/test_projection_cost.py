@@ -182,10 +182,21 @@ def test_the_facts_of_a_batch_are_looked_up_by_index_without_statistics(db_sessi
     import pytest
     from sqlalchemy import text
 
-    from benchmarks.generator import StatementGenerator
+    from benchmarks.generator import Population, StatementGenerator, activity_id
+    from pathways.models import Pathway, Step
     if db_session.get_bind().dialect.name != "postgresql":
         pytest.skip("SQLite uses its indexes for IN lists without statistics")
-    gen = StatementGenerator(seed=23)
+    population = Population(courses=2)
+    gen = StatementGenerator(seed=23, population=population)
+    # Every activity of the statements is a step's, so every statement about one has a fact.
+    created = services.create_pathway(db_session, title="All", outcome_kind="onboarding")
+    row = db_session.get(Pathway, created.id)
+    row.steps = [Step(key=str(n), kind="xapi", title=f"Step {n}", activity_iri=activity_id(c, m, a),
+                      done_verbs=[], prerequisites=[], position=n)
+                 for n, (c, m, a) in enumerate((c, m, a) for c in range(population.courses)
+                                               for m in range(population.modules_per_course)
+                                               for a in range(population.activities_per_module))]
+    db_session.flush()
     for start in range(0, 4000, 500):
         store(*gen.statements(start, 500))
     assert db_session.scalar(text("SELECT count(*) FROM progress_facts")) > 3500

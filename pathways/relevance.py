@@ -1,0 +1,136 @@
+"""Which statements the pathways read, and keeping ``progress_facts`` to exactly those.
+
+A statement is *relevant* when it is about an activity that a step (of any pathway version,
+drafts included) is about, or when it is in a registration that a step launched (``StepLaunch``):
+no derivation, report or page reads a fact of any other statement. The projection records the
+facts of relevant statements only (``pathways.facts.apply_statements`` tells them by the steps
+and launches their values meet), and the rebuild replays with the same rule (``rule``), so the
+two agree.
+
+The rule changes with the catalogue and the launches: a step added about an activity that earlier
+statements are about, a registration recorded for a launch after statements in it arrived, a
+draft step removed. ``watch_steps`` notes the activities and registrations a flush adds or removes
+and ``resync`` makes their facts follow the rule again, in the same transaction: facts that are no
+longer relevant go, and statements that became relevant are read from the store (``lrs.services``)
+and recorded (voided as their voiding statements say). It locks the projection's cursor first
+(PostgreSQL), so no pass is under way while it reads the store, and every pass after it reads the
+steps and launches it committed; the callers derive the learners concerned, as they did when every
+statement had a fact (publishing refreshes the lineage's learners, a launch its learner).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, event, inspect, or_, select
+from sqlalchemy.orm import Session
+
+from cairn.db import in_values
+from pathways.facts import FACT_PATHS, chunks, fact_values, insert_rows, void_target
+from pathways.models import Pathway, ProgressFact, ProgressVoid, Step, StepLaunch
+
+PENDING = "pathways.relevance_changes"
+
+
+def rule(session: Session) -> tuple[set[str], set[str]]:
+    """The activities that steps are about and the registrations that steps launched (the rebuild's
+    test, all at once; one row per step and per launch)."""
+    return (set(session.scalars(select(Step.activity_iri).distinct())),
+            set(session.scalars(select(StepLaunch.registration))))
+
+
+def resync(session: Session, activities: set[str], registrations: set[str]) -> int:
+    """Make the facts about these activities or in these registrations follow the rule; return how
+    many facts were recorded (see the module's docstring)."""
+    activities = {a for a in activities if a}
+    registrations = {r.lower() for r in registrations if r}
+    if not activities and not registrations:
+        return 0
+    from lrs import services as lrs_services
+    from pathways.projection import read_cursor
+    read_cursor(session)  # locked (PostgreSQL) until this transaction ends: no pass runs meanwhile
+    named = or_(in_values(ProgressFact.activity_iri, activities),
+                in_values(ProgressFact.registration, registrations))
+    session.execute(delete(ProgressFact).where(
+        named, ProgressFact.activity_iri.not_in(select(Step.activity_iri)),
+        or_(ProgressFact.registration.is_(None),
+            ProgressFact.registration.not_in(select(StepLaunch.registration))))
+        .execution_options(synchronize_session=False))
+    live_activities = set(session.scalars(select(Step.activity_iri).where(
+        in_values(Step.activity_iri, activities)).distinct())) if activities else set()
+    live_registrations = set(session.scalars(select(StepLaunch.registration).where(
+        in_values(StepLaunch.registration, registrations)))) if registrations else set()
+    if not live_activities and not live_registrations:
+        return 0
+    recorded = 0
+    for page in lrs_services.statement_member_pages(
+            session, FACT_PATHS, objects=sorted(live_activities) if live_activities else None,
+            registrations=sorted(live_registrations) if live_registrations else None):
+        ids = [statement_id for statement_id, *_rest in page]
+        known: set[str] = set()
+        voided_by: dict[str, str] = {}
+        for chunk in chunks(ids):
+            known.update(session.scalars(select(ProgressFact.statement_id).where(
+                in_values(ProgressFact.statement_id, chunk))))
+            voided_by.update(session.execute(select(ProgressVoid.target_id, ProgressVoid.voiding_id).where(
+                in_values(ProgressVoid.target_id, chunk))).tuples().all())
+        new: list[dict[str, Any]] = []
+        for statement_id, sequence, stored, _voided, members in page:
+            if statement_id in known or void_target(members) is not None:
+                continue
+            row = fact_values(statement_id, sequence, stored, members)
+            if row is None or (row["activity_iri"] not in live_activities
+                               and row["registration"] not in live_registrations):
+                continue
+            row["voided_by"] = voided_by.get(statement_id)
+            new.append(row)
+        insert_rows(session, ProgressFact, new)
+        recorded += len(new)
+    return recorded
+
+
+def _note_changes(session: Session, _flush_context: Any, _instances: Any) -> None:
+    """Before a flush: the activities and registrations whose steps or launches it adds or removes."""
+    activities: set[str] = set()
+    registrations: set[str] = set()
+    gone_steps: set[int] = set()
+    for obj in session.new:
+        if isinstance(obj, Step):
+            activities.add(obj.activity_iri)
+        elif isinstance(obj, StepLaunch):
+            registrations.add(obj.registration)
+    for obj in session.dirty:
+        if isinstance(obj, Step):
+            history = inspect(obj).attrs.activity_iri.history
+            activities.update((*history.added, *history.deleted))
+        elif isinstance(obj, Pathway):
+            for step in inspect(obj).attrs.steps.history.deleted:  # removed: deleted as orphans
+                activities.add(step.activity_iri)
+                if step.id is not None:
+                    gone_steps.add(step.id)
+    for obj in session.deleted:
+        if isinstance(obj, Step):
+            activities.add(obj.activity_iri)
+            gone_steps.add(obj.id)
+        elif isinstance(obj, StepLaunch):
+            registrations.add(obj.registration)
+    if gone_steps:  # their launches go with them (ON DELETE CASCADE)
+        registrations.update(session.scalars(select(StepLaunch.registration).where(
+            in_values(StepLaunch.step_id, gone_steps))))
+    if activities or registrations:
+        pending = session.info.setdefault(PENDING, (set(), set()))
+        pending[0].update(a for a in activities if a)
+        pending[1].update(r for r in registrations if r)
+
+
+def _follow_changes(session: Session, _flush_context: Any) -> None:
+    """After a flush: ``resync`` what ``_note_changes`` noted."""
+    pending = session.info.pop(PENDING, None)
+    if pending is not None:
+        resync(session, *pending)
+
+
+def watch_steps() -> None:
+    """Keep the facts to the rule as steps and launches change (catalogue pages, launches, LTI)."""
+    if not event.contains(Session, "before_flush", _note_changes):
+        event.listen(Session, "before_flush", _note_changes)
+        event.listen(Session, "after_flush", _follow_changes)

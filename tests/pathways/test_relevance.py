@@ -1,0 +1,152 @@
+"""Facts for the statements a pathway can read, and only those (``pathways.relevance``)."""
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from pathways import actions, projection, services
+
+from pathways.catalogue import VERB_COMPLETED
+from pathways.models import ProgressFact, ProgressVoid
+from tests import factories
+from tests.pathways.conftest import make_pathway, voiding, xapi
+from tests.pathways.snapshot import projection_snapshot
+
+STEP = "https://content.example.org/step"
+ELSEWHERE = "https://content.example.org/elsewhere"
+
+
+def _facts(db_session) -> dict[str, str | None]:
+    db_session.flush()
+    return dict(db_session.execute(select(ProgressFact.statement_id, ProgressFact.voided_by)).tuples().all())
+
+
+def _rebuilt_equals_incremental(app, db_session) -> None:
+    before = projection_snapshot(db_session)
+    with app.app_context():
+        projection.rebuild(db_session)
+    assert projection_snapshot(db_session) == before
+
+
+def test_only_statements_a_pathway_can_read_get_facts(app, db_session, store) -> None:
+    detail = make_pathway(db_session, steps=1)
+    learner = factories.user(db_session)
+    services.assign_pathway(db_session, detail.pathway.id, user_id=learner.id)
+    registration = actions.record_step_launch(db_session, detail.steps[0].id, learner.id)
+    about_step, elsewhere, launched = store(
+        xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri),
+        xapi(learner.email, VERB_COMPLETED, ELSEWHERE),
+        xapi(actor={"objectType": "Agent", "mbox": "mailto:content@example.org"}, verb=VERB_COMPLETED,
+             activity=ELSEWHERE + "/part", registration=registration))
+    void, = store(voiding(elsewhere.id))
+    assert _facts(db_session) == {about_step.id: None, launched.id: None}
+    # Every voiding statement is remembered, whether or not its target has a fact.
+    assert db_session.scalar(select(ProgressVoid.voiding_id).where(ProgressVoid.target_id == elsewhere.id)) \
+        == void.id
+    _rebuilt_equals_incremental(app, db_session)
+
+
+def test_a_draft_step_brings_earlier_statements_and_removing_it_takes_them_away(app, db_session,
+                                                                                store) -> None:
+    learner = factories.user(db_session)
+    first, second = store(xapi(learner.email, VERB_COMPLETED, STEP, minutes=1),
+                          xapi(learner.email, "http://adlnet.gov/expapi/verbs/experienced", STEP, minutes=2))
+    void, = store(voiding(second.id))
+    other, = store(xapi(learner.email, VERB_COMPLETED, ELSEWHERE))
+    assert _facts(db_session) == {}
+    draft = services.create_pathway(db_session, title="Later", outcome_kind="onboarding")
+    step = services.add_step(db_session, draft.id, kind="xapi", title="Step", activity_iri=STEP,
+                             launch_url="https://c.example/step")
+    assert _facts(db_session) == {first.id: None, second.id: void.id}
+    _rebuilt_equals_incremental(app, db_session)
+    services.update_step(db_session, step.id, activity_iri=ELSEWHERE)
+    assert _facts(db_session) == {other.id: None}
+    _rebuilt_equals_incremental(app, db_session)
+    services.remove_step(db_session, step.id)
+    assert _facts(db_session) == {}
+    _rebuilt_equals_incremental(app, db_session)
+
+
+def test_a_launch_recorded_after_statements_in_its_registration_brings_them(app, db_session,
+                                                                             store) -> None:
+    detail = make_pathway(db_session, steps=1)
+    learner = factories.user(db_session)
+    services.assign_pathway(db_session, detail.pathway.id, user_id=learner.id)
+    registration = str(uuid.uuid4())
+    done, = store(xapi(actor={"objectType": "Agent", "mbox": "mailto:content@example.org"},
+                       verb=VERB_COMPLETED, activity=detail.steps[0].activity_iri + "/au",
+                       registration=registration))
+    assert _facts(db_session) == {}
+
+    def status() -> str:
+        return services.learner_pathway(db_session, learner.id, detail.pathway.id).progress.status
+    assert status() == "not_started"
+    actions.record_step_launch(db_session, detail.steps[0].id, learner.id, registration=registration)
+    assert _facts(db_session) == {done.id: None}
+    assert status() == "completed"
+    _rebuilt_equals_incremental(app, db_session)
+
+
+def test_deleting_a_draft_takes_the_facts_only_its_steps_wanted(app, db_session, store) -> None:
+    learner = factories.user(db_session)
+    kept = make_pathway(db_session, steps=1)
+    shared, only_draft = store(xapi(learner.email, VERB_COMPLETED, kept.steps[0].activity_iri),
+                               xapi(learner.email, VERB_COMPLETED, STEP))
+    draft = services.create_pathway(db_session, title="Draft", outcome_kind="onboarding")
+    for activity in (kept.steps[0].activity_iri, STEP):
+        services.add_step(db_session, draft.id, kind="xapi", title="Step", activity_iri=activity,
+                          launch_url="https://c.example/step")
+    assert set(_facts(db_session)) == {shared.id, only_draft.id}
+    services.delete_draft(db_session, draft.id)
+    assert set(_facts(db_session)) == {shared.id}
+    _rebuilt_equals_incremental(app, db_session)
+
+
+def test_a_pass_waits_for_a_step_being_added_and_then_records_its_statement(tmp_path) -> None:
+    """A step added while a batch about its activity is stored: the batch's pass waits for the
+    step's transaction (which holds the cursor from its flush on) and then sees the step, so the
+    statement stored after the step's look-up of the store still gets its fact."""
+    from sqlalchemy.orm import sessionmaker
+
+    from cairn import create_app
+    from lrs import services as lrs_services
+    from tests.conftest import POSTGRES_URL, fresh_database_url, reset_database
+    if not POSTGRES_URL:
+        pytest.skip("SQLite has one writer at a time: the pass cannot begin while the step is written")
+    url = fresh_database_url(tmp_path, "relevance_race")
+    engine = reset_database(url)
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "AUTO_UPGRADE": False,
+                      "SKIP_SCHEMA_CHECK": True})
+    app.extensions["lrs.subscribers"] = []  # the pass below runs by hand, in its own thread
+    factory = sessionmaker(engine)
+    editing, storing = factory(), factory()
+    try:
+        with app.app_context():
+            draft = services.create_pathway(editing, title="Draft", outcome_kind="onboarding")
+            editing.commit()
+            services.add_step(editing, draft.id, kind="xapi", title="Step", activity_iri=STEP,
+                              launch_url="https://c.example/step")  # flushed: the step's resync ran
+            stored, = lrs_services.store_statements(storing, [xapi("ann@example.org", VERB_COMPLETED, STEP)],
+                                                    authority=projection.system_authority())
+            storing.commit()
+
+            def project() -> None:
+                with app.app_context():
+                    projection.catch_up(storing)
+                    storing.commit()
+            passing = threading.Thread(target=project)
+            passing.start()
+            passing.join(0.5)
+            assert passing.is_alive()  # waiting for the cursor the step's transaction holds
+            editing.commit()
+            passing.join(10)
+            assert not passing.is_alive()
+            assert storing.scalar(select(ProgressFact.statement_id)) == stored.id
+    finally:
+        editing.close()
+        storing.close()
+        app.extensions["cairn.db"].dispose()
+        engine.dispose()
