@@ -111,13 +111,14 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *,
                      affected: bool = True) -> Affected:
     """Record the facts of statements (in sequence order); return the learners and pathways affected.
 
-    A statement gets a fact when a pathway can read it (``relevant_to_pathways``): it is about an
+    A statement gets a fact when a pathway can read it (``pathways.relevance``): it is about an
     activity that is a step's (of any version), or it is in a registration a step launched; the
     facts are written by ``insert_rows`` (COPY, or one executemany on SQLite), no ORM object per
     fact. Every voiding statement is remembered (``progress_voids``), so that a statement voided
-    before it arrives is stored voided. One look-up of the batch's known facts and voids, one of
-    the steps and launches that its facts' values meet (which also gives the learners and pathways
-    they affect: ``affected=False`` skips only the collecting), then the writes.
+    before it arrives is stored voided. The statements come after the cursor (none has a fact):
+    one look-up of the voids' targets and the early voids, one of the steps and launches that the
+    facts' values meet (which also gives the learners and pathways they affect: ``affected=False``
+    skips only the collecting), then the writes.
     """
     batch = list(batch)
     members = [fact_members(stored.statement) for stored in batch]
@@ -126,7 +127,12 @@ def apply_statements(session: Session, batch: Iterable[StoredStatementLike], *,
         target = void_target(found)
         if target is not None:
             targets[stored.id] = target
-    keys = sorted({s.id for s in batch} | set(targets.values()))
+    # No statement after the cursor has a fact yet (passes, the rebuild and ``pathways.relevance``
+    # record facts up to the cursor only), so only the voids' targets are looked up, and the early
+    # voids of the statements the store marked voided (a voiding statement stored before its target
+    # makes the target arrive voided): a few ids, where looking up the whole batch cost PostgreSQL
+    # 0.7 ms a pass of 100.
+    keys = sorted({s.id for s in batch if s.voided} | set(targets.values()))
     facts: dict[str, dict[str, Any]] = {}
     voids: dict[str, str] = {}
     for chunk in chunks(keys):

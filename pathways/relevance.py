@@ -47,7 +47,9 @@ def resync(session: Session, activities: set[str], registrations: set[str]) -> i
         return 0
     from lrs import services as lrs_services
     from pathways.projection import read_cursor
-    read_cursor(session)  # locked (PostgreSQL) until this transaction ends: no pass runs meanwhile
+    # Locked (PostgreSQL) until this transaction ends: no pass runs meanwhile. Facts are recorded up
+    # to the cursor only; the statements after it are the passes' own (``apply_statements``).
+    cursor = read_cursor(session)
     named = or_(in_values(ProgressFact.activity_iri, activities),
                 in_values(ProgressFact.registration, registrations))
     session.execute(delete(ProgressFact).where(
@@ -62,7 +64,7 @@ def resync(session: Session, activities: set[str], registrations: set[str]) -> i
     if not live_activities and not live_registrations:
         return 0
     recorded = 0
-    for page in lrs_services.statement_member_pages(
+    for page in lrs_services.statement_member_pages(  # up to the cursor: the passes do the rest
             session, FACT_PATHS, objects=sorted(live_activities) if live_activities else None,
             registrations=sorted(live_registrations) if live_registrations else None):
         ids = [statement_id for statement_id, *_rest in page]
@@ -75,7 +77,7 @@ def resync(session: Session, activities: set[str], registrations: set[str]) -> i
                 in_values(ProgressVoid.target_id, chunk))).tuples().all())
         new: list[dict[str, Any]] = []
         for statement_id, sequence, stored, _voided, members in page:
-            if statement_id in known or void_target(members) is not None:
+            if sequence > cursor or statement_id in known or void_target(members) is not None:
                 continue
             row = fact_values(statement_id, sequence, stored, members)
             if row is None or (row["activity_iri"] not in live_activities

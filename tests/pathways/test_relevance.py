@@ -105,6 +105,44 @@ def test_deleting_a_draft_takes_the_facts_only_its_steps_wanted(app, db_session,
     _rebuilt_equals_incremental(app, db_session)
 
 
+def test_a_statement_voided_before_it_arrives_is_recorded_voided(app, db_session, store) -> None:
+    """The LRS stores a statement that an earlier voiding statement targets as voided; the pass
+    looks up the early voids of those statements only (its own statements have no fact yet)."""
+    detail = make_pathway(db_session, steps=1)
+    learner = factories.user(db_session)
+    services.assign_pathway(db_session, detail.pathway.id, user_id=learner.id)
+    late = str(uuid.uuid4())
+    void, = store(voiding(late))
+    done, kept = store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri, statement_id=late),
+                       xapi(learner.email, "http://adlnet.gov/expapi/verbs/experienced",
+                            detail.steps[0].activity_iri))
+    assert done.voided and not kept.voided
+    assert _facts(db_session) == {late: void.id, kept.id: None}
+    view = services.learner_pathway(db_session, learner.id, detail.pathway.id)
+    assert view.steps[0].state != "completed"
+    _rebuilt_equals_incremental(app, db_session)
+
+
+def test_a_step_added_before_the_projection_caught_up_leaves_the_rest_to_the_passes(app, db_session,
+                                                                                     store) -> None:
+    """Facts are recorded up to the cursor: the statements after it are the passes' own."""
+    from lrs import services as lrs_services
+    learner = factories.user(db_session)
+    seen, = store(xapi(learner.email, VERB_COMPLETED, STEP))
+    # Stored outside an app context, no subscriber runs: as if the request had stopped before it.
+    unseen, = lrs_services.store_statements(db_session, [
+        xapi(learner.email, VERB_COMPLETED, STEP, minutes=1)],
+        authority=projection.system_authority())
+    draft = services.create_pathway(db_session, title="Later", outcome_kind="onboarding")
+    services.add_step(db_session, draft.id, kind="xapi", title="Step", activity_iri=STEP,
+                      launch_url="https://c.example/step")
+    assert _facts(db_session) == {seen.id: None}
+    with app.app_context():
+        assert projection.catch_up(db_session) == 1
+    assert _facts(db_session) == {seen.id: None, unseen.id: None}
+    _rebuilt_equals_incremental(app, db_session)
+
+
 def test_a_pass_waits_for_a_step_being_added_and_then_records_its_statement(tmp_path) -> None:
     """A step added while a batch about its activity is stored: the batch's pass waits for the
     step's transaction (which holds the cursor from its flush on) and then sees the step, so the
