@@ -10,12 +10,14 @@ two agree.
 The rule changes with the catalogue and the launches: a step added about an activity that earlier
 statements are about, a registration recorded for a launch after statements in it arrived, a
 draft step removed. ``watch_steps`` notes the activities and registrations a flush adds or removes
-and ``resync`` makes their facts follow the rule again, in the same transaction: facts that are no
-longer relevant go, and statements that became relevant are read from the store (``lrs.services``)
-and recorded (voided as their voiding statements say). It locks the projection's cursor first
-(PostgreSQL), so no pass is under way while it reads the store, and every pass after it reads the
-steps and launches it committed; the callers derive the learners concerned, as they did when every
-statement had a fact (publishing refreshes the lineage's learners, a launch its learner).
+(an activity another step is already about changes nothing, so a draft copied from its published
+version reads nothing again) and ``resync`` makes their facts follow the rule again, in the same
+transaction: facts that are no longer relevant go, and statements that became relevant are read
+from the store (``lrs.services``) and recorded (voided as their voiding statements say), up to the
+cursor. It locks the projection's cursor first (PostgreSQL), so no pass is under way while it
+reads the store, and every pass after it reads the steps and launches it committed; the callers
+derive the learners concerned, as they did when every statement had a fact (publishing refreshes
+the lineage's learners, a launch its learner).
 """
 from __future__ import annotations
 
@@ -38,31 +40,40 @@ def rule(session: Session) -> tuple[set[str], set[str]]:
             set(session.scalars(select(StepLaunch.registration))))
 
 
-def resync(session: Session, activities: set[str], registrations: set[str]) -> int:
-    """Make the facts about these activities or in these registrations follow the rule; return how
-    many facts were recorded (see the module's docstring)."""
-    activities = {a for a in activities if a}
-    registrations = {r.lower() for r in registrations if r}
-    if not activities and not registrations:
-        return 0
+def resync(session: Session, added: tuple[set[str], set[str]], removed: tuple[set[str], set[str]]) -> int:
+    """Make the facts follow the rule after steps or launches changed (see the module's docstring);
+    return how many facts were recorded.
+
+    ``added``: activities that no step was about before, and registrations newly launched, whose
+    statements up to the cursor get their facts; ``removed``: activities and registrations that
+    may have lost their last step or launch, whose facts go if no rule keeps them. Each as
+    (activities, registrations).
+    """
     from lrs import services as lrs_services
     from pathways.projection import read_cursor
+    added_activities, added_registrations = ({a for a in added[0] if a}, {r.lower() for r in added[1] if r})
+    live_activities, live_registrations = _live(session, added_activities | set(removed[0]),
+                                                added_registrations | {r.lower() for r in removed[1]})
+    gone_activities = {a for a in removed[0] if a and a not in live_activities}
+    gone_registrations = {r.lower() for r in removed[1] if r and r.lower() not in live_registrations}
+    new_activities = added_activities & live_activities
+    new_registrations = added_registrations & live_registrations
+    if not (gone_activities or gone_registrations or new_activities or new_registrations):
+        return 0
     # Locked (PostgreSQL) until this transaction ends: no pass runs meanwhile. Facts are recorded up
     # to the cursor only; the statements after it are the passes' own (``apply_statements``).
     cursor = read_cursor(session)
-    named = or_(in_values(ProgressFact.activity_iri, activities),
-                in_values(ProgressFact.registration, registrations))
-    session.execute(delete(ProgressFact).where(
-        named, ProgressFact.activity_iri.not_in(select(Step.activity_iri)),
-        or_(ProgressFact.registration.is_(None),
-            ProgressFact.registration.not_in(select(StepLaunch.registration))))
-        .execution_options(synchronize_session=False))
-    live_activities = set(session.scalars(select(Step.activity_iri).where(
-        in_values(Step.activity_iri, activities)).distinct())) if activities else set()
-    live_registrations = set(session.scalars(select(StepLaunch.registration).where(
-        in_values(StepLaunch.registration, registrations)))) if registrations else set()
-    if not live_activities and not live_registrations:
+    if gone_activities or gone_registrations:
+        session.execute(delete(ProgressFact).where(
+            or_(in_values(ProgressFact.activity_iri, gone_activities),
+                in_values(ProgressFact.registration, gone_registrations)),
+            ProgressFact.activity_iri.not_in(select(Step.activity_iri)),
+            or_(ProgressFact.registration.is_(None),
+                ProgressFact.registration.not_in(select(StepLaunch.registration))))
+            .execution_options(synchronize_session=False))
+    if not new_activities and not new_registrations:
         return 0
+    live_activities, live_registrations = new_activities, new_registrations
     recorded = 0
     for page in lrs_services.statement_member_pages(  # up to the cursor: the passes do the rest
             session, FACT_PATHS, objects=sorted(live_activities) if live_activities else None,
@@ -90,38 +101,53 @@ def resync(session: Session, activities: set[str], registrations: set[str]) -> i
     return recorded
 
 
+def _live(session: Session, activities: set[str], registrations: set[str]) -> tuple[set[str], set[str]]:
+    """Which of these activities a step is about, and which of these registrations a step launched."""
+    return (set(session.scalars(select(Step.activity_iri).where(in_values(Step.activity_iri, activities))
+                                .distinct())) if activities else set(),
+            set(session.scalars(select(StepLaunch.registration).where(
+                in_values(StepLaunch.registration, registrations)))) if registrations else set())
+
+
 def _note_changes(session: Session, _flush_context: Any, _instances: Any) -> None:
-    """Before a flush: the activities and registrations whose steps or launches it adds or removes."""
-    activities: set[str] = set()
-    registrations: set[str] = set()
+    """Before a flush: the activities and registrations whose steps or launches it adds or removes.
+
+    An added activity that a step is already about (a draft copied from its published version,
+    a second step about it) changes nothing: it is left out here, while the database still
+    tells, so that its statements are not read again.
+    """
+    added: tuple[set[str], set[str]] = (set(), set())
+    removed: tuple[set[str], set[str]] = (set(), set())
     gone_steps: set[int] = set()
     for obj in session.new:
         if isinstance(obj, Step):
-            activities.add(obj.activity_iri)
+            added[0].add(obj.activity_iri)
         elif isinstance(obj, StepLaunch):
-            registrations.add(obj.registration)
+            added[1].add(obj.registration)
     for obj in session.dirty:
         if isinstance(obj, Step):
             history = inspect(obj).attrs.activity_iri.history
-            activities.update((*history.added, *history.deleted))
+            added[0].update(history.added)
+            removed[0].update(history.deleted)
         elif isinstance(obj, Pathway):
             for step in inspect(obj).attrs.steps.history.deleted:  # removed: deleted as orphans
-                activities.add(step.activity_iri)
+                removed[0].add(step.activity_iri)
                 if step.id is not None:
                     gone_steps.add(step.id)
     for obj in session.deleted:
         if isinstance(obj, Step):
-            activities.add(obj.activity_iri)
+            removed[0].add(obj.activity_iri)
             gone_steps.add(obj.id)
         elif isinstance(obj, StepLaunch):
-            registrations.add(obj.registration)
+            removed[1].add(obj.registration)
     if gone_steps:  # their launches go with them (ON DELETE CASCADE)
-        registrations.update(session.scalars(select(StepLaunch.registration).where(
+        removed[1].update(session.scalars(select(StepLaunch.registration).where(
             in_values(StepLaunch.step_id, gone_steps))))
-    if activities or registrations:
-        pending = session.info.setdefault(PENDING, (set(), set()))
-        pending[0].update(a for a in activities if a)
-        pending[1].update(r for r in registrations if r)
+    added[0].difference_update(_live(session, {a for a in added[0] if a}, set())[0])
+    if any(added) or any(removed):
+        pending = session.info.setdefault(PENDING, ((set(), set()), (set(), set())))
+        for into, keys in zip((*pending[0], *pending[1]), (*added, *removed), strict=True):
+            into.update(k for k in keys if k)
 
 
 def _follow_changes(session: Session, _flush_context: Any) -> None:

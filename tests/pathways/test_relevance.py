@@ -105,6 +105,26 @@ def test_deleting_a_draft_takes_the_facts_only_its_steps_wanted(app, db_session,
     _rebuilt_equals_incremental(app, db_session)
 
 
+def test_a_draft_of_a_published_pathway_reads_nothing_again(app, db_session, store, monkeypatch) -> None:
+    """Its steps are about activities that steps were about already: no statement is read again
+    (at scale that would be every statement about the pathway), and its facts stay."""
+    from lrs import services as lrs_services
+    detail = make_pathway(db_session, steps=2)
+    learner = factories.user(db_session)
+    done, = store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
+    reads: list[dict] = []
+    monkeypatch.setattr(lrs_services, "statement_member_pages",
+                        lambda *args, **kwargs: reads.append(kwargs) or iter(()))
+    draft = services.draft_version(db_session, detail.pathway.id)
+    assert draft.id != detail.pathway.id and reads == []
+    services.add_step(db_session, draft.id, kind="xapi", title="New", activity_iri=STEP,
+                      launch_url="https://c.example/step")
+    assert [r["objects"] for r in reads] == [[STEP]]  # the new activity only
+    assert set(_facts(db_session)) == {done.id}
+    services.delete_draft(db_session, draft.id)
+    assert set(_facts(db_session)) == {done.id}
+
+
 def test_a_statement_voided_before_it_arrives_is_recorded_voided(app, db_session, store) -> None:
     """The LRS stores a statement that an earlier voiding statement targets as voided; the pass
     looks up the early voids of those statements only (its own statements have no fact yet)."""
