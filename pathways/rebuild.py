@@ -31,7 +31,7 @@ from pathways.models import CertificationAward, PathwayProgress, ProgressFact, P
 from pathways.facts import FACT_PATHS, fact_values, insert_rows, void_target
 from pathways.projection import catch_up, move_cursor, read_cursor, record_earned
 from pathways.refresh import refresh_users
-from pathways.relevance import rule
+from pathways.relevance import launched, step_activities
 
 if TYPE_CHECKING:
     from lrs.services import StatementMembers
@@ -59,9 +59,9 @@ def rebuild(session: Session, *, batch_size: int = 5000) -> int:
     last = 0
     with _fresh_facts(session), _collecting_rarely() as collect:
         voids: dict[str, str] = {}
-        relevant = rule(session)  # the cursor is locked: no step or launch changes meanwhile
+        activities = step_activities(session)  # the cursor is locked: no step changes meanwhile
         for page in _member_pages(session, batch_size):
-            _replay(session, page, voids, relevant)
+            _replay(session, page, voids, activities)
             count += len(page)
             last = page[-1][1]
             collect()
@@ -109,17 +109,16 @@ def _member_pages(session: Session, batch_size: int) -> Iterator[list[StatementM
 
 
 def _replay(session: Session, page: list[StatementMembers], voids: dict[str, str],
-            relevant: tuple[set[str], set[str]]) -> None:
+            activities: set[str]) -> None:
     """Write the facts and voids of a page of statements, as ``apply_statements`` would into empty tables.
 
-    In sequence order, nothing to look up: ``voids`` (target id -> voiding id, the first voiding
-    statement wins) holds every voiding statement replayed so far, so a fact whose voiding came
-    first is written voided; one voided later is marked by one UPDATE after the replay. Only the
-    statements ``relevant`` names (the step activities and launched registrations,
-    ``pathways.relevance.rule``) get facts.
+    In sequence order, nothing to look up but the page's launched registrations: ``voids`` (target
+    id -> voiding id, the first voiding statement wins) holds every voiding statement replayed so
+    far, so a fact whose voiding came first is written voided; one voided later is marked by one
+    UPDATE after the replay. Only the statements a pathway can read get facts (about one of the
+    steps' ``activities``, or in a launched registration: ``pathways.relevance``).
     """
-    activities, registrations = relevant
-    new_facts: list[dict[str, Any]] = []
+    candidates: list[dict[str, Any]] = []
     new_voids: list[dict[str, str]] = []
     for statement_id, sequence, stored, _voided, members in page:
         target = void_target(members)
@@ -129,9 +128,13 @@ def _replay(session: Session, page: list[StatementMembers], voids: dict[str, str
                 new_voids.append({"target_id": target, "voiding_id": statement_id})
             continue
         row = fact_values(statement_id, sequence, stored, members)
-        if row is not None and (row["activity_iri"] in activities or row["registration"] in registrations):
+        if row is not None:
             row["voided_by"] = voids.get(statement_id)
-            new_facts.append(row)
+            candidates.append(row)
+    registrations = launched(session, {row["registration"] for row in candidates
+                                       if row["registration"] and row["activity_iri"] not in activities})
+    new_facts = [row for row in candidates
+                 if row["activity_iri"] in activities or row["registration"] in registrations]
     insert_rows(session, ProgressVoid, new_voids)
     insert_rows(session, ProgressFact, new_facts)
 

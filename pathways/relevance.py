@@ -4,8 +4,8 @@ A statement is *relevant* when it is about an activity that a step (of any pathw
 drafts included) is about, or when it is in a registration that a step launched (``StepLaunch``):
 no derivation, report or page reads a fact of any other statement. The projection records the
 facts of relevant statements only (``pathways.facts.apply_statements`` tells them by the steps
-and launches their values meet), and the rebuild replays with the same rule (``rule``), so the
-two agree.
+and launches their values meet), and the rebuild replays with the same rule (``step_activities``,
+``launched``), so the two agree.
 
 The rule changes with the catalogue and the launches: a step added about an activity that earlier
 statements are about, a registration recorded for a launch after statements in it arrived, a
@@ -33,11 +33,19 @@ from pathways.models import Pathway, ProgressFact, ProgressVoid, Step, StepLaunc
 PENDING = "pathways.relevance_changes"
 
 
-def rule(session: Session) -> tuple[set[str], set[str]]:
-    """The activities that steps are about and the registrations that steps launched (the rebuild's
-    test, all at once; one row per step and per launch)."""
-    return (set(session.scalars(select(Step.activity_iri).distinct())),
-            set(session.scalars(select(StepLaunch.registration))))
+def step_activities(session: Session) -> set[str]:
+    """Every activity a step (of any version) is about: the rebuild's first test, read once."""
+    return set(session.scalars(select(Step.activity_iri).distinct()))
+
+
+def launched(session: Session, registrations: set[str]) -> set[str]:
+    """Which of these (lower-case) registrations a step launched: the rebuild's second test, a page
+    of statements at a time (launches grow with every learner and step; a page's are few)."""
+    found: set[str] = set()
+    for chunk in chunks(sorted(registrations), 5000):
+        found.update(session.scalars(select(StepLaunch.registration).where(
+            in_values(StepLaunch.registration, chunk))))
+    return found
 
 
 def resync(session: Session, added: tuple[set[str], set[str]], removed: tuple[set[str], set[str]]) -> int:
