@@ -9,9 +9,9 @@ and launches their values meet), and the rebuild replays with the same rule (``s
 
 The rule changes with the catalogue and the launches: a step added about an activity that earlier
 statements are about, a registration recorded for a launch after statements in it arrived, a
-draft step removed. ``watch_steps`` notes the activities and registrations a flush adds or removes
-(an activity another step is already about changes nothing, so a draft copied from its published
-version reads nothing again) and ``resync`` makes their facts follow the rule again, in the same
+draft step removed. ``watch_steps`` notes the steps and launches a flush adds or removes, and
+``resync`` makes their facts follow the rule again (an activity another step is already about
+changes nothing, so a draft copied from its published version reads nothing again), in the same
 transaction: facts that are no longer relevant go, and statements that became relevant are read
 from the store (``lrs.services``) and recorded (voided as their voiding statements say), up to the
 cursor. It locks the projection's cursor first (PostgreSQL), so no pass is under way while it
@@ -21,6 +21,7 @@ the lineage's learners, a launch its learner).
 """
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from sqlalchemy import delete, event, inspect, or_, select
@@ -48,29 +49,33 @@ def launched(session: Session, registrations: set[str]) -> set[str]:
     return found
 
 
-def resync(session: Session, added: tuple[set[str], set[str]], removed: tuple[set[str], set[str]]) -> int:
+def resync(session: Session, added: tuple[set[str], set[str]], removed: tuple[set[str], set[str]], *,
+           new_steps: AbstractSet[int] = frozenset()) -> int:
     """Make the facts follow the rule after steps or launches changed (see the module's docstring);
     return how many facts were recorded.
 
-    ``added``: activities that no step was about before, and registrations newly launched, whose
-    statements up to the cursor get their facts; ``removed``: activities and registrations that
-    may have lost their last step or launch, whose facts go if no rule keeps them. Each as
-    (activities, registrations).
+    ``added``: activities of steps just written (``new_steps``, their ids) and registrations just
+    launched, whose statements up to the cursor get their facts unless another step was about the
+    activity already; ``removed``: activities and registrations that may have lost their last step
+    or launch, whose facts go if no rule keeps them. Each as (activities, registrations). Decided
+    under the cursor's lock, so that a transaction that changed the same activities and committed
+    meanwhile is seen.
     """
     from lrs import services as lrs_services
     from pathways.projection import read_cursor
-    added_activities, added_registrations = ({a for a in added[0] if a}, {r.lower() for r in added[1] if r})
-    live_activities, live_registrations = _live(session, added_activities | set(removed[0]),
-                                                added_registrations | {r.lower() for r in removed[1]})
-    gone_activities = {a for a in removed[0] if a and a not in live_activities}
-    gone_registrations = {r.lower() for r in removed[1] if r and r.lower() not in live_registrations}
-    new_activities = added_activities & live_activities
-    new_registrations = added_registrations & live_registrations
-    if not (gone_activities or gone_registrations or new_activities or new_registrations):
+    added_activities = {a for a in added[0] if a}
+    added_registrations = {r.lower() for r in added[1] if r}
+    removed_activities = {a for a in removed[0] if a}
+    removed_registrations = {r.lower() for r in removed[1] if r}
+    if not (added_activities or added_registrations or removed_activities or removed_registrations):
         return 0
     # Locked (PostgreSQL) until this transaction ends: no pass runs meanwhile. Facts are recorded up
     # to the cursor only; the statements after it are the passes' own (``apply_statements``).
     cursor = read_cursor(session)
+    live_activities, live_registrations = _live(session, added_activities | removed_activities,
+                                                added_registrations | removed_registrations)
+    gone_activities = removed_activities - live_activities
+    gone_registrations = removed_registrations - live_registrations
     if gone_activities or gone_registrations:
         session.execute(delete(ProgressFact).where(
             or_(in_values(ProgressFact.activity_iri, gone_activities),
@@ -79,13 +84,17 @@ def resync(session: Session, added: tuple[set[str], set[str]], removed: tuple[se
             or_(ProgressFact.registration.is_(None),
                 ProgressFact.registration.not_in(select(StepLaunch.registration))))
             .execution_options(synchronize_session=False))
+    # An activity another step was about already changes nothing (a draft copied from its published
+    # version, a second step about it): its statements are not read again.
+    new_activities = (added_activities & live_activities) - _live(session, added_activities, set(),
+                                                                   besides=new_steps)[0]
+    new_registrations = added_registrations & live_registrations
     if not new_activities and not new_registrations:
         return 0
-    live_activities, live_registrations = new_activities, new_registrations
     recorded = 0
     for page in lrs_services.statement_member_pages(  # up to the cursor: the passes do the rest
-            session, FACT_PATHS, objects=sorted(live_activities) if live_activities else None,
-            registrations=sorted(live_registrations) if live_registrations else None):
+            session, FACT_PATHS, objects=sorted(new_activities) if new_activities else None,
+            registrations=sorted(new_registrations) if new_registrations else None):
         ids = [statement_id for statement_id, *_rest in page]
         known: set[str] = set()
         voided_by: dict[str, str] = {}
@@ -99,8 +108,8 @@ def resync(session: Session, added: tuple[set[str], set[str]], removed: tuple[se
             if sequence > cursor or statement_id in known or void_target(members) is not None:
                 continue
             row = fact_values(statement_id, sequence, stored, members)
-            if row is None or (row["activity_iri"] not in live_activities
-                               and row["registration"] not in live_registrations):
+            if row is None or (row["activity_iri"] not in new_activities
+                               and row["registration"] not in new_registrations):
                 continue
             row["voided_by"] = voided_by.get(statement_id)
             new.append(row)
@@ -109,60 +118,65 @@ def resync(session: Session, added: tuple[set[str], set[str]], removed: tuple[se
     return recorded
 
 
-def _live(session: Session, activities: set[str], registrations: set[str]) -> tuple[set[str], set[str]]:
-    """Which of these activities a step is about, and which of these registrations a step launched."""
-    return (set(session.scalars(select(Step.activity_iri).where(in_values(Step.activity_iri, activities))
-                                .distinct())) if activities else set(),
+def _live(session: Session, activities: set[str], registrations: set[str], *,
+          besides: AbstractSet[int] = frozenset()) -> tuple[set[str], set[str]]:
+    """Which of these activities a step (other than ``besides``) is about, and which of these
+    registrations a step launched."""
+    steps = select(Step.activity_iri).where(in_values(Step.activity_iri, activities))
+    if besides:
+        steps = steps.where(~in_values(Step.id, besides))
+    return (set(session.scalars(steps.distinct())) if activities else set(),
             set(session.scalars(select(StepLaunch.registration).where(
                 in_values(StepLaunch.registration, registrations)))) if registrations else set())
 
 
 def _note_changes(session: Session, _flush_context: Any, _instances: Any) -> None:
-    """Before a flush: the activities and registrations whose steps or launches it adds or removes.
-
-    An added activity that a step is already about (a draft copied from its published version,
-    a second step about it) changes nothing: it is left out here, while the database still
-    tells, so that its statements are not read again.
-    """
-    added: tuple[set[str], set[str]] = (set(), set())
-    removed: tuple[set[str], set[str]] = (set(), set())
+    """Before a flush: the steps and launches it adds, and the activities and registrations whose
+    steps or launches it removes (``resync`` runs after it, ``_follow_changes``)."""
+    pending = session.info.setdefault(PENDING, ([], set(), set(), set()))
+    steps, registrations, removed_activities, removed_registrations = pending
     gone_steps: set[int] = set()
     for obj in session.new:
         if isinstance(obj, Step):
-            added[0].add(obj.activity_iri)
+            steps.append(obj)
         elif isinstance(obj, StepLaunch):
-            added[1].add(obj.registration)
+            registrations.add(obj.registration)
     for obj in session.dirty:
         if isinstance(obj, Step):
             history = inspect(obj).attrs.activity_iri.history
-            added[0].update(history.added)
-            removed[0].update(history.deleted)
+            if history.added:
+                steps.append(obj)
+            removed_activities.update(history.deleted)
         elif isinstance(obj, Pathway):
             for step in inspect(obj).attrs.steps.history.deleted:  # removed: deleted as orphans
-                removed[0].add(step.activity_iri)
+                removed_activities.add(step.activity_iri)
                 if step.id is not None:
                     gone_steps.add(step.id)
     for obj in session.deleted:
         if isinstance(obj, Step):
-            removed[0].add(obj.activity_iri)
+            removed_activities.add(obj.activity_iri)
             gone_steps.add(obj.id)
         elif isinstance(obj, StepLaunch):
-            removed[1].add(obj.registration)
+            removed_registrations.add(obj.registration)
     if gone_steps:  # their launches go with them (ON DELETE CASCADE)
-        removed[1].update(session.scalars(select(StepLaunch.registration).where(
+        removed_registrations.update(session.scalars(select(StepLaunch.registration).where(
             in_values(StepLaunch.step_id, gone_steps))))
-    added[0].difference_update(_live(session, {a for a in added[0] if a}, set())[0])
-    if any(added) or any(removed):
-        pending = session.info.setdefault(PENDING, ((set(), set()), (set(), set())))
-        for into, keys in zip((*pending[0], *pending[1]), (*added, *removed), strict=True):
-            into.update(k for k in keys if k)
+    if not any(pending):
+        session.info.pop(PENDING)
 
 
 def _follow_changes(session: Session, _flush_context: Any) -> None:
-    """After a flush: ``resync`` what ``_note_changes`` noted."""
+    """After a flush: ``resync`` what ``_note_changes`` noted (the new steps have their ids now)."""
     pending = session.info.pop(PENDING, None)
     if pending is not None:
-        resync(session, *pending)
+        steps, registrations, removed_activities, removed_registrations = pending
+        resync(session, ({s.activity_iri for s in steps}, registrations),
+               (removed_activities, removed_registrations), new_steps={s.id for s in steps if s.id})
+
+
+def _forget_changes(session: Session, _previous: Any = None) -> None:
+    """After a rollback: what a failed flush noted is gone with it."""
+    session.info.pop(PENDING, None)
 
 
 def watch_steps() -> None:
@@ -170,3 +184,4 @@ def watch_steps() -> None:
     if not event.contains(Session, "before_flush", _note_changes):
         event.listen(Session, "before_flush", _note_changes)
         event.listen(Session, "after_flush", _follow_changes)
+        event.listen(Session, "after_soft_rollback", _forget_changes)

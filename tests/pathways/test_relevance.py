@@ -208,3 +208,52 @@ def test_a_pass_waits_for_a_step_being_added_and_then_records_its_statement(tmp_
         storing.close()
         app.extensions["cairn.db"].dispose()
         engine.dispose()
+
+
+def test_a_step_added_while_another_transaction_removes_the_last_one_keeps_the_facts(tmp_path) -> None:
+    """Whether another step is already about an activity is decided under the cursor's lock: here
+    the only other step's removal is committed while the new step waits for the lock, so the new
+    step's transaction reads the statements again."""
+    from sqlalchemy.orm import sessionmaker
+
+    from cairn import create_app
+    from lrs import services as lrs_services
+    from tests.conftest import POSTGRES_URL, fresh_database_url, reset_database
+    if not POSTGRES_URL:
+        pytest.skip("SQLite has one writer at a time: the two transactions cannot overlap")
+    url = fresh_database_url(tmp_path, "relevance_removal")
+    engine = reset_database(url)
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "AUTO_UPGRADE": False,
+                      "SKIP_SCHEMA_CHECK": True})
+    factory = sessionmaker(engine)
+    removing, adding = factory(), factory()
+    try:
+        with app.app_context():
+            first = services.create_pathway(removing, title="First", outcome_kind="onboarding")
+            old = services.add_step(removing, first.id, kind="xapi", title="Step", activity_iri=STEP,
+                                    launch_url="https://c.example/step")
+            second = services.create_pathway(removing, title="Second", outcome_kind="onboarding")
+            done, = lrs_services.store_statements(removing, [xapi("ann@example.org", VERB_COMPLETED, STEP)],
+                                                  authority=projection.system_authority())
+            removing.commit()
+            assert removing.scalar(select(ProgressFact.statement_id)) == done.id
+            services.remove_step(removing, old.id)  # flushed: its facts deleted, the cursor locked
+
+            def add() -> None:
+                with app.app_context():
+                    services.add_step(adding, second.id, kind="xapi", title="Step", activity_iri=STEP,
+                                      launch_url="https://c.example/step")
+                    adding.commit()
+            adding_thread = threading.Thread(target=add)
+            adding_thread.start()
+            adding_thread.join(0.5)
+            assert adding_thread.is_alive()  # its resync waits for the removal's transaction
+            removing.commit()
+            adding_thread.join(10)
+            assert not adding_thread.is_alive()
+            assert removing.scalar(select(ProgressFact.statement_id)) == done.id
+    finally:
+        removing.close()
+        adding.close()
+        app.extensions["cairn.db"].dispose()
+        engine.dispose()
