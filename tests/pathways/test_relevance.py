@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pathways import actions, projection, services
 
@@ -167,93 +171,80 @@ def test_a_pass_waits_for_a_step_being_added_and_then_records_its_statement(tmp_
     """A step added while a batch about its activity is stored: the batch's pass waits for the
     step's transaction (which holds the cursor from its flush on) and then sees the step, so the
     statement stored after the step's look-up of the store still gets its fact."""
-    from sqlalchemy.orm import sessionmaker
-
-    from cairn import create_app
     from lrs import services as lrs_services
-    from tests.conftest import POSTGRES_URL, fresh_database_url, reset_database
-    if not POSTGRES_URL:
-        pytest.skip("SQLite has one writer at a time: the pass cannot begin while the step is written")
-    url = fresh_database_url(tmp_path, "relevance_race")
-    engine = reset_database(url)
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "AUTO_UPGRADE": False,
-                      "SKIP_SCHEMA_CHECK": True})
-    app.extensions["lrs.subscribers"] = []  # the pass below runs by hand, in its own thread
-    factory = sessionmaker(engine)
-    editing, storing = factory(), factory()
-    try:
-        with app.app_context():
-            draft = services.create_pathway(editing, title="Draft", outcome_kind="onboarding")
-            editing.commit()
-            services.add_step(editing, draft.id, kind="xapi", title="Step", activity_iri=STEP,
-                              launch_url="https://c.example/step")  # flushed: the step's resync ran
-            stored, = lrs_services.store_statements(storing, [xapi("ann@example.org", VERB_COMPLETED, STEP)],
-                                                    authority=projection.system_authority())
-            storing.commit()
+    with _two_sessions(tmp_path, "relevance_race") as (app, editing, storing):
+        app.extensions["lrs.subscribers"] = []  # the pass below runs by hand, in its own thread
+        draft = services.create_pathway(editing, title="Draft", outcome_kind="onboarding")
+        editing.commit()
+        services.add_step(editing, draft.id, kind="xapi", title="Step", activity_iri=STEP,
+                          launch_url="https://c.example/step")  # flushed: the step's resync ran
+        stored, = lrs_services.store_statements(storing, [xapi("ann@example.org", VERB_COMPLETED, STEP)],
+                                                authority=projection.system_authority())
+        storing.commit()
 
-            def project() -> None:
-                with app.app_context():
-                    projection.catch_up(storing)
-                    storing.commit()
-            passing = threading.Thread(target=project)
-            passing.start()
-            passing.join(0.5)
-            assert passing.is_alive()  # waiting for the cursor the step's transaction holds
-            editing.commit()
-            passing.join(10)
-            assert not passing.is_alive()
-            assert storing.scalar(select(ProgressFact.statement_id)) == stored.id
-    finally:
-        editing.close()
-        storing.close()
-        app.extensions["cairn.db"].dispose()
-        engine.dispose()
+        def project() -> None:
+            with app.app_context():
+                projection.catch_up(storing)
+                storing.commit()
+        _waits_for(project, editing.commit)
+        assert storing.scalar(select(ProgressFact.statement_id)) == stored.id
 
 
 def test_a_step_added_while_another_transaction_removes_the_last_one_keeps_the_facts(tmp_path) -> None:
     """Whether another step is already about an activity is decided under the cursor's lock: here
     the only other step's removal is committed while the new step waits for the lock, so the new
     step's transaction reads the statements again."""
+    from lrs import services as lrs_services
+    with _two_sessions(tmp_path, "relevance_removal") as (app, removing, adding):
+        first = services.create_pathway(removing, title="First", outcome_kind="onboarding")
+        old = services.add_step(removing, first.id, kind="xapi", title="Step", activity_iri=STEP,
+                                launch_url="https://c.example/step")
+        second = services.create_pathway(removing, title="Second", outcome_kind="onboarding")
+        done, = lrs_services.store_statements(removing, [xapi("ann@example.org", VERB_COMPLETED, STEP)],
+                                              authority=projection.system_authority())
+        removing.commit()
+        assert removing.scalar(select(ProgressFact.statement_id)) == done.id
+        services.remove_step(removing, old.id)  # flushed: its facts deleted, the cursor locked
+
+        def add() -> None:
+            with app.app_context():
+                services.add_step(adding, second.id, kind="xapi", title="Step", activity_iri=STEP,
+                                  launch_url="https://c.example/step")
+                adding.commit()
+        _waits_for(add, removing.commit)
+        assert removing.scalar(select(ProgressFact.statement_id)) == done.id
+
+
+@contextmanager
+def _two_sessions(tmp_path, name: str) -> Iterator[tuple[Any, Session, Session]]:
+    """An app on a fresh PostgreSQL database and two sessions on their own connections, in its context."""
     from sqlalchemy.orm import sessionmaker
 
     from cairn import create_app
-    from lrs import services as lrs_services
     from tests.conftest import POSTGRES_URL, fresh_database_url, reset_database
     if not POSTGRES_URL:
         pytest.skip("SQLite has one writer at a time: the two transactions cannot overlap")
-    url = fresh_database_url(tmp_path, "relevance_removal")
+    url = fresh_database_url(tmp_path, name)
     engine = reset_database(url)
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "AUTO_UPGRADE": False,
                       "SKIP_SCHEMA_CHECK": True})
-    factory = sessionmaker(engine)
-    removing, adding = factory(), factory()
+    first, second = sessionmaker(engine)(), sessionmaker(engine)()
     try:
         with app.app_context():
-            first = services.create_pathway(removing, title="First", outcome_kind="onboarding")
-            old = services.add_step(removing, first.id, kind="xapi", title="Step", activity_iri=STEP,
-                                    launch_url="https://c.example/step")
-            second = services.create_pathway(removing, title="Second", outcome_kind="onboarding")
-            done, = lrs_services.store_statements(removing, [xapi("ann@example.org", VERB_COMPLETED, STEP)],
-                                                  authority=projection.system_authority())
-            removing.commit()
-            assert removing.scalar(select(ProgressFact.statement_id)) == done.id
-            services.remove_step(removing, old.id)  # flushed: its facts deleted, the cursor locked
-
-            def add() -> None:
-                with app.app_context():
-                    services.add_step(adding, second.id, kind="xapi", title="Step", activity_iri=STEP,
-                                      launch_url="https://c.example/step")
-                    adding.commit()
-            adding_thread = threading.Thread(target=add)
-            adding_thread.start()
-            adding_thread.join(0.5)
-            assert adding_thread.is_alive()  # its resync waits for the removal's transaction
-            removing.commit()
-            adding_thread.join(10)
-            assert not adding_thread.is_alive()
-            assert removing.scalar(select(ProgressFact.statement_id)) == done.id
+            yield app, first, second
     finally:
-        removing.close()
-        adding.close()
+        first.close()
+        second.close()
         app.extensions["cairn.db"].dispose()
         engine.dispose()
+
+
+def _waits_for(work: Callable[[], None], release: Callable[[], None]) -> None:
+    """Run ``work`` in a thread, see it wait, ``release`` it, and see it end."""
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(0.5)
+    assert thread.is_alive()  # waiting for the cursor the other transaction holds
+    release()
+    thread.join(10)
+    assert not thread.is_alive()
