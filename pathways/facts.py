@@ -17,9 +17,9 @@ from typing import Any, Protocol
 from sqlalchemy import ARRAY, String, bindparam, func, null, select, update
 from sqlalchemy.orm import Session
 
+from cairn import jsoncodec
 from cairn.accounts.models import UserIdentity
 from cairn.accounts.services import Identity
-from cairn import jsoncodec
 from cairn.db import Among, copy_rows, read_built
 from pathways.catalogue import VERB_VOIDED
 from pathways.models import ProgressFact, ProgressVoid, Step, StepLaunch
