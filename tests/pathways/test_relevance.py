@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pathways import actions, projection, services
-
 from pathways.catalogue import VERB_COMPLETED
 from pathways.models import ProgressFact, ProgressVoid
 from tests import factories
