@@ -28,7 +28,7 @@ from sqlalchemy import delete, event, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from cairn.db import in_values
-from pathways.facts import FACT_PATHS, chunks, fact_values, insert_rows, void_target
+from pathways.facts import FACT_PATHS, fact_values, insert_rows, void_target
 from pathways.models import Pathway, ProgressFact, ProgressVoid, Step, StepLaunch
 
 PENDING = "pathways.relevance_changes"
@@ -40,13 +40,12 @@ def step_activities(session: Session) -> set[str]:
 
 
 def launched(session: Session, registrations: set[str]) -> set[str]:
-    """Which of these (lower-case) registrations a step launched: the rebuild's second test, a page
-    of statements at a time (launches grow with every learner and step; a page's are few)."""
-    found: set[str] = set()
-    for chunk in chunks(sorted(registrations), 5000):
-        found.update(session.scalars(select(StepLaunch.registration).where(
-            in_values(StepLaunch.registration, chunk))))
-    return found
+    """Which of these (lower-case) registrations a step launched (one parameter however many): the
+    rebuild asks it a page of statements at a time (launches grow with every learner and step)."""
+    if not registrations:
+        return set()
+    return set(session.scalars(select(StepLaunch.registration).where(
+        in_values(StepLaunch.registration, registrations))))
 
 
 def resync(session: Session, added: tuple[set[str], set[str]], removed: tuple[set[str], set[str]], *,
@@ -92,20 +91,19 @@ def resync(session: Session, added: tuple[set[str], set[str]], removed: tuple[se
     if not new_activities and not new_registrations:
         return 0
     recorded = 0
-    for page in lrs_services.statement_member_pages(  # up to the cursor: the passes do the rest
+    for page in lrs_services.statement_member_pages(
             session, FACT_PATHS, objects=sorted(new_activities) if new_activities else None,
             registrations=sorted(new_registrations) if new_registrations else None):
+        past_cursor = page[-1][1] > cursor  # pages come in sequence order: the rest are past it too
+        page = [row for row in page if row[1] <= cursor]  # up to the cursor: the passes do the rest
         ids = [statement_id for statement_id, *_rest in page]
-        known: set[str] = set()
-        voided_by: dict[str, str] = {}
-        for chunk in chunks(ids):
-            known.update(session.scalars(select(ProgressFact.statement_id).where(
-                in_values(ProgressFact.statement_id, chunk))))
-            voided_by.update(session.execute(select(ProgressVoid.target_id, ProgressVoid.voiding_id).where(
-                in_values(ProgressVoid.target_id, chunk))).tuples().all())
+        known = set(session.scalars(select(ProgressFact.statement_id).where(
+            in_values(ProgressFact.statement_id, ids))))
+        voided_by = dict(session.execute(select(ProgressVoid.target_id, ProgressVoid.voiding_id).where(
+            in_values(ProgressVoid.target_id, ids))).tuples().all())
         new: list[dict[str, Any]] = []
         for statement_id, sequence, stored, _voided, members in page:
-            if sequence > cursor or statement_id in known or void_target(members) is not None:
+            if statement_id in known or void_target(members) is not None:
                 continue
             row = fact_values(statement_id, sequence, stored, members)
             if row is None or (row["activity_iri"] not in new_activities
@@ -115,26 +113,28 @@ def resync(session: Session, added: tuple[set[str], set[str]], removed: tuple[se
             new.append(row)
         insert_rows(session, ProgressFact, new)
         recorded += len(new)
+        if past_cursor:
+            break
     return recorded
 
 
 def _live(session: Session, activities: set[str], registrations: set[str], *,
           besides: AbstractSet[int] = frozenset()) -> tuple[set[str], set[str]]:
     """Which of these activities a step (other than ``besides``) is about, and which of these
-    registrations a step launched."""
+    registrations a step launched (``launched``)."""
     steps = select(Step.activity_iri).where(in_values(Step.activity_iri, activities))
     if besides:
         steps = steps.where(~in_values(Step.id, besides))
-    return (set(session.scalars(steps.distinct())) if activities else set(),
-            set(session.scalars(select(StepLaunch.registration).where(
-                in_values(StepLaunch.registration, registrations)))) if registrations else set())
+    return set(session.scalars(steps.distinct())) if activities else set(), launched(session, registrations)
 
 
 def _note_changes(session: Session, _flush_context: Any, _instances: Any) -> None:
     """Before a flush: the steps and launches it adds, and the activities and registrations whose
     steps or launches it removes (``resync`` runs after it, ``_follow_changes``)."""
-    pending = session.info.setdefault(PENDING, ([], set(), set(), set()))
-    steps, registrations, removed_activities, removed_registrations = pending
+    steps: list[Step] = []
+    registrations: set[str] = set()
+    removed_activities: set[str] = set()
+    removed_registrations: set[str] = set()
     gone_steps: set[int] = set()
     for obj in session.new:
         if isinstance(obj, Step):
@@ -161,8 +161,12 @@ def _note_changes(session: Session, _flush_context: Any, _instances: Any) -> Non
     if gone_steps:  # their launches go with them (ON DELETE CASCADE)
         removed_registrations.update(session.scalars(select(StepLaunch.registration).where(
             in_values(StepLaunch.step_id, gone_steps))))
-    if not any(pending):
-        session.info.pop(PENDING)
+    if steps or registrations or removed_activities or removed_registrations:
+        pending = session.info.setdefault(PENDING, ([], set(), set(), set()))
+        pending[0].extend(steps)
+        for into, keys in zip(pending[1:], (registrations, removed_activities, removed_registrations),
+                              strict=True):
+            into.update(keys)
 
 
 def _follow_changes(session: Session, _flush_context: Any) -> None:
