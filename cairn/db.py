@@ -404,6 +404,23 @@ def reuse_plans(session: Session) -> None:
 
 _REUSE_PLANS = text(f"SELECT {REUSE_PLANS_SQL}")
 
+# A commit that does not wait for its WAL to reach the disk (PostgreSQL's asynchronous commit), for
+# the rest of the transaction: only for one whose every row can be derived again from what durable
+# transactions stored. A crash may then lose its last such commits, whole (a later synchronous commit
+# flushes every earlier one); the projection's cursor goes back with them and the statements are
+# projected again. Part of the projection's cursor claim (``pathways.projection``), no round trip.
+ASYNC_COMMIT_SQL = "set_config('synchronous_commit', 'off', true)"
+
+
+def commit_durably(session: Session) -> None:
+    """Undo ``ASYNC_COMMIT_SQL`` for the rest of this transaction: it made something that cannot be
+    derived again (a certificate's random code, shown to the learner at once). PostgreSQL only."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_DURABLE_COMMIT)
+
+
+_DURABLE_COMMIT = text("SET LOCAL synchronous_commit TO DEFAULT")
+
 
 def built_once(session: Session, build: Callable[[Among], Any]) -> Any:
     """``build(among)`` for this session's database, built once per process and run with its lists.

@@ -28,7 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User, UserIdentity
-from cairn.db import REUSE_PLANS_SQL, Among, in_values, read_built, reuse_plans
+from cairn.db import ASYNC_COMMIT_SQL, REUSE_PLANS_SQL, Among, in_values, read_built, reuse_plans
 from pathways.catalogue import VERB_EARNED, step_info
 from pathways.derive import derive_pathway
 from pathways.facts import Affected, StoredStatementLike, apply_statements
@@ -86,7 +86,10 @@ _CLAIM = update(_CURSOR_TABLE) \
 
 
 def _claim_reusing_plans(among: Among) -> Any:
-    return _CLAIM.returning(literal_column(REUSE_PLANS_SQL))
+    """The claim of the projection's transaction after a response, which also lets it reuse its
+    plans and commit without waiting for the disk (``cairn.db.ASYNC_COMMIT_SQL``): its rows are all
+    derived from the statements, already committed, so a crash loses at most passes to do again."""
+    return _CLAIM.returning(literal_column(REUSE_PLANS_SQL), literal_column(ASYNC_COMMIT_SQL))
 
 
 def move_cursor(session: Session, last_sequence: int) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, delete, null, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import UserIdentity
-from cairn.db import Among, read_built
+from cairn.db import Among, commit_durably, read_built
 from pathways.derive import Fact, PathwayResult, derive_pathway
 from pathways.facts import Affected, chunks, insert_rows
 from pathways.models import (CertificateCode, CertificationAward, Pathway, PathwayProgress, ProgressFact,
@@ -418,6 +418,7 @@ def _sync_awards(session: Session, user_id: int, pathway: PathwayVersion, result
                 import secrets
                 session.add(CertificateCode(code=secrets.token_hex(8).upper(), user_id=user_id,
                                             lineage=pathway.lineage, earned_at=award.earned_at))
+                commit_durably(session)  # a random code: a rebuild would not make the same one
                 codes.add((user_id, pathway.lineage, award.earned_at))
             if is_new:
                 fresh.append(row)

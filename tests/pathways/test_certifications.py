@@ -37,6 +37,26 @@ def test_completing_a_certifying_pathway_awards_with_expiry_and_a_verification_c
     assert progress.renewal_opens_at == T0 + timedelta(days=335)
 
 
+def test_a_transaction_that_makes_a_certificate_code_commits_durably(db_session, store) -> None:
+    """The projection after a response commits asynchronously on PostgreSQL (its rows can be derived
+    again), but a certificate's code is random and shown at once: making one restores the
+    synchronous commit for the rest of its transaction."""
+    import pytest
+    from sqlalchemy import text
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's asynchronous commit")
+    durability = text("SELECT current_setting('synchronous_commit')")
+    detail, learner = _certified(db_session)
+    other = make_pathway(db_session, steps=1, title="Not certifying")
+    services.assign_pathway(db_session, other.pathway.id, user_id=learner.id)
+    db_session.execute(text("SET LOCAL synchronous_commit TO off"))
+    store(xapi(learner.email, VERB_COMPLETED, other.steps[0].activity_iri))
+    assert db_session.scalar(durability) == "off"  # progress only: derived again after a crash
+    store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))
+    assert services.learner_certifications(db_session, learner.id)[0].code
+    assert db_session.scalar(durability) == "on"
+
+
 def test_each_award_records_an_earned_statement_once(db_session, store) -> None:
     detail, learner = _certified(db_session)
     store(xapi(learner.email, VERB_COMPLETED, detail.steps[0].activity_iri))

@@ -222,7 +222,9 @@ def test_the_facts_of_a_batch_are_looked_up_by_index_without_statistics(db_sessi
 def test_the_projection_after_a_response_reuses_its_plans(db_session, monkeypatch) -> None:
     """The projection's transaction after the response runs the same statements every batch: on
     PostgreSQL it lets them reuse their plans (``cairn.db.reuse_plans``) as the store's does, set by
-    the cursor claim itself when the batch follows the cursor, and separately when it does not."""
+    the cursor claim itself when the batch follows the cursor, and separately when it does not. The
+    claim also lets it commit without waiting for the disk (``cairn.db.ASYNC_COMMIT_SQL``); the
+    other way round keeps the synchronous commit, and nothing of it outlives the transaction."""
     import pytest
     from sqlalchemy import text
     from sqlalchemy.orm import Session
@@ -231,7 +233,9 @@ def test_the_projection_after_a_response_reuses_its_plans(db_session, monkeypatc
     if db_session.get_bind().dialect.name != "postgresql":
         pytest.skip("PostgreSQL's plan cache")
     mode = text("SELECT current_setting('plan_cache_mode')")
+    durability = text("SELECT current_setting('synchronous_commit')")
     modes: list[str] = []
+    commits: list[str] = []
     claims: list[bool] = []
     claim = projection._claim
     monkeypatch.setattr(projection, "_claim", lambda *args, **kwargs: claims.append(claim(*args, **kwargs))
@@ -244,6 +248,7 @@ def test_the_projection_after_a_response_reuses_its_plans(db_session, monkeypatc
         separately: list[int] = []
         for first in (101, 500):  # right after the cursor (claimed), and not
             assert session.scalar(mode) == "force_custom_plan"
+            assert session.scalar(durability) == "on"
             projection.read_cursor(session, lock=False)
             projection.move_cursor(session, 100)
             batch = [SimpleNamespace(id=str(uuid.uuid4()), sequence=first + n, statement={}, stored=stored,
@@ -252,11 +257,14 @@ def test_the_projection_after_a_response_reuses_its_plans(db_session, monkeypatc
                 projection.on_statements(session, batch)
             issued = [sql for sql, _ in sent]
             modes.append(session.scalar(mode))  # the projection's transaction, not yet ended
+            commits.append(session.scalar(durability))
             separately.append(sum(sql.lstrip().startswith("SELECT set_config") for sql in issued))
             session.rollback()
         assert session.scalar(mode) == "force_custom_plan"
+        assert session.scalar(durability) == "on"
     assert claims == [True, False]
     assert modes == ["auto", "auto"]
+    assert commits == ["off", "on"]
     assert separately == [0, 1]  # the claim sets it: no round trip of its own
 
 
