@@ -49,20 +49,23 @@ FACT_PATHS = (("actor",), ("verb", "id"), ("object", "objectType"), ("object", "
               ("result", "completion"), ("result", "score", "scaled"), ("context", "registration"),
               ("timestamp",))
 Members = list[list[Any] | None]  # per FACT_PATHS: [value] (JSON null: [None]), or None where absent
-_ABSENT = object()
 
 
 def fact_members(statement: dict) -> Members:
-    """A statement's members at ``FACT_PATHS``, as ``lrs.services.statement_member_pages`` gives them."""
-    members: Members = []
-    for path in FACT_PATHS:
-        node: Any = statement
-        for part in path:
-            node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT
-            if node is _ABSENT:
-                break
-        members.append(None if node is _ABSENT else [node])
-    return members
+    """A statement's members at ``FACT_PATHS``, as ``lrs.services.statement_member_pages`` gives them.
+
+    Written out path by path (a walk over ``FACT_PATHS`` took twice as long, for every statement
+    a pass projects); the tests hold it to the paths.
+    """
+    verb, target, result, context = (statement.get(key) for key in ("verb", "object", "result", "context"))
+    score = result.get("score") if isinstance(result, dict) else None
+    return [_at(statement, "actor"), _at(verb, "id"), _at(target, "objectType"), _at(target, "id"),
+            _at(result, "success"), _at(result, "completion"), _at(score, "scaled"),
+            _at(context, "registration"), _at(statement, "timestamp")]
+
+
+def _at(node: Any, key: str) -> list[Any] | None:
+    return [node[key]] if isinstance(node, dict) and key in node else None
 
 
 def _member(members: Members, index: int, default: Any = None) -> Any:

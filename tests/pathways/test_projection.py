@@ -585,3 +585,32 @@ def test_two_workers_making_the_cursor_at_once_both_go_on(tmp_path) -> None:
         first.close()
         second.close()
         engine.dispose()
+
+
+def test_a_statements_fact_members_in_hand_are_those_the_database_extracts(db_session, store) -> None:
+    """``fact_members`` (a batch in hand) and ``statement_member_pages`` (a rebuild's pages) read the
+    same members, absent and present alike, whatever the statement's shape: the incremental
+    projection and the rebuild must derive the same facts."""
+    from pathways.facts import FACT_PATHS, fact_members
+    scored = xapi("a@example.org", VERB_PASSED, "https://content.example.org/x",
+                  registration=str(uuid.uuid4()), scaled=0.5)
+    scored["result"].update(success=True, completion=False)
+    bare = xapi("b@example.org")
+    del bare["timestamp"], bare["object"]["objectType"]
+    odd = [scored, bare,
+           {**xapi("c@example.org"), "result": {"score": {"raw": 3}}, "context": {"language": "en"}},
+           {**xapi("d@example.org"), "result": {"duration": "PT1M"}},
+           {**xapi("e@example.org"), "object": {"objectType": "Agent", "mbox": "mailto:f@example.org"}},
+           {**xapi("g@example.org"), "object": {"objectType": "SubStatement", "actor": {
+               "mbox": "mailto:h@example.org"}, "verb": {"id": VERB_COMPLETED}, "object": {
+               "id": "https://content.example.org/y"}}}]
+    before = lrs_services.latest_sequence(db_session)
+    stored = store(*odd)
+    stored.append(store(voiding(stored[0].id))[0])
+    pages = [members for page in lrs_services.statement_member_pages(db_session, FACT_PATHS,
+                                                                    after_sequence=before)
+             for *_, members in page]
+    assert [fact_members(s.statement) for s in stored] == pages
+    # Absent stays absent (the LRS fills in a missing timestamp, not an objectType).
+    assert pages[1][2] is None and pages[1][8] is not None and pages[0][4:7] == [[True], [False], [0.5]]
+    assert pages[2][6] is None and pages[3][6] is None and pages[2][7] is None
