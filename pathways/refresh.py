@@ -6,11 +6,13 @@ that can have changed; the rows are read and written with Core, not ORM objects.
 """
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, null, or_, select, union_all, update
+from sqlalchemy import (String, bindparam, delete, literal_column, null, or_, select, type_coerce, union_all,
+                        update)
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import UserIdentity
@@ -212,13 +214,15 @@ def _refresh_chunk(session: Session, ids: list[int], scope: dict[int, set[int]] 
                                                                       *award_filter)):
             awards.setdefault((award.user_id, award.pathway_id), {})[award.earned_at] = award
     codes = _Codes(session, ids)
-    for row in read_built(session, _progress_rows if scope is None else _progress_rows_of,
-                          {"ids": ids, "pathways": sorted(pathways)}):
-        progress[row.user_id][row.pathway_id] = row
-    if scope is None or pathway_of_step:
-        for row in read_built(session, _step_rows if scope is None else _step_rows_of,
-                              {"ids": ids, "steps": sorted(pathway_of_step)}):
-            cells[(row.user_id, row.step_id)] = row
+    wanted_rows = {"ids": ids} if scope is None else \
+        {"ids": ids, "pathways": sorted(pathways), "steps": sorted(pathway_of_step)}
+    for row in read_built(session, _derived_rows if scope is None else _derived_rows_of, wanted_rows):
+        if row.kind == "pathway":
+            progress[row.user_id][row.key] = _ProgressRow(row.id, row.user_id, row.key,
+                                                          *(getattr(row, f) for f in _PATHWAY_FIELDS))
+        else:
+            cells[(row.user_id, row.key)] = _StepRow(row.id, row.user_id, row.key,
+                                                     *(getattr(row, f) for f in _STEP_FIELDS))
 
     fresh: list[tuple[int, CertificationAward]] = []
     notices: list[tuple[int, PathwayVersion, list[Any], Any, dict[int, Any], PathwayResult]] = []
@@ -316,6 +320,44 @@ def _step_rows_of(among: Among) -> Any:
     """These learners' rows on these steps: looked up by learner (``Among.rows``)."""
     rows = among.rows(*_STEP_COLUMNS, key=StepProgress.user_id)
     return select(*rows.c).where(among(rows.c.step_id, "steps"))
+
+
+def _derived_rows(among: Among) -> Any:
+    """The learners' pathway and step rows, in one round trip (``_both``)."""
+    return _both(_progress_rows(among), _step_rows(among))
+
+
+def _derived_rows_of(among: Among) -> Any:
+    """The learners' rows on these pathways and these steps, in one round trip (``_both``)."""
+    return _both(_progress_rows_of(among), _step_rows_of(among))
+
+
+_SHARED_FIELDS = tuple(f for f in _PATHWAY_FIELDS if f in _STEP_FIELDS)
+_PATHWAY_ONLY = tuple(f for f in _PATHWAY_FIELDS if f not in _SHARED_FIELDS)
+_STEP_ONLY = tuple(f for f in _STEP_FIELDS if f not in _SHARED_FIELDS)
+_ProgressRow = namedtuple("_ProgressRow", ("id", "user_id", "pathway_id", *_PATHWAY_FIELDS))  # type: ignore[misc]
+_StepRow = namedtuple("_StepRow", ("id", "user_id", "step_id", *_STEP_FIELDS))  # type: ignore[misc]
+
+
+def _both(progress: Any, steps: Any) -> Any:
+    """Pathway rows and step rows as one result: kind ("pathway" or "step"), id, user id, key (the
+    pathway's or the step's id), then every field of either, NULL (of the column's type, so that
+    its converters apply) where the row's kind has no such field. A pass read them in two round
+    trips, each its share of a batch's fixed cost."""
+    p, s = progress.subquery(), steps.subquery()
+    pathway_columns, step_columns = PathwayProgress.__table__.c, StepProgress.__table__.c
+
+    def none(column: Any) -> Any:
+        return type_coerce(null(), column.type).label(column.name)
+
+    return union_all(
+        select(literal_column("'pathway'", String).label("kind"), p.c.id, p.c.user_id,
+               p.c.pathway_id.label("key"),
+               *(p.c[f] for f in _SHARED_FIELDS + _PATHWAY_ONLY),
+               *(none(step_columns[f]) for f in _STEP_ONLY)),
+        select(literal_column("'step'", String), s.c.id, s.c.user_id, s.c.step_id,
+               *(s.c[f] for f in _SHARED_FIELDS), *(none(pathway_columns[f]) for f in _PATHWAY_ONLY),
+               *(s.c[f] for f in _STEP_ONLY)))
 
 
 def _facts_for_pathway(steps: list[Any], by_activity: dict[str, list[Fact]],

@@ -337,7 +337,8 @@ def test_plans_for_any_values_look_learners_up_by_their_own_index(db_session) ->
     # With a few facts a learner (here 10) the activities may filter what the index found instead.
     assert "ix_progress_facts_identity_activity" in facts and "BitmapAnd" not in facts \
         and "ix_progress_facts_activity_iri" not in facts, facts
-    for build, key, other, index in ((refresh._progress_rows_of, "ids", "pathways", "pathway_id"),
-                                     (refresh._step_rows_of, "ids", "steps", "step_id")):
-        plan = _generic_plan(db_session, build, {key: ("integer", [1, 2]), other: ("integer", [3, 4])})
-        assert f"_{index}" not in plan and "BitmapAnd" not in plan, plan
+    # The learners' pathway and step rows, one query: both looked up by learner only.
+    plan = _generic_plan(db_session, refresh._derived_rows_of, {
+        "ids": ("integer", [1, 2]), "pathways": ("integer", [3, 4]), "steps": ("integer", [5, 6])})
+    assert "_pathway_id" not in plan and "_step_id" not in plan and "BitmapAnd" not in plan, plan
+    assert "ix_pathway_progress_user_id" in plan and "ix_step_progress_user_id" in plan, plan
