@@ -9,7 +9,7 @@ tells which learners' pathways the new facts can change, for ``pathways.refresh`
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from operator import itemgetter
 from typing import Any, Protocol
@@ -199,6 +199,25 @@ def _known_facts_and_voids(among: Among) -> Any:
     return select(*facts.c).union_all(select(*voids.c, *(null() for _ in _FACT_KEYS[2:])))
 
 
+# Up to this many rows ``insert_rows`` sends one INSERT from arrays on PostgreSQL, more by COPY.
+FEW_ROWS = 50
+_ARRAY_INSERTS: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def unnest_arrays(table: Any, names: Sequence[str], dialect: Any) -> str:
+    """``unnest(%(name)s::type[], ...) AS v(name, ...)`` (PostgreSQL): rows from one array parameter
+    per column, each cast to its column's type, to insert or update from in one statement."""
+    quote = dialect.identifier_preparer.quote
+
+    def array_of(column: Any) -> str:
+        # A cast to VARCHAR(n) would cut a longer value short: the column itself refuses it.
+        kind = String() if isinstance(column.type, String) else column.type
+        return f"{kind.compile(dialect)}[]"
+
+    arrays = ", ".join(f"%({name})s::{array_of(table.c[name])}" for name in names)
+    return f"unnest({arrays}) AS v({', '.join(quote(name) for name in names)})"
+
+
 def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
     """INSERT rows (all with the same keys) by one statement for any number of rows.
 
@@ -206,7 +225,8 @@ def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> Non
     and in a rebuild that compiling was most of the time. The column values go through the
     columns' own bind processors (UTC timestamps, JSON) and then straight to the driver: COPY on
     PostgreSQL (one stream, no statement per row: a rebuild writes millions), the driver's
-    executemany of one INSERT on SQLite.
+    executemany of one INSERT on SQLite. A few rows on PostgreSQL (a pass's facts and progress
+    rows) go as one INSERT from arrays instead: a COPY is two round trips, its start and its end.
     """
     if not rows:
         return
@@ -229,6 +249,15 @@ def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> Non
     values = (processed(row) for row in rows)
     quote = dialect.identifier_preparer.quote
     columns = ", ".join(quote(name) for name in names)
+    if dialect.name == "postgresql" and len(rows) <= FEW_ROWS:
+        key = (table.name, tuple(names))
+        sql = _ARRAY_INSERTS.get(key)
+        if sql is None:
+            sql = _ARRAY_INSERTS[key] = (f"INSERT INTO {quote(table.name)} ({columns}) "
+                                         f"SELECT * FROM {unnest_arrays(table, names, dialect)}")
+        arrays = [list(column) for column in zip(*values, strict=True)]
+        connection.exec_driver_sql(sql, dict(zip(names, arrays, strict=True)))
+        return
     if dialect.name == "postgresql":
         copy_rows(connection, f"COPY {quote(table.name)} ({columns}) FROM STDIN", values)
         return

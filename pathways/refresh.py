@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from cairn.accounts.models import UserIdentity
 from cairn.db import Among, commit_durably, read_built
 from pathways.derive import Fact, PathwayResult, derive_pathway
-from pathways.facts import Affected, chunks, insert_rows
+from pathways.facts import Affected, chunks, insert_rows, unnest_arrays
 from pathways.models import (CertificateCode, CertificationAward, Pathway, PathwayProgress, ProgressFact,
                              Step, StepLaunch, StepProgress)
 from pathways.outcomes import tell_listeners
@@ -453,12 +453,9 @@ def _array_update(table: Any, fields: tuple[str, ...], dialect: Any) -> tuple[st
     built = _ARRAY_UPDATES.get(key)
     if built is None:
         quote = dialect.identifier_preparer.quote
-        names = ("id", *fields)
-        arrays = ", ".join(f"%({name})s::{table.c[name].type.compile(dialect)}[]" for name in names)
         sql = (f"UPDATE {quote(table.name)} AS t SET "
                + ", ".join(f"{quote(name)} = v.{quote(name)}" for name in fields)
-               + f" FROM unnest({arrays}) AS v({', '.join(quote(name) for name in names)})"
-               + " WHERE t.id = v.id")
+               + f" FROM {unnest_arrays(table, ('id', *fields), dialect)} WHERE t.id = v.id")
         processors = {name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
                       for name in fields}
         built = _ARRAY_UPDATES[key] = (sql, processors)

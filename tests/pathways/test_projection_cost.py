@@ -342,3 +342,54 @@ def test_plans_for_any_values_look_learners_up_by_their_own_index(db_session) ->
         "ids": ("integer", [1, 2]), "pathways": ("integer", [3, 4]), "steps": ("integer", [5, 6])})
     assert "_pathway_id" not in plan and "_step_id" not in plan and "BitmapAnd" not in plan, plan
     assert "ix_pathway_progress_user_id" in plan and "ix_step_progress_user_id" in plan, plan
+
+
+def test_a_few_rows_and_many_are_inserted_alike(db_session, monkeypatch) -> None:
+    """``insert_rows`` sends a few rows as one INSERT from arrays on PostgreSQL (a COPY is two round
+    trips) and more by COPY: the rows come out the same either way, every column type and NULL,
+    and a value too long for its column is refused either way on PostgreSQL (not cut short)."""
+    import uuid
+
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from cairn.db import utcnow
+    from pathways import facts
+    from tests.sql_seen import sql_sent
+    now = utcnow()
+
+    def rows(tag: str, count: int) -> list[dict]:
+        return [{"statement_id": str(uuid.uuid4()), "sequence": 10_000 + n, "identity_kind": "mbox",
+                 "identity_value": f"mailto:{tag}{n}@example.org", "verb": VERB_COMPLETED,
+                 "activity_iri": "https://example.org/a",
+                 "registration": None if n % 2 else str(uuid.uuid4()),
+                 "timestamp": now, "success": (None, True, False)[n % 3], "completion": n % 2 == 0,
+                 "score_scaled": None if n % 2 else n / 10, "voided_by": None} for n in range(count)]
+
+    def stored(tag: str) -> list[tuple]:
+        found = db_session.execute(select(
+            ProgressFact.sequence, ProgressFact.identity_value, ProgressFact.registration.is_(None),
+            ProgressFact.timestamp, ProgressFact.success, ProgressFact.completion, ProgressFact.score_scaled,
+            ProgressFact.voided_by).where(ProgressFact.identity_value.like(f"mailto:{tag}%"))
+            .order_by(ProgressFact.sequence)).all()
+        return [(s, v.replace(tag, ""), *rest) for s, v, *rest in found]
+
+    connection = db_session.connection()
+    for tag, count in (("few", 3), ("many", facts.FEW_ROWS + 1)):
+        with sql_sent(connection) as sent:
+            facts.insert_rows(db_session, ProgressFact, rows(tag, count))
+        inserts = [sql for sql, _ in sent if sql.startswith("INSERT INTO progress_facts")]
+        if connection.dialect.name == "postgresql":
+            assert len(inserts) == (1 if count <= facts.FEW_ROWS else 0), sent  # COPY is not a statement here
+    assert stored("few") == stored("many")[:3]
+    assert stored("few")[0][3] == now and stored("few")[1][4] is True and stored("few")[0][6] == 0.0
+    assert db_session.scalar(text(
+        "SELECT count(*) FROM progress_facts WHERE identity_value LIKE 'mailto:many%'")) == facts.FEW_ROWS + 1
+    if connection.dialect.name != "postgresql":
+        return  # SQLite keeps a string of any length
+    for count in (1, facts.FEW_ROWS + 1):
+        too_long = rows("long", count)
+        too_long[0]["statement_id"] += "-and-more"
+        with pytest.raises(DBAPIError), db_session.begin_nested():
+            facts.insert_rows(db_session, ProgressFact, too_long)
