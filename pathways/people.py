@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (ColumnElement, Select, String, and_, exists, false, literal, null, or_,
-                        select, union, union_all)
+from sqlalchemy import (ColumnElement, Select, String, and_, exists, false, func, literal, null, or_,
+                        select, type_coerce, union, union_all)
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User
-from cairn.db import Among, built_once, in_values, read_built, utcnow
+from cairn.db import Among, in_values, read_built, utcnow
 from pathways.errors import InvalidInput, NotFound
 from pathways.models import (CLASS_ROLES, AcademicClass, Assignment, Audience, AudienceMember, ClassMember,
                              Pathway)
@@ -501,64 +501,70 @@ def enrollments_for(session: Session, user_ids: Iterable[int]) -> dict[int, dict
     return result
 
 
-def assignments_reaching_many(session: Session, user_ids: Iterable[int]) -> dict[int, list[Assignment]]:
-    """The assignments that reach each learner (directly, by class as a learner, or by audience)."""
+def assignments_reaching_many(session: Session, user_ids: Iterable[int]) -> dict[int, list[Any]]:
+    """The assignments that reach each learner (directly, by class as a learner, or by audience,
+    listed or by rules), in order of id, as rows of their columns (``_ASSIGNMENT_COLUMNS``); one
+    query (``_assignments_and_learners``). A learner who does not exist has no entry."""
     ids = sorted(set(user_ids))
     if not ids:
         return {}
     users: dict[int, Any] = {}
-    classes: dict[int, set[int]] = {}
-    audiences: dict[int, set[int]] = {}
-    ruled: list[tuple[int, list[dict[str, Any]]]] = []
-    for row in read_built(session, _learners_and_groups, {"ids": ids}):
+    reached: dict[int, dict[int, Any]] = {}
+    ruled: list[Any] = []
+    for row in read_built(session, _assignments_and_learners, {"ids": ids}):
         if row.kind == "user":
-            users[row.id] = row
-        elif row.kind == "class":
-            classes.setdefault(row.id, set()).add(row.group_id)
-        elif row.kind == "audience":
-            audiences.setdefault(row.id, set()).add(row.group_id)
-        elif row.attributes:  # an audience's rules
-            ruled.append((row.group_id, row.attributes))
+            users[row.learner] = row
+        elif row.kind == "rules":
+            ruled.append(row)
+        else:
+            reached.setdefault(row.learner, {})[row.id] = row
     for user in users.values():
         if user.active:
-            for audience_id, rules in ruled:
-                if user_matches_rules(user, rules):
-                    audiences.setdefault(user.id, set()).add(audience_id)
-    all_classes = sorted({c for cs in classes.values() for c in cs})
-    all_audiences = sorted({a for ids_ in audiences.values() for a in ids_})
-    rows = list(session.scalars(built_once(session, _assignments_to),
-                                {"ids": ids, "classes": all_classes, "audiences": all_audiences}))
-    result: dict[int, list[Assignment]] = {}
-    for user_id in users:
-        result[user_id] = [r for r in rows if r.user_id == user_id or r.class_id in classes.get(user_id, ())
-                           or r.audience_id in audiences.get(user_id, ())]
-    return result
+            for row in ruled:
+                if user_matches_rules(user, row.attributes):
+                    reached.setdefault(user.learner, {})[row.id] = row
+    return {user_id: [mine[n] for n in sorted(mine)]
+            for user_id in users for mine in (reached.get(user_id, {}),)}
 
 
 def _kind(name: str) -> Any:
     return literal(name, String).label("kind")
 
 
-def _learners_and_groups(among: Among) -> Any:
-    """In one query (four cost four round trips per batch of the projection): the learners (kind
-    "user": id, active, role, attributes), their active learner classes and their audiences (kind
-    "class", "audience": id, group_id), and every audience's rules (kind "rules": group_id,
-    attributes = rules). Built once: as IN lists its text changed with the number of learners, so
-    PostgreSQL parsed and planned it afresh for nearly every batch."""
+_ASSIGNMENT_COLUMNS = (Assignment.id, Assignment.lineage, Assignment.target, Assignment.audience_id,
+                       Assignment.class_id, Assignment.user_id, Assignment.mandatory,
+                       Assignment.self_enrolled, Assignment.due_at, Assignment.due_days,
+                       Assignment.recurrence_months, Assignment.created_at)
+
+
+def _assignments_and_learners(among: Among) -> Any:
+    """In one query (the projection derives a batch's learners with it; each round trip is part of
+    a batch's fixed cost): the learners (kind "user": learner, active, role, attributes), the
+    assignments that reach them directly, by their active learner classes and by the audiences
+    they are listed in (kind "direct", "class", "audience": learner and the assignment's columns),
+    and the assignments to audiences with rules (kind "rules": the rules as attributes, and the
+    assignment's columns), whose rules are matched here. Built once: as IN lists its text changed
+    with the number of learners, so PostgreSQL parsed and planned it afresh for nearly every batch."""
+    def none(column: Any) -> Any:
+        return type_coerce(null(), column.type).label(column.key)
+
+    nothing = [none(column) for column in _ASSIGNMENT_COLUMNS]
+    no_user = [none(User.active), none(User.role), none(User.attributes)]
+    count = func.jsonb_array_length if among.postgresql else func.json_array_length
     return union_all(
-        select(_kind("user"), User.id, null().label("group_id"), User.active, User.role, User.attributes)
+        select(_kind("user"), User.id.label("learner"), User.active, User.role, User.attributes, *nothing)
         .where(among(User.id)),
-        select(_kind("class"), ClassMember.user_id, ClassMember.class_id, null(), null(), null())
+        select(_kind("direct"), Assignment.user_id, *no_user, *_ASSIGNMENT_COLUMNS)
+        .where(among(Assignment.user_id)),
+        select(_kind("class"), ClassMember.user_id, *no_user, *_ASSIGNMENT_COLUMNS)
+        .join(Assignment, Assignment.class_id == ClassMember.class_id)
         .where(among(ClassMember.user_id), ClassMember.role == "learner", ClassMember.active.is_(True)),
-        select(_kind("audience"), AudienceMember.user_id, AudienceMember.audience_id, null(), null(), null())
+        select(_kind("audience"), AudienceMember.user_id, *no_user, *_ASSIGNMENT_COLUMNS)
+        .join(Assignment, Assignment.audience_id == AudienceMember.audience_id)
         .where(among(AudienceMember.user_id)),
-        select(_kind("rules"), null(), Audience.id, null(), null(), Audience.rules))
-
-
-def _assignments_to(among: Among) -> Any:
-    """The assignments to some learners, classes or audiences (any list may be empty)."""
-    return select(Assignment).where(or_(among(Assignment.user_id), among(Assignment.class_id, "classes"),
-                                        among(Assignment.audience_id, "audiences"))).order_by(Assignment.id)
+        select(_kind("rules"), null(), none(User.active), none(User.role), Audience.rules,
+               *_ASSIGNMENT_COLUMNS)
+        .join(Assignment, Assignment.audience_id == Audience.id).where(count(Audience.rules) > 0))
 
 
 @dataclass(frozen=True)
