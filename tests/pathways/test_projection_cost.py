@@ -344,7 +344,7 @@ def test_plans_for_any_values_look_learners_up_by_their_own_index(db_session) ->
     assert "ix_pathway_progress_user_id" in plan and "ix_step_progress_user_id" in plan, plan
 
 
-def test_a_few_rows_and_many_are_inserted_alike(db_session, monkeypatch) -> None:
+def test_a_few_rows_and_many_are_inserted_alike(db_session) -> None:
     """``insert_rows`` sends a few rows as one INSERT from arrays on PostgreSQL (a COPY is two round
     trips) and more by COPY: the rows come out the same either way, every column type and NULL,
     and a value too long for its column is refused either way on PostgreSQL (not cut short)."""
