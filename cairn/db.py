@@ -17,7 +17,8 @@ from typing import Annotated, Any
 from flask import Flask, current_app, g, has_request_context, request
 from flask.testing import FlaskClient
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Engine, Integer, MetaData, String, any_,
-                        bindparam, create_engine, event, func, literal_column, select, text, true)
+                        bindparam, create_engine, event, func, literal_column, null, select, text, true,
+                        type_coerce)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -420,6 +421,12 @@ def commit_durably(session: Session) -> None:
 
 
 _DURABLE_COMMIT = text("SET LOCAL synchronous_commit TO DEFAULT")
+
+
+def typed_null(column: Any) -> Any:
+    """NULL of ``column``'s type, under its name: a branch of a UNION ALL that has no such column
+    keeps the column's converters (UTC timestamps, JSON) for the rows of the branches that do."""
+    return type_coerce(null(), column.type).label(column.key)
 
 
 def built_once(session: Session, build: Callable[[Among], Any]) -> Any:

@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (ColumnElement, Select, String, and_, exists, false, func, literal, null, or_,
-                        select, type_coerce, union, union_all)
+                        select, union, union_all)
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import User
-from cairn.db import Among, in_values, read_built, utcnow
+from cairn.db import Among, in_values, read_built, typed_null, utcnow
 from pathways.errors import InvalidInput, NotFound
 from pathways.models import (CLASS_ROLES, AcademicClass, Assignment, Audience, AudienceMember, ClassMember,
                              Pathway)
@@ -545,9 +545,7 @@ def _assignments_and_learners(among: Among) -> Any:
     and the assignments to audiences with rules (kind "rules": the rules as attributes, and the
     assignment's columns), whose rules are matched here. Built once: as IN lists its text changed
     with the number of learners, so PostgreSQL parsed and planned it afresh for nearly every batch."""
-    def none(column: Any) -> Any:
-        return type_coerce(null(), column.type).label(column.key)
-
+    none = typed_null
     nothing = [none(column) for column in _ASSIGNMENT_COLUMNS]
     no_user = [none(User.active), none(User.role), none(User.attributes)]
     count = func.jsonb_array_length if among.postgresql else func.json_array_length

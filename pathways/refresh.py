@@ -11,12 +11,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (String, bindparam, delete, literal_column, null, or_, select, type_coerce, union_all,
-                        update)
+from sqlalchemy import (String, bindparam, delete, literal_column, null, or_, select, union_all, update)
 from sqlalchemy.orm import Session
 
 from cairn.accounts.models import UserIdentity
-from cairn.db import Among, commit_durably, read_built
+from cairn.db import Among, commit_durably, read_built, typed_null
 from pathways.derive import Fact, PathwayResult, derive_pathway
 from pathways.facts import Affected, chunks, insert_rows, unnest_arrays
 from pathways.models import (CertificateCode, CertificationAward, Pathway, PathwayProgress, ProgressFact,
@@ -346,10 +345,7 @@ def _both(progress: Any, steps: Any) -> Any:
     trips, each its share of a batch's fixed cost."""
     p, s = progress.subquery(), steps.subquery()
     pathway_columns, step_columns = PathwayProgress.__table__.c, StepProgress.__table__.c
-
-    def none(column: Any) -> Any:
-        return type_coerce(null(), column.type).label(column.name)
-
+    none = typed_null
     return union_all(
         select(literal_column("'pathway'", String).label("kind"), p.c.id, p.c.user_id,
                p.c.pathway_id.label("key"),
